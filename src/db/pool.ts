@@ -1,0 +1,47 @@
+// PostgreSQL pools. Every pool gets an `error` listener: an idle client that dies (server
+// restart, pg_terminate_backend) is logged and replaced, never an uncaught exception.
+
+import pg from 'pg';
+import type { Logger } from '../log.js';
+
+export interface PoolOptions {
+  /** Shown in pg_stat_activity and recorded as the actor of SQL writes. */
+  applicationName: string;
+  /** @default 10 */
+  max?: number;
+  log: Logger;
+}
+
+export function createPool(
+  connectionString: string,
+  { applicationName, max = 10, log }: PoolOptions,
+): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    application_name: applicationName,
+    max,
+    // A dead server must not hang a request forever; 5 s is well above a healthy connect (~3 ms).
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (err) =>
+    log.warn({ err, applicationName }, 'idle PostgreSQL client failed; it is replaced'),
+  );
+  return pool;
+}
+
+/** Runs `fn` in a transaction on one client; rolls back when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redactUrl } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('works with no environment at all, against local services', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/orders_live',
+      rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:5672',
+      port: 3000,
+      host: '127.0.0.1',
+      roles: ['api', 'bridge', 'gateway'],
+      migrateOnStart: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('builds the database URL from the original DB_* variables', () => {
+    const config = loadConfig({
+      DB_HOST: 'db.internal',
+      DB_PORT: '6543',
+      DB_USER: 'app',
+      DB_PASSWORD: 'p@ss/word',
+      DB_NAME: 'shop',
+    });
+    const url = new URL(config.databaseUrl);
+    expect([url.hostname, url.port, url.username, decodeURIComponent(url.password), url.pathname]).toEqual([
+      'db.internal',
+      '6543',
+      'app',
+      'p@ss/word',
+      '/shop',
+    ]);
+  });
+
+  it('prefers DATABASE_URL over DB_*', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://x@h/db1', DB_NAME: 'other' }).databaseUrl).toBe(
+      'postgres://x@h/db1',
+    );
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATABASE_URL: 'mysql://h/db',
+        RABBITMQ_URL: 'not a url',
+        PORT: '70000',
+        ROLES: 'api,web',
+        LOG_LEVEL: 'loud',
+        MIGRATE_ON_START: 'maybe',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['DATABASE_URL', 'RABBITMQ_URL', 'PORT', 'ROLES', 'LOG_LEVEL', 'MIGRATE_ON_START']) {
+      expect(problems).toContain(name);
+    }
+    expect((error as ConfigError).problems).toHaveLength(6);
+  });
+
+  it('reports a bad DB_PORT by name', () => {
+    expect(() => loadConfig({ DB_HOST: 'h', DB_PORT: 'abc' })).toThrow(/DB_PORT/);
+  });
+
+  it('requires a database name', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://h:5432' })).toThrow(/must name a database/);
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides the password and keeps the rest', () => {
+    expect(redactUrl('amqp://guest:secret@rabbit:5672/vh')).toBe('amqp://guest:***@rabbit:5672/vh');
+  });
+});
