@@ -25,6 +25,28 @@ export interface Config {
   readonly migrateOnStart: boolean;
   /** Create the database when it does not exist. */
   readonly createDatabase: boolean;
+  /** Named bearer tokens (API_TOKENS); when any is set, writes through the API need one. Never logged. */
+  readonly apiTokens: readonly ApiToken[];
+  /** Explicit opt-out of the refusal to serve unauthenticated writes on a non-loopback HOST. */
+  readonly allowUnauthenticated: boolean;
+  /** Largest request body the API accepts, in bytes (BODY_LIMIT, e.g. "100kb"). */
+  readonly bodyLimitBytes: number;
+  /** The topic exchange events go to; its dead-letter names derive from it. */
+  readonly amqpExchange: string;
+  readonly bridge: BridgeConfig;
+}
+
+export interface BridgeConfig {
+  /** Most events numbered and published per round trip. */
+  readonly batchSize: number;
+  /** How long a batch waits for more events before it is published (0: never waits). */
+  readonly lingerMs: number;
+  /** The slow poll that bounds how long a missed notification can delay an event. */
+  readonly pollIntervalMs: number;
+  /** How often a standby tries to take the leader lock. */
+  readonly leaderRetryMs: number;
+  /** Published events older than this are deleted by the leader. */
+  readonly retentionMs: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -43,6 +65,15 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   MIGRATE_ON_START: 'true',
   CREATE_DATABASE: 'true',
+  API_TOKENS: '',
+  ALLOW_UNAUTHENTICATED: 'false',
+  BODY_LIMIT: '100kb',
+  AMQP_EXCHANGE: 'orders.events',
+  BRIDGE_BATCH_SIZE: '500',
+  BRIDGE_LINGER_MS: '0',
+  BRIDGE_POLL_MS: '1000',
+  LEADER_RETRY_MS: '1000',
+  EVENT_RETENTION: '7d',
 } as const;
 
 export class ConfigError extends Error {
@@ -76,9 +107,20 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     logLevel: oneOf('LOG_LEVEL', read('LOG_LEVEL'), LOG_LEVELS, problems),
     migrateOnStart: boolean('MIGRATE_ON_START', read('MIGRATE_ON_START'), problems),
     createDatabase: boolean('CREATE_DATABASE', read('CREATE_DATABASE'), problems),
+    apiTokens: apiTokens('API_TOKENS', read('API_TOKENS'), problems),
+    allowUnauthenticated: boolean('ALLOW_UNAUTHENTICATED', read('ALLOW_UNAUTHENTICATED'), problems),
+    bodyLimitBytes: byteSize('BODY_LIMIT', read('BODY_LIMIT'), problems),
+    amqpExchange: amqpName('AMQP_EXCHANGE', read('AMQP_EXCHANGE'), problems),
+    bridge: {
+      batchSize: integer('BRIDGE_BATCH_SIZE', read('BRIDGE_BATCH_SIZE'), 1, 10_000, problems),
+      lingerMs: integer('BRIDGE_LINGER_MS', read('BRIDGE_LINGER_MS'), 0, 1_000, problems),
+      pollIntervalMs: integer('BRIDGE_POLL_MS', read('BRIDGE_POLL_MS'), 10, 60_000, problems),
+      leaderRetryMs: integer('LEADER_RETRY_MS', read('LEADER_RETRY_MS'), 50, 60_000, problems),
+      retentionMs: duration('EVENT_RETENTION', read('EVENT_RETENTION'), problems),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(config);
+  return Object.freeze({ ...config, bridge: Object.freeze(config.bridge) });
 }
 
 /** A URL with its password replaced, for messages and logs. */
@@ -171,8 +213,84 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   return allowed[0]!;
 }
 
+const DURATION_UNITS_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "7d", "12h", "30m", "45s". */
+function duration(name: string, value: string, problems: string[]): number {
+  const match = /^(\d+)\s*([smhd])$/.exec(value);
+  if (!match || Number(match[1]) === 0) {
+    problems.push(`${name} must be a positive duration such as 7d, 12h, 30m or 45s; got "${value}"`);
+    return DURATION_UNITS_MS.d;
+  }
+  return Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS];
+}
+
+function amqpName(name: string, value: string, problems: string[]): string {
+  if (!/^[\w.:-]{1,200}$/.test(value)) {
+    problems.push(`${name} must be 1–200 letters, digits, '.', '_', ':' or '-'; got "${value}"`);
+  }
+  return value;
+}
+
 function roles(name: string, value: string, problems: string[]): Role[] {
   const parsed = parseRoles(value);
   if (parsed.problem) problems.push(`${name} ${parsed.problem}`);
   return parsed.roles;
+}
+
+/** A named bearer token of API_TOKENS; writes made with it are recorded as actor `api/<name>`. */
+export interface ApiToken {
+  readonly name: string;
+  /** The secret itself: compared, never logged nor echoed in a message. */
+  readonly token: string;
+}
+
+/** 16 characters of a random token are ≥ 80 bits: hopeless to guess over HTTP. */
+export const MIN_TOKEN_LENGTH = 16;
+const TOKEN_NAME = /^[\w.-]{1,64}$/;
+
+/** "name:token,name2:token2". Problems name entries by position and name, never by token. */
+function apiTokens(name: string, value: string, problems: string[]): readonly ApiToken[] {
+  const tokens: ApiToken[] = [];
+  if (value.trim() === '') return Object.freeze(tokens);
+  value.split(',').forEach((entry, i) => {
+    const parsed = apiToken(entry.trim(), tokens);
+    if (typeof parsed === 'string') problems.push(`${name} entry ${i + 1} ${parsed}`);
+    else tokens.push(Object.freeze(parsed));
+  });
+  return Object.freeze(tokens);
+}
+
+/** One "name:token" entry, or what is wrong with it. */
+function apiToken(entry: string, seen: readonly ApiToken[]): ApiToken | string {
+  const colon = entry.indexOf(':');
+  if (colon < 0) return 'must be name:token (entries are separated by commas)';
+  const name = entry.slice(0, colon).trim();
+  const token = entry.slice(colon + 1).trim();
+  if (!TOKEN_NAME.test(name)) return "needs a name of 1–64 letters, digits, '.', '_' or '-' before the ':'";
+  if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+    return (
+      `("${name}") needs a token of at least ${MIN_TOKEN_LENGTH} characters without spaces; ` +
+      `it has ${token.length} (generate one with: openssl rand -hex 24)`
+    );
+  }
+  if (seen.some((t) => t.name === name)) return `("${name}") repeats a name; names must be unique`;
+  if (seen.some((t) => t.token === token)) return `("${name}") reuses the token of another entry`;
+  return { name, token };
+}
+
+const BYTE_UNITS = { b: 1, kb: 1024, mb: 1024 ** 2 } as const;
+const MAX_BODY_BYTES = 100 * 1024 ** 2;
+
+/** "100kb", "1mb", "512b" or a plain number of bytes (units of 1024, like body-parser). */
+function byteSize(name: string, value: string, problems: string[]): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(value);
+  const bytes = match
+    ? Math.floor(Number(match[1]) * BYTE_UNITS[(match[2]?.toLowerCase() ?? 'b') as keyof typeof BYTE_UNITS])
+    : Number.NaN;
+  if (!(bytes >= 1 && bytes <= MAX_BODY_BYTES)) {
+    problems.push(`${name} must be a size from 1b to 100mb such as 100kb or 1mb; got "${value}"`);
+    return 100 * 1024;
+  }
+  return bytes;
 }

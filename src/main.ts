@@ -3,8 +3,14 @@
 // the signal handlers. Everything else receives its dependencies.
 
 import { parseArgs } from 'node:util';
+import express from 'express';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createHttpService } from './api/http-service.js';
+import { createOpsRouter, type ReadinessCheck } from './api/ops.js';
+import { createBridge } from './bridge/bridge.js';
 import { type Config, ConfigError, loadConfig, parseRoles, readEnvironment, redactUrl } from './config.js';
 import { ensureDatabase, type MigrateDirection, migrate, migrationStatus } from './db/migrate.js';
+import { createPool } from './db/pool.js';
 import { toError } from './lib/errors.js';
 import { type Service, startServices } from './lib/service.js';
 import { createLogger, type Logger } from './log.js';
@@ -83,9 +89,36 @@ async function start(args: string[]): Promise<CommandResult> {
   const log = createLogger(config.logLevel);
   await prepareDatabase(config, log);
 
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'orders_live_' });
   const services: Service[] = [];
+  const checks: ReadinessCheck[] = [];
+  const pool = createPool(config.databaseUrl, { applicationName: 'orders-live', max: 10, log });
+  services.push({ name: 'pool', start: async () => undefined, stop: () => pool.end() });
+  checks.push({ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) });
+
+  if (config.roles.includes('bridge')) {
+    const bridge = createBridge({
+      databaseUrl: config.databaseUrl,
+      rabbitmqUrl: config.rabbitmqUrl,
+      exchange: config.amqpExchange,
+      config: config.bridge,
+      pool,
+      registry,
+      log: log.child({ role: 'bridge' }),
+    });
+    services.push(bridge);
+    checks.push({ name: 'bridge', check: () => bridge.ready() });
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createOpsRouter({ registry, checks }));
+  const http = createHttpService({ app, port: config.port, host: config.host, log });
+  services.push(http);
+
   const group = await startServices(services);
-  log.info({ roles: config.roles }, 'orders-live started');
+  log.info({ roles: config.roles, url: http.url() }, 'orders-live started');
   installSignalHandlers(log, () => group.stop(STOP_DEADLINE_MS));
   return 'running';
 }

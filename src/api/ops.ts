@@ -16,7 +16,13 @@ export interface ReadinessCheck {
 /** A check that does not answer within this is failed: /readyz must answer fast. */
 const CHECK_TIMEOUT_MS = 2_000;
 
-export function createOpsRouter({ registry, checks }: { registry: Registry; checks: readonly ReadinessCheck[] }): Router {
+export function createOpsRouter({
+  registry,
+  checks,
+}: {
+  registry: Registry;
+  checks: readonly ReadinessCheck[];
+}): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -66,7 +66,9 @@ export async function readRange(db: Queryable, from: number, to: number): Promis
 
 /** The lowest position still in the log, or null when it holds no positioned event. */
 export async function oldestPosition(db: Queryable): Promise<number | null> {
-  const { rows } = await db.query<{ position: string | null }>('SELECT min(position) AS position FROM order_events');
+  const { rows } = await db.query<{ position: string | null }>(
+    'SELECT min(position) AS position FROM order_events',
+  );
   return rows[0]?.position == null ? null : Number(rows[0].position);
 }
 
@@ -76,6 +78,8 @@ export async function oldestPosition(db: Queryable): Promise<number | null> {
  * snapshot (invariant 8: snapshot meets stream).
  */
 export async function lastPosition(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ last_position: string }>('SELECT last_position FROM bridge_state WHERE id = 1');
+  const { rows } = await db.query<{ last_position: string }>(
+    'SELECT last_position FROM bridge_state WHERE id = 1',
+  );
   return Number(rows[0]?.last_position ?? 0);
 }

@@ -1,0 +1,164 @@
+// The bridge role: leader election, doorbell, relay and retention put together. Only the leader
+// works; a standby waits on the lock. Background work never throws: it logs, counts a metric,
+// backs off and retries.
+
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import type { BridgeConfig } from '../config.js';
+import { backoffDelayMs } from '../lib/backoff.js';
+import { toError } from '../lib/errors.js';
+import type { Service } from '../lib/service.js';
+import { delay } from '../lib/wait.js';
+import type { Logger } from '../log.js';
+import { createDoorbell } from './doorbell.js';
+import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
+import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
+import { createPublisher } from './publisher.js';
+import { createRelay } from './relay.js';
+import { deleteExpired } from './retention.js';
+
+/** How often the leader runs retention: often enough that a day's deletes stay small. */
+const RETENTION_EVERY_MS = 60_000;
+/** A graceful stop waits this long for the batch in flight before abandoning it. */
+const STOP_GRACE_MS = 5_000;
+
+export interface BridgeOptions {
+  databaseUrl: string;
+  rabbitmqUrl: string;
+  exchange: string;
+  config: BridgeConfig;
+  /** A small pool for metrics and readiness (the leader's writes use the lock connection). */
+  pool: pg.Pool;
+  registry: Registry;
+  log: Logger;
+}
+
+export interface Bridge extends Service {
+  readonly state: LeaderState;
+  /** Readiness: leadership is known, and the leader can reach RabbitMQ. */
+  ready(): Promise<void>;
+}
+
+export function createBridge(options: BridgeOptions): Bridge {
+  const { config, log, pool } = options;
+  const metrics = createBridgeMetrics(options.registry, backlogProbe(pool));
+  const publisher = createPublisher({
+    url: options.rabbitmqUrl,
+    exchange: options.exchange,
+    log: log.child({ part: 'publisher' }),
+    onReconnect: () => metrics.reconnects.inc({ link: 'amqp' }),
+  });
+  const relay = createRelay({
+    publisher,
+    batchSize: config.batchSize,
+    lingerMs: config.lingerMs,
+    onPublished(events, seconds) {
+      metrics.published.inc(events.length);
+      metrics.publishSeconds.observe(seconds);
+    },
+  });
+
+  async function lead({ client, signal }: Leadership): Promise<void> {
+    relay.recover();
+    let wanted = true;
+    let wake: (() => void) | undefined;
+    const doorbell = createDoorbell({
+      databaseUrl: options.databaseUrl,
+      pollIntervalMs: config.pollIntervalMs,
+      log: log.child({ part: 'doorbell' }),
+      ring() {
+        wanted = true;
+        wake?.();
+      },
+      onReconnect: () => metrics.reconnects.inc({ link: 'listen' }),
+    });
+    signal.addEventListener('abort', () => wake?.(), { once: true });
+    await doorbell.start();
+    let nextRetention = 0;
+    try {
+      for (let attempt = 0; !signal.aborted; ) {
+        if (!wanted) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+          continue;
+        }
+        wanted = false;
+        try {
+          await publisher.open();
+          await relay.drain(client, signal);
+          if (Date.now() >= nextRetention) {
+            nextRetention = Date.now() + RETENTION_EVERY_MS;
+            await retain(client, signal);
+          }
+          attempt = 0;
+        } catch (e) {
+          if (signal.aborted) break;
+          metrics.failures.inc({ stage: 'relay' });
+          log.warn({ err: toError(e), attempt }, 'relay failed; retrying');
+          await delay(backoffDelayMs(attempt++), signal);
+          wanted = true;
+        }
+      }
+    } finally {
+      await doorbell.stop();
+    }
+  }
+
+  async function retain(client: pg.Client, signal: AbortSignal): Promise<void> {
+    const deleted = await deleteExpired(client, new Date(Date.now() - config.retentionMs), signal);
+    if (deleted > 0) {
+      metrics.retained.inc(deleted);
+      log.info({ deleted }, 'retention deleted published events');
+    }
+  }
+
+  const lock = createLeaderLock({
+    databaseUrl: options.databaseUrl,
+    retryMs: config.leaderRetryMs,
+    log: log.child({ part: 'leader-lock' }),
+    lead,
+    onStateChange: (state) => metrics.isLeader.set(state === 'leader' ? 1 : 0),
+    onReconnect: () => metrics.reconnects.inc({ link: 'lock' }),
+  });
+
+  return {
+    name: 'bridge',
+    get state() {
+      return lock.state;
+    },
+    async start() {
+      metrics.isLeader.set(0);
+      await lock.start();
+    },
+    async stop() {
+      // The lock stops first: the relay sees the abort between steps; a batch abandoned mid-way
+      // is numbered but unconfirmed, and the next leader republishes it under the same positions.
+      const grace = new AbortController();
+      await Promise.race([lock.stop(), delay(STOP_GRACE_MS, grace.signal)]);
+      grace.abort();
+      await publisher.close();
+      await lock.stop();
+    },
+    async ready() {
+      if (lock.state === 'unknown') throw new Error('leadership not known yet');
+      if (lock.state === 'leader' && !publisher.connected) throw new Error('leader has no RabbitMQ channel');
+    },
+  };
+}
+
+function backlogProbe(pool: pg.Pool): BacklogProbe {
+  return {
+    async backlog() {
+      // Two halves, each served by its partial index; a plain "published_at IS NULL" would
+      // scan the whole log on every scrape.
+      const { rows } = await pool.query<{ count: number; lag: number | null }>(`
+        SELECT count(*)::int AS count, extract(epoch FROM now() - min(occurred_at))::float8 AS lag
+        FROM (SELECT occurred_at FROM order_events WHERE position IS NULL
+              UNION ALL
+              SELECT occurred_at FROM order_events WHERE position IS NOT NULL AND published_at IS NULL) AS u`);
+      return { count: rows[0]?.count ?? 0, lagSeconds: Math.max(0, rows[0]?.lag ?? 0) };
+    },
+  };
+}

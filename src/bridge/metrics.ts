@@ -1,0 +1,79 @@
+// The bridge's Prometheus metrics, registered on the registry the process serves at /metrics.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface BridgeMetrics {
+  published: Counter;
+  publishSeconds: Histogram;
+  isLeader: Gauge;
+  reconnects: Counter<'link'>;
+  failures: Counter<'stage'>;
+  retained: Counter;
+}
+
+export interface BacklogProbe {
+  /** Events not yet published and the age of the oldest of them, in seconds (0 when none). */
+  backlog(): Promise<{ count: number; lagSeconds: number }>;
+}
+
+export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): BridgeMetrics {
+  // Backlog and lag come from one query per scrape, shared by the two gauges.
+  let pending: Promise<{ count: number; lagSeconds: number }> | undefined;
+  const sample = () => {
+    pending ??= probe.backlog().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+  new Gauge({
+    name: 'orders_live_bridge_backlog',
+    help: 'Events in the change log not yet confirmed by RabbitMQ',
+    registers: [registry],
+    async collect() {
+      this.set((await sample().catch(() => ({ count: Number.NaN }))).count);
+    },
+  });
+  new Gauge({
+    name: 'orders_live_bridge_lag_seconds',
+    help: 'Age of the oldest event not yet confirmed by RabbitMQ (0 when none)',
+    registers: [registry],
+    async collect() {
+      this.set((await sample().catch(() => ({ lagSeconds: Number.NaN }))).lagSeconds);
+    },
+  });
+  return {
+    published: new Counter({
+      name: 'orders_live_bridge_published_total',
+      help: 'Events published and confirmed by RabbitMQ (republished ones count again)',
+      registers: [registry],
+    }),
+    publishSeconds: new Histogram({
+      name: 'orders_live_bridge_publish_seconds',
+      help: 'Time from numbering a batch to RabbitMQ confirming all of it',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    isLeader: new Gauge({
+      name: 'orders_live_bridge_is_leader',
+      help: '1 while this bridge holds the leader lock',
+      registers: [registry],
+    }),
+    reconnects: new Counter({
+      name: 'orders_live_bridge_reconnects_total',
+      help: 'Reconnections of the bridge, by link (listen, amqp, lock)',
+      labelNames: ['link'],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'orders_live_bridge_failures_total',
+      help: 'Failed relay steps, by stage; each is retried with backoff',
+      labelNames: ['stage'],
+      registers: [registry],
+    }),
+    retained: new Counter({
+      name: 'orders_live_bridge_retention_deleted_total',
+      help: 'Published events deleted by retention',
+      registers: [registry],
+    }),
+  };
+}

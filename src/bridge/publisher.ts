@@ -1,0 +1,190 @@
+// The publishing side of the bridge: one AMQP connection with a confirm channel, opened on first
+// use and after every failure, declaring the exchanges and the dead-letter queue of the contract.
+// `publish` resolves only when RabbitMQ has confirmed every message of the batch; on any error
+// (nack, closed channel, no confirm in time) it drops the connection and throws, and the relay
+// republishes the same positions on a fresh one.
+
+import { once } from 'node:events';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { amqpNames, type OrderEvent, routingKey } from '../contract/events.js';
+import { toError } from '../lib/errors.js';
+import type { Logger } from '../log.js';
+
+/** A broker that has not confirmed within this is treated as gone (a healthy confirm: ~1 ms). */
+const CONFIRM_TIMEOUT_MS = 10_000;
+/** AMQP heartbeat: a silently dead broker link is noticed within about two of these. */
+const HEARTBEAT_S = 5;
+
+export interface Publisher {
+  /** Opens the confirm channel (and declares the topology) unless it is open. */
+  open(): Promise<void>;
+  publish(events: readonly OrderEvent[]): Promise<void>;
+  /** True while a confirm channel is open. */
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export interface PublisherOptions {
+  url: string;
+  exchange: string;
+  log: Logger;
+  onReconnect?(): void;
+}
+
+/** Declares the contract's exchange and dead-letter exchange and queue (idempotent). */
+export async function declareTopology(
+  channel: ConfirmChannel | amqp.Channel,
+  exchange: string,
+): Promise<void> {
+  const names = amqpNames(exchange);
+  await channel.assertExchange(names.exchange, 'topic', { durable: true });
+  await channel.assertExchange(names.deadLetterExchange, 'fanout', { durable: true });
+  await channel.assertQueue(names.deadLetterQueue, { durable: true });
+  await channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, '');
+}
+
+/** The URL with a heartbeat, unless it sets one itself. */
+export function withHeartbeat(url: string, seconds = HEARTBEAT_S): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(seconds));
+  return parsed.toString();
+}
+
+export function createPublisher({ url, exchange, log, onReconnect }: PublisherOptions): Publisher {
+  let model: ChannelModel | undefined;
+  let channel: ConfirmChannel | undefined;
+  let opening: Promise<ConfirmChannel> | undefined;
+  let everConnected = false;
+  let closed = false;
+
+  async function open(): Promise<ConfirmChannel> {
+    const connection = await amqp.connect(withHeartbeat(url), {
+      clientProperties: { connection_name: `orders-live-bridge ${exchange}` },
+    });
+    connection.on('error', (err: Error) => log.warn({ err }, 'AMQP connection error'));
+    connection.on('close', () => {
+      if (model === connection) {
+        model = undefined;
+        channel = undefined;
+      }
+    });
+    try {
+      const ch = await connection.createConfirmChannel();
+      ch.on('error', (err: Error) => log.warn({ err }, 'AMQP channel error'));
+      ch.on('close', () => {
+        if (channel === ch) channel = undefined;
+      });
+      await declareTopology(ch, exchange);
+      if (closed) throw new Error('publisher closed');
+      if (everConnected) onReconnect?.();
+      everConnected = true;
+      model = connection;
+      log.info('AMQP confirm channel open');
+      return ch;
+    } catch (e) {
+      await connection.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async function confirmChannel(): Promise<ConfirmChannel> {
+    if (channel) return channel;
+    opening ??= open().finally(() => {
+      opening = undefined;
+    });
+    channel = await opening;
+    return channel;
+  }
+
+  async function drop(): Promise<void> {
+    const current = model;
+    model = undefined;
+    channel = undefined;
+    await current?.close().catch(() => undefined);
+  }
+
+  async function send(ch: ConfirmChannel, events: readonly OrderEvent[]): Promise<void> {
+    const confirms: Promise<void>[] = [];
+    for (const event of events) {
+      const content = Buffer.from(JSON.stringify(event));
+      let writable = true;
+      const confirmed = new Promise<void>((resolve, reject) => {
+        writable = ch.publish(
+          exchange,
+          routingKey(event),
+          content,
+          {
+            messageId: String(event.position),
+            type: event.op,
+            contentType: 'application/json',
+            timestamp:
+              Math.floor(Date.parse(event.published_at ?? '') / 1000) || Math.floor(Date.now() / 1000),
+            persistent: true,
+          },
+          (err: unknown) => (err ? reject(toError(err)) : resolve()),
+        );
+      });
+      // Handled now, awaited below: a nack that arrives while we wait for 'drain' must not be an
+      // unhandled rejection.
+      confirmed.catch(() => undefined);
+      confirms.push(confirmed);
+      if (!writable) await drained(ch);
+    }
+    await withTimeout(Promise.all(confirms), CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
+  }
+
+  return {
+    get connected() {
+      return channel !== undefined;
+    },
+    async open() {
+      if (closed) throw new Error('publisher closed');
+      await confirmChannel();
+    },
+    async publish(events) {
+      if (closed) throw new Error('publisher closed');
+      if (events.length === 0) return;
+      const ch = await confirmChannel();
+      try {
+        await send(ch, events);
+      } catch (e) {
+        await drop();
+        throw e;
+      }
+    },
+    async close() {
+      closed = true;
+      await opening?.catch(() => undefined);
+      await drop();
+    },
+  };
+}
+
+/** Waits for the channel's write buffer to drain, or fails when the channel closes first. */
+async function drained(ch: ConfirmChannel): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([
+      once(ch, 'drain', { signal: ac.signal }),
+      once(ch, 'close', { signal: ac.signal }).then(() => {
+        throw new Error('channel closed while waiting to drain');
+      }),
+    ]);
+  } finally {
+    ac.abort();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

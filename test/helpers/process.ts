@@ -1,0 +1,77 @@
+// The real CLI as a child process (node + tsx, one process, so a signal reaches it directly),
+// with its JSON log lines collected for waiting on.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { waitFor } from './wait.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const children = new Set<CliProcess>();
+
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** Parsed JSON log lines (stdout) so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Everything the process printed (stdout and stderr). */
+  output(): string;
+  /** Waits for a log line matching `match` (an object whose entries must all be equal). */
+  waitForLog(match: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Sends the signal and waits for the exit; returns the exit code (or the signal's name). */
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `orders-live <args>` with `env` over a clean environment; killed after the file. */
+export function startCli(args: string[], env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let text = '';
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null });
+  const proc: CliProcess = {
+    child,
+    logs,
+    exited,
+    output: () => text,
+    waitForLog(match, timeoutMs = 15_000) {
+      return waitFor(() => logs.find((l) => Object.entries(match).every(([k, v]) => l[k] === v)), {
+        timeoutMs,
+        what: `log ${JSON.stringify(match)}; output so far:\n${text.slice(-2000)}`,
+      });
+    },
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const { code, signal: by } = await exited;
+      children.delete(proc);
+      return code ?? by ?? 'unknown';
+    },
+  };
+  children.add(proc);
+  return proc;
+}
+
+afterAll(async () => {
+  await Promise.all([...children].map((c) => c.kill('SIGKILL')));
+});

@@ -1,0 +1,235 @@
+// Invariants 3, 4 and 7 of DESIGN.md: positions without gaps, nothing lost on the way to the
+// broker whatever dies, and one leader at a time.
+
+import type pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
+import { deleteExpired } from '../../src/bridge/retention.js';
+import { readRange } from '../../src/db/event-log.js';
+import { createLogger } from '../../src/log.js';
+import { closeBrokerConnections, createTestConsumer, range, type TestConsumer, useExchange } from '../helpers/amqp.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { RABBITMQ_URL } from '../helpers/names.js';
+import { startCli } from '../helpers/process.js';
+import { waitFor } from '../helpers/wait.js';
+
+const db = useTestDatabase();
+const exchange = useExchange();
+let pool: pg.Pool;
+
+beforeAll(() => {
+  pool = db.pool({ application_name: 'psql' });
+});
+afterAll(() => pool.end());
+beforeEach(async () => {
+  // Every test starts from an empty log and counter, so positions start at 1 again.
+  await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');
+  await pool.query('UPDATE bridge_state SET last_position = 0');
+});
+
+function inProcessBridge(overrides: Partial<Parameters<typeof createBridge>[0]['config']> = {}): Bridge {
+  return createBridge({
+    databaseUrl: db.url,
+    rabbitmqUrl: RABBITMQ_URL,
+    exchange,
+    config: { batchSize: 500, lingerMs: 0, pollIntervalMs: 1_000, leaderRetryMs: 1_000, retentionMs: 7 * 86_400_000, ...overrides },
+    pool,
+    registry: new Registry(),
+    log: createLogger('silent'),
+  });
+}
+
+function bridgeProcess(extraEnv: Record<string, string> = {}) {
+  return startCli(['start', '--role', 'bridge', '--port', '0'], {
+    DATABASE_URL: db.url,
+    RABBITMQ_URL,
+    AMQP_EXCHANGE: exchange,
+    MIGRATE_ON_START: 'false',
+    ...extraEnv,
+  });
+}
+
+/** Inserts `n` orders in statements of `perStatement` rows. */
+async function bulkInsert(n: number, perStatement = 2_000): Promise<void> {
+  for (let done = 0; done < n; done += perStatement) {
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) SELECT 'customer ' || i, 'product' FROM generate_series(1, $1::int) i",
+      [Math.min(perStatement, n - done)],
+    );
+  }
+}
+
+/** Every position 1..n arrived; repeats are allowed, but each carries the same content. */
+async function expectComplete(consumer: TestConsumer, n: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(() => new Set(consumer.positions()).size >= n, {
+    timeoutMs,
+    what: `${n} distinct positions (have ${new Set(consumer.positions()).size})`,
+  });
+  expect(consumer.distinct()).toEqual(range(n));
+  const log = new Map((await readRange(pool, 1, n)).map((e) => [e.position, e]));
+  expect(log.size).toBe(n);
+  for (const { event } of consumer.messages) {
+    const stored = log.get(event.position)!;
+    expect({ ...event, published_at: null }).toEqual({ ...stored, published_at: null });
+  }
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL');
+  expect(rows[0].n).toBe(0);
+}
+
+describe('relay', () => {
+  it('publishes 20,000 bulk-written events as positions 1..20,000 in order, matching the log', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const bridge = inProcessBridge();
+    await bridge.start();
+    try {
+      await bulkInsert(20_000);
+      await expectComplete(consumer, 20_000);
+      // Without repeats (nothing failed here) the stream is exactly 1..20,000 in order.
+      expect(consumer.positions()).toEqual(range(20_000));
+      const first = consumer.messages[0]!;
+      expect(first.routingKey).toBe('order.insert.pending');
+      expect(first.properties).toMatchObject({ messageId: '1', type: 'insert', contentType: 'application/json', deliveryMode: 2 });
+      expect(first.event.published_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const stored = await readRange(pool, 1, 1);
+      expect(stored[0]!.published_at).toBe(first.event.published_at);
+    } finally {
+      await bridge.stop();
+      await consumer.close();
+    }
+  });
+
+  it('carries a 20 KB row through intact, with update and delete routing keys', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const bridge = inProcessBridge();
+    await bridge.start();
+    try {
+      const name = '€'.repeat(7_000); // 21,000 bytes
+      const { rows } = await pool.query('INSERT INTO orders (customer_name, product_name) VALUES ($1, $2) RETURNING id', [name, 'p']);
+      await pool.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [rows[0].id]);
+      await pool.query('DELETE FROM orders WHERE id = $1', [rows[0].id]);
+      await waitFor(() => consumer.messages.length >= 3, { what: 'three messages' });
+      expect(consumer.messages.map((m) => m.routingKey)).toEqual([
+        'order.insert.pending',
+        'order.update.shipped',
+        'order.delete.shipped',
+      ]);
+      expect(consumer.messages.map((m) => m.event.order!.customer_name)).toEqual([name, name, name]);
+    } finally {
+      await bridge.stop();
+      await consumer.close();
+    }
+  });
+});
+
+describe('faults', () => {
+  it('loses nothing when the bridge is killed with SIGKILL mid-stream and restarted', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const first = bridgeProcess();
+    await first.waitForLog({ msg: 'became leader' });
+    const writing = bulkInsert(20_000, 500);
+    await waitFor(() => consumer.messages.length >= 3_000, { what: 'the stream to be under way' });
+    expect(await first.kill('SIGKILL')).toBe('SIGKILL');
+    const positionsAtKill = new Set(consumer.positions()).size;
+    await writing;
+    expect(positionsAtKill).toBeLessThan(20_000);
+    const second = bridgeProcess();
+    await expectComplete(consumer, 20_000);
+    expect(await second.kill('SIGTERM')).toBe(0);
+    await consumer.close();
+  });
+
+  it('recovers when RabbitMQ closes its connection mid-stream', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const bridge = inProcessBridge();
+    await bridge.start();
+    try {
+      const writing = bulkInsert(20_000, 500);
+      await waitFor(() => consumer.messages.length >= 2_000, { what: 'the stream to be under way' });
+      expect(await closeBrokerConnections(`orders-live-bridge ${exchange}`)).toBe(1);
+      await writing;
+      await expectComplete(consumer, 20_000);
+    } finally {
+      await bridge.stop();
+      await consumer.close();
+    }
+  });
+
+  it('keeps flowing when its LISTEN and leader-lock backends are terminated', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const bridge = inProcessBridge({ pollIntervalMs: 200 });
+    await bridge.start();
+    try {
+      await waitFor(() => bridge.state === 'leader', { what: 'leadership' });
+      await bulkInsert(1_000, 100);
+      await waitFor(() => consumer.messages.length >= 1_000, { what: 'the first thousand' });
+      const terminate = (app: string) =>
+        pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [db.name, app]);
+      expect((await terminate('orders-live-listen')).rowCount).toBe(1);
+      await bulkInsert(1_000, 100);
+      await waitFor(() => consumer.messages.length >= 2_000, { what: 'events after LISTEN was terminated' });
+      expect((await terminate('orders-live-bridge')).rowCount).toBe(1);
+      await waitFor(() => bridge.state !== 'leader', { what: 'the bridge to notice it lost the lock' });
+      await bulkInsert(1_000, 100);
+      await expectComplete(consumer, 3_000);
+      expect(bridge.state).toBe('leader');
+    } finally {
+      await bridge.stop();
+      await consumer.close();
+    }
+  });
+});
+
+describe('leadership', () => {
+  it('lets one of two bridges publish and fails over within 5 s when the leader is killed', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const a = bridgeProcess();
+    await a.waitForLog({ msg: 'became leader' });
+    const b = bridgeProcess();
+    await b.waitForLog({ msg: 'bridge is standby' });
+
+    let stop = false;
+    let written = 0;
+    const writer = (async () => {
+      while (!stop) {
+        await pool.query("INSERT INTO orders (customer_name, product_name) SELECT 'c', 'p' FROM generate_series(1, 20)");
+        written += 20;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await waitFor(() => consumer.messages.length >= 2_000, { what: 'traffic through the leader' });
+    expect(b.logs.some((l) => l.msg === 'AMQP confirm channel open')).toBe(false);
+
+    const killedAt = Date.now();
+    const seenAtKill = consumer.messages.length;
+    await a.kill('SIGKILL');
+    await b.waitForLog({ msg: 'became leader' }, 5_000);
+    await waitFor(() => consumer.messages.length > seenAtKill + 100, { timeoutMs: 5_000, what: 'the standby to publish' });
+    const failoverMs = Date.now() - killedAt;
+    expect(failoverMs).toBeLessThan(5_000);
+
+    stop = true;
+    await writer;
+    await expectComplete(consumer, written);
+    expect(await b.kill('SIGTERM')).toBe(0);
+    await consumer.close();
+  });
+});
+
+describe('retention', () => {
+  it('deletes only published events older than the window', async () => {
+    await bulkInsert(40, 40);
+    // 1–10: published 8 days ago; 11–20: published now; 21–30: numbered, never published and
+    // captured 30 days ago; 31–40: not even numbered.
+    await pool.query(`
+      UPDATE order_events SET position = id,
+        published_at = CASE WHEN id <= 10 THEN now() - interval '8 days' WHEN id <= 20 THEN now() END,
+        occurred_at = CASE WHEN id BETWEEN 21 AND 30 THEN now() - interval '30 days' ELSE occurred_at END
+      WHERE id <= 30`);
+    const cutoff = new Date(Date.now() - 7 * 86_400_000);
+    expect(await deleteExpired(pool, cutoff)).toBe(10);
+    const { rows } = await pool.query('SELECT id::int FROM order_events ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual(range(40).slice(10));
+    expect(await deleteExpired(pool, cutoff)).toBe(0);
+  });
+});
