@@ -34,6 +34,14 @@ export interface Config {
   /** The topic exchange events go to; its dead-letter names derive from it. */
   readonly amqpExchange: string;
   readonly bridge: BridgeConfig;
+  readonly gateway: GatewayConfig;
+}
+
+export interface GatewayConfig {
+  /** Unacked deliveries in flight from RabbitMQ to one gateway. */
+  readonly prefetch: number;
+  /** Unsent Socket.IO packets after which a client is disconnected (it can resume). */
+  readonly maxBufferedPackets: number;
 }
 
 export interface BridgeConfig {
@@ -74,6 +82,8 @@ export const DEFAULTS = {
   BRIDGE_POLL_MS: '1000',
   LEADER_RETRY_MS: '1000',
   EVENT_RETENTION: '7d',
+  GATEWAY_PREFETCH: '500',
+  GATEWAY_MAX_BUFFERED: '1000',
 } as const;
 
 export class ConfigError extends Error {
@@ -118,9 +128,13 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
       leaderRetryMs: integer('LEADER_RETRY_MS', read('LEADER_RETRY_MS'), 50, 60_000, problems),
       retentionMs: duration('EVENT_RETENTION', read('EVENT_RETENTION'), problems),
     },
+    gateway: {
+      prefetch: integer('GATEWAY_PREFETCH', read('GATEWAY_PREFETCH'), 1, 65_535, problems),
+      maxBufferedPackets: integer('GATEWAY_MAX_BUFFERED', read('GATEWAY_MAX_BUFFERED'), 10, 1_000_000, problems),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ ...config, bridge: Object.freeze(config.bridge) });
+  return Object.freeze({ ...config, bridge: Object.freeze(config.bridge), gateway: Object.freeze(config.gateway) });
 }
 
 /** A URL with its password replaced, for messages and logs. */

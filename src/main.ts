@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createHttpService } from './api/http-service.js';
 import { createOpsRouter, type ReadinessCheck } from './api/ops.js';
 import { createBridge } from './bridge/bridge.js';
+import { createGateway } from './gateway/gateway.js';
 import { type Config, ConfigError, loadConfig, parseRoles, readEnvironment, redactUrl } from './config.js';
 import { ensureDatabase, type MigrateDirection, migrate, migrationStatus } from './db/migrate.js';
 import { createPool } from './db/pool.js';
@@ -116,6 +117,21 @@ async function start(args: string[]): Promise<CommandResult> {
   app.use(createOpsRouter({ registry, checks }));
   const http = createHttpService({ app, port: config.port, host: config.host, log });
   services.push(http);
+
+  if (config.roles.includes('gateway')) {
+    const gateway = createGateway({
+      httpServer: http.server,
+      pool,
+      rabbitmqUrl: config.rabbitmqUrl,
+      exchange: config.amqpExchange,
+      config: config.gateway,
+      registry,
+      log: log.child({ role: 'gateway' }),
+    });
+    // After http in the list, so it stops first: it closes the client sockets the server waits on.
+    services.push(gateway);
+    checks.push({ name: 'gateway', check: () => gateway.ready() });
+  }
 
   const group = await startServices(services);
   log.info({ roles: config.roles, url: http.url() }, 'orders-live started');

@@ -6,14 +6,13 @@
 
 import { once } from 'node:events';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { amqpNames, type OrderEvent, routingKey } from '../contract/events.js';
+import { declareTopology, withHeartbeat } from '../amqp/topology.js';
+import { type OrderEvent, routingKey } from '../contract/events.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 
 /** A broker that has not confirmed within this is treated as gone (a healthy confirm: ~1 ms). */
 const CONFIRM_TIMEOUT_MS = 10_000;
-/** AMQP heartbeat: a silently dead broker link is noticed within about two of these. */
-const HEARTBEAT_S = 5;
 
 export interface Publisher {
   /** Opens the confirm channel (and declares the topology) unless it is open. */
@@ -29,25 +28,6 @@ export interface PublisherOptions {
   exchange: string;
   log: Logger;
   onReconnect?(): void;
-}
-
-/** Declares the contract's exchange and dead-letter exchange and queue (idempotent). */
-export async function declareTopology(
-  channel: ConfirmChannel | amqp.Channel,
-  exchange: string,
-): Promise<void> {
-  const names = amqpNames(exchange);
-  await channel.assertExchange(names.exchange, 'topic', { durable: true });
-  await channel.assertExchange(names.deadLetterExchange, 'fanout', { durable: true });
-  await channel.assertQueue(names.deadLetterQueue, { durable: true });
-  await channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, '');
-}
-
-/** The URL with a heartbeat, unless it sets one itself. */
-export function withHeartbeat(url: string, seconds = HEARTBEAT_S): string {
-  const parsed = new URL(url);
-  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(seconds));
-  return parsed.toString();
 }
 
 export function createPublisher({ url, exchange, log, onReconnect }: PublisherOptions): Publisher {

@@ -83,3 +83,11 @@ export async function lastPosition(db: Queryable): Promise<number> {
   );
   return Number(rows[0]?.last_position ?? 0);
 }
+
+/** The highest position RabbitMQ has confirmed (0 when none): where a starting gateway begins. */
+export async function lastPublishedPosition(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ position: string | null }>(
+    'SELECT max(position) AS position FROM order_events WHERE published_at IS NOT NULL',
+  );
+  return Number(rows[0]?.position ?? 0);
+}

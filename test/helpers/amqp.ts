@@ -11,7 +11,13 @@ import { RABBITMQ_URL, randomSuffix } from './names.js';
 export interface ReceivedMessage {
   event: OrderEvent;
   routingKey: string;
-  properties: { messageId?: string; type?: string; contentType?: string; timestamp?: number; deliveryMode?: number };
+  properties: {
+    messageId?: string;
+    type?: string;
+    contentType?: string;
+    timestamp?: number;
+    deliveryMode?: number;
+  };
 }
 
 export interface TestConsumer {

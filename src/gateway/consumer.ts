@@ -1,0 +1,118 @@
+// The gateway's AMQP consumer: its own exclusive, server-named queue bound to every routing key
+// of the exchange, manual acks after the message is handed to the sequencer, and a dead-letter
+// route for what cannot be parsed. Reconnects forever with backoff; after each (re)connect it
+// reports `onConnected` so the gateway can catch up on what was published while it was away
+// (its queue is new and empty).
+
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { declareTopology, withHeartbeat } from '../amqp/topology.js';
+import { amqpNames, type OrderEvent, orderEventSchema } from '../contract/events.js';
+import { backoffDelayMs } from '../lib/backoff.js';
+import { toError } from '../lib/errors.js';
+import type { Service } from '../lib/service.js';
+import { delay } from '../lib/wait.js';
+import type { Logger } from '../log.js';
+
+export interface ConsumerOptions {
+  url: string;
+  exchange: string;
+  /** Unacked messages in flight to this gateway. */
+  prefetch: number;
+  log: Logger;
+  onEvent(event: OrderEvent): void;
+  onDeadLetter?(reason: string): void;
+  onConnected?(): void;
+  onReconnect?(): void;
+}
+
+export interface Consumer extends Service {
+  readonly connected: boolean;
+}
+
+export function createConsumer(options: ConsumerOptions): Consumer {
+  const { url, exchange, prefetch, log } = options;
+  const stopped = new AbortController();
+  let model: ChannelModel | undefined;
+  let connected = false;
+  let loop: Promise<void> | undefined;
+
+  function handle(channel: Channel, msg: ConsumeMessage | null): void {
+    if (!msg) return; // consumer cancelled by the broker; the close handler reconnects
+    let event: OrderEvent;
+    try {
+      event = orderEventSchema.parse(JSON.parse(msg.content.toString())) as OrderEvent;
+    } catch (e) {
+      const reason = toError(e).message.slice(0, 200);
+      log.warn({ messageId: msg.properties.messageId, reason }, 'unparseable message dead-lettered');
+      options.onDeadLetter?.(reason);
+      channel.nack(msg, false, false);
+      return;
+    }
+    options.onEvent(event);
+    channel.ack(msg);
+  }
+
+  async function session(): Promise<void> {
+    const connection = await amqp.connect(withHeartbeat(url), {
+      clientProperties: { connection_name: `orders-live-gateway ${exchange}` },
+    });
+    model = connection;
+    const closed = new Promise<void>((resolve) => connection.once('close', () => resolve()));
+    connection.on('error', (err: Error) => log.warn({ err }, 'AMQP connection error'));
+    try {
+      const channel = await connection.createChannel();
+      channel.on('error', (err: Error) => log.warn({ err }, 'AMQP channel error'));
+      channel.once('close', () => void connection.close().catch(() => undefined));
+      await declareTopology(channel, exchange);
+      const { queue } = await channel.assertQueue('', {
+        exclusive: true,
+        autoDelete: true,
+        durable: false,
+        arguments: { 'x-dead-letter-exchange': amqpNames(exchange).deadLetterExchange },
+      });
+      await channel.bindQueue(queue, exchange, '#');
+      await channel.prefetch(prefetch);
+      await channel.consume(queue, (msg) => handle(channel, msg), { noAck: false });
+      connected = true;
+      log.info({ queue }, 'consuming');
+      options.onConnected?.();
+      await Promise.race([
+        closed,
+        new Promise((resolve) => stopped.signal.addEventListener('abort', resolve, { once: true })),
+      ]);
+    } finally {
+      connected = false;
+      model = undefined;
+      await connection.close().catch(() => undefined);
+    }
+  }
+
+  async function run(): Promise<void> {
+    for (let attempt = 0; !stopped.signal.aborted; ) {
+      try {
+        await session();
+        attempt = 0;
+      } catch (e) {
+        log.warn({ err: toError(e), attempt }, 'AMQP consumer failed; reconnecting');
+      }
+      if (stopped.signal.aborted) break;
+      options.onReconnect?.();
+      await delay(backoffDelayMs(attempt++), stopped.signal);
+    }
+  }
+
+  return {
+    name: 'consumer',
+    get connected() {
+      return connected;
+    },
+    async start() {
+      loop ??= run();
+    },
+    async stop() {
+      stopped.abort();
+      await model?.close().catch(() => undefined);
+      await loop;
+    },
+  };
+}

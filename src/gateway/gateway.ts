@@ -1,0 +1,109 @@
+// The gateway role: AMQP consumer → sequencer → fanout → Socket.IO clients, with resume from the
+// change log. Each instance has its own queue and sees every event; any number can run behind a
+// load balancer, and a client that loses one resumes on another with `since`.
+
+import type { Server as HttpServer } from 'node:http';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import type { GatewayConfig } from '../config.js';
+import { lastPosition, lastPublishedPosition, readRange } from '../db/event-log.js';
+import { toError } from '../lib/errors.js';
+import type { Service } from '../lib/service.js';
+import type { Logger } from '../log.js';
+import { createConsumer } from './consumer.js';
+import { createFanout, type Fanout } from './fanout.js';
+import { createGatewayMetrics } from './metrics.js';
+import { createSequencer, type Sequencer } from './sequencer.js';
+import { attachHandlers, createSocketServer, type SocketServerOptions } from './socket-server.js';
+
+export interface GatewayOptions {
+  httpServer: HttpServer;
+  pool: pg.Pool;
+  rabbitmqUrl: string;
+  exchange: string;
+  config: GatewayConfig;
+  verifyToken?: SocketServerOptions['verifyToken'];
+  /** Events kept in memory for resume. @default RECENT_EVENTS */
+  recentEvents?: number;
+  registry: Registry;
+  log: Logger;
+}
+
+export interface Gateway extends Service {
+  /** The last position broadcast. */
+  readonly head: number;
+  ready(): Promise<void>;
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { pool, log, config } = options;
+  const metrics = createGatewayMetrics(options.registry);
+  const io = createSocketServer(options.httpServer, log);
+  let started = false;
+  let fanout: Fanout | undefined;
+  let sequencer: Sequencer | undefined;
+  let detach: (() => void) | undefined;
+
+  // Until start() has read where the stream stands, a connection could not be served.
+  io.use((_socket, next) => (started ? next() : next(new Error('server starting, retry'))));
+
+  const consumer = createConsumer({
+    url: options.rabbitmqUrl,
+    exchange: options.exchange,
+    prefetch: config.prefetch,
+    log: log.child({ part: 'consumer' }),
+    onEvent: (event) => sequencer?.offer(event),
+    onDeadLetter: () => metrics.deadLettered.inc(),
+    onReconnect: () => metrics.reconnects.inc(),
+    onConnected() {
+      // The queue is new: what was published while there was none is read from the log.
+      lastPublishedPosition(pool).then(
+        (position) => sequencer?.catchUp(position),
+        (e: unknown) => log.warn({ err: toError(e) }, 'cannot read the log head after connecting'),
+      );
+    },
+  });
+
+  return {
+    name: 'gateway',
+    get head() {
+      return fanout?.head ?? 0;
+    },
+    async start() {
+      const start = await lastPublishedPosition(pool);
+      const out = createFanout({ io, start, metrics, recentEvents: options.recentEvents });
+      fanout = out;
+      sequencer = createSequencer({
+        start,
+        log: log.child({ part: 'sequencer' }),
+        source: { range: (from, to) => readRange(pool, from, to) },
+        emit: (events) => out.push(events),
+        onDuplicate: () => metrics.duplicates.inc(),
+        onGapFilled: (n) => metrics.gapFilled.inc(n),
+      });
+      detach = attachHandlers(
+        io,
+        out,
+        { range: (from, to) => readRange(pool, from, to), lastPosition: () => lastPosition(pool) },
+        { verifyToken: options.verifyToken, maxBufferedPackets: config.maxBufferedPackets, log, metrics },
+      );
+      started = true;
+      await consumer.start();
+      log.info({ position: start }, 'gateway started');
+    },
+    async stop() {
+      started = false;
+      await consumer.stop();
+      detach?.();
+      sequencer?.stop();
+      fanout?.stop();
+      await new Promise<void>((resolve) => {
+        io.close(() => resolve());
+      });
+    },
+    async ready() {
+      if (!started) throw new Error('not started');
+      if (!consumer.connected) throw new Error('not consuming from RabbitMQ');
+    },
+  };
+}

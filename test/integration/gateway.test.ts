@@ -1,0 +1,410 @@
+// Invariants 5 and 6 of DESIGN.md and the socket contract: exactly once and in order to every
+// client, resume with `since`, filters, auth, dead letters, slow clients.
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import type pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpService } from '../../src/api/http-service.js';
+import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
+import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
+import { readRange } from '../../src/db/event-log.js';
+import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/log.js';
+import { useExchange } from '../helpers/amqp.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { RABBITMQ_URL } from '../helpers/names.js';
+import { connectClient, span, type TestClient } from '../helpers/socket-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const STALLED_CLIENT = fileURLToPath(new URL('../fixtures/stalled-client.mjs', import.meta.url));
+const db = useTestDatabase();
+const exchange = useExchange();
+const log = createLogger('silent');
+let pool: pg.Pool;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(() => {
+  pool = db.pool({ application_name: 'psql' });
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(() => pool.end());
+
+async function startBridge(): Promise<Bridge> {
+  const bridge = createBridge({
+    databaseUrl: db.url,
+    rabbitmqUrl: RABBITMQ_URL,
+    exchange,
+    config: {
+      batchSize: 500,
+      lingerMs: 0,
+      pollIntervalMs: 1_000,
+      leaderRetryMs: 1_000,
+      retentionMs: 86_400_000,
+    },
+    pool,
+    registry: new Registry(),
+    log,
+  });
+  await bridge.start();
+  cleanups.push(() => bridge.stop());
+  await waitFor(() => bridge.state === 'leader', { what: 'leadership' });
+  return bridge;
+}
+
+interface TestGateway {
+  url: string;
+  gateway: Gateway;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+async function startGateway(
+  options: { maxBufferedPackets?: number; recentEvents?: number; tokens?: Record<string, string> } = {},
+): Promise<TestGateway> {
+  const http = createHttpService({
+    app: (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    },
+    port: 0,
+    host: '127.0.0.1',
+    log,
+  });
+  const registry = new Registry();
+  const tokens = options.tokens;
+  const gateway = createGateway({
+    httpServer: http.server,
+    pool,
+    rabbitmqUrl: RABBITMQ_URL,
+    exchange,
+    config: { prefetch: 500, maxBufferedPackets: options.maxBufferedPackets ?? 1_000 },
+    recentEvents: options.recentEvents,
+    verifyToken: tokens
+      ? (token) => {
+          const name = Object.keys(tokens).find((n) => tokens[n] === token);
+          return name ? { name } : null;
+        }
+      : undefined,
+    registry,
+    log,
+  });
+  await http.start();
+  await gateway.start();
+  await waitFor(
+    async () => {
+      try {
+        await gateway.ready();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { what: 'gateway consuming' },
+  );
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await gateway.stop();
+    await http.stop();
+  };
+  cleanups.push(stop);
+  return { url: http.url(), gateway, registry, stop };
+}
+
+function client(url: string, auth: Parameters<typeof connectClient>[1] = {}): TestClient {
+  const c = connectClient(url, auth);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function insertOrders(n: number, perStatement = 500): Promise<void> {
+  for (let done = 0; done < n; done += perStatement) {
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) SELECT 'customer ' || i, 'product' FROM generate_series(1, $1::int) i",
+      [Math.min(perStatement, n - done)],
+    );
+  }
+}
+
+/** The last position, once the bridge has numbered everything written so far. */
+async function lastPosition(): Promise<number> {
+  await waitFor(
+    async () =>
+      (await pool.query('SELECT 1 FROM order_events WHERE position IS NULL LIMIT 1')).rowCount === 0,
+    {
+      what: 'the bridge to number every event',
+    },
+  );
+  const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
+  return rows[0].p;
+}
+
+function expectExactly(c: TestClient, from: number, to: number): void {
+  expect(c.positions()).toEqual(span(from, to));
+}
+
+describe('delivery', () => {
+  it('delivers psql-style INSERT, UPDATE and DELETE with the contract envelope', async () => {
+    await startBridge();
+    const gw = await startGateway();
+    const c = client(gw.url);
+    const start = await c.waitReady();
+    const psql = await db.client({ application_name: 'psql' });
+    try {
+      const { rows } = await psql.query(
+        "INSERT INTO orders (customer_name, product_name) VALUES ('Harry', 'iPhone 17') RETURNING id",
+      );
+      await psql.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [rows[0].id]);
+      await psql.query('DELETE FROM orders WHERE id = $1', [rows[0].id]);
+    } finally {
+      await psql.end();
+    }
+    await c.waitPosition(start + 3);
+    expectExactly(c, start + 1, start + 3);
+    const [insert, update, del] = c.events as [OrderEvent, OrderEvent, OrderEvent];
+    expect(Object.keys(update).sort()).toEqual(
+      [
+        'actor',
+        'changes',
+        'occurred_at',
+        'op',
+        'order',
+        'order_id',
+        'position',
+        'published_at',
+        'source',
+        'txid',
+        'version',
+      ].sort(),
+    );
+    expect(insert).toMatchObject({
+      op: 'insert',
+      version: 1,
+      source: 'sql',
+      actor: 'postgres/psql',
+      changes: null,
+    });
+    expect(update).toMatchObject({ op: 'update', version: 2, changes: { status: ['pending', 'shipped'] } });
+    expect(update.order).toMatchObject({
+      customer_name: 'Harry',
+      product_name: 'iPhone 17',
+      status: 'shipped',
+      version: 2,
+    });
+    expect(del).toMatchObject({ op: 'delete', version: 3, order: { status: 'shipped' } });
+    expect(update.occurred_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect(update.published_at).not.toBeNull();
+  });
+
+  it('gives a client on each of two gateways every event', async () => {
+    await startBridge();
+    const [g1, g2] = await Promise.all([startGateway(), startGateway()]);
+    const a = client(g1.url);
+    const b = client(g2.url);
+    const [sa, sb] = await Promise.all([a.waitReady(), b.waitReady()]);
+    await insertOrders(1_000, 100);
+    const end = await lastPosition();
+    await Promise.all([a.waitPosition(end), b.waitPosition(end)]);
+    expectExactly(a, sa + 1, end);
+    expectExactly(b, sb + 1, end);
+  });
+});
+
+describe('resume', () => {
+  for (const mode of ['memory', 'log'] as const) {
+    it(`replays exactly what was missed, then goes live, while writes continue (${mode})`, async () => {
+      await startBridge();
+      const gw = await startGateway({ recentEvents: mode === 'memory' ? 10_000 : 100 });
+      const watcher = client(gw.url);
+      await watcher.waitReady();
+      const first = client(gw.url);
+      await first.waitReady();
+      await insertOrders(50, 10);
+      const since = await lastPosition();
+      await first.waitPosition(since);
+      first.close();
+
+      await insertOrders(500, 50);
+      await watcher.waitPosition(since + 500);
+      let writing = true;
+      const writer = (async () => {
+        while (writing) await insertOrders(20, 20);
+      })();
+      const again = client(gw.url, { since });
+      const readyAt = await again.waitReady();
+      writing = false;
+      await writer;
+      await insertOrders(10, 10);
+      const end = await lastPosition();
+      await again.waitPosition(end);
+      expect(readyAt).toBeGreaterThanOrEqual(since + 500);
+      expectExactly(again, since + 1, end);
+      const replays = await gw.registry.getSingleMetric('orders_live_gateway_replays_total')!.get();
+      expect(replays.values.find((v) => v.labels.source === mode)?.value).toBe(1);
+    });
+  }
+
+  it('sends resync when since is older than the retained log', async () => {
+    await startBridge();
+    await insertOrders(20, 20);
+    await waitFor(
+      async () =>
+        (await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL')).rows[0]
+          .n === 0,
+    );
+    const gw = await startGateway({ recentEvents: 5 });
+    const head = await lastPosition();
+    await pool.query('DELETE FROM order_events WHERE position <= $1', [head - 5]);
+    const late = client(gw.url, { since: 1 });
+    await waitFor(() => late.resyncs.length > 0, { what: 'resync' });
+    expect(late.resyncs[0]!.reason).toMatch(/retention/);
+    expect(late.events).toEqual([]);
+  });
+});
+
+describe('sequencing', () => {
+  it('drops a duplicate message and fills a missing position from the log', async () => {
+    const gw = await startGateway(); // no bridge: the test numbers and publishes by hand
+    const c = client(gw.url);
+    const start = await c.waitReady();
+    await insertOrders(3, 3);
+    await pool.query(`
+      WITH b AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM order_events WHERE position IS NULL)
+      UPDATE order_events e SET position = (SELECT last_position FROM bridge_state) + b.n, published_at = now()
+      FROM b WHERE e.id = b.id`);
+    await pool.query('UPDATE bridge_state SET last_position = last_position + 3');
+    const events = await readRange(pool, start + 1, start + 3);
+    const connection = await amqp.connect(RABBITMQ_URL);
+    try {
+      const channel = await connection.createConfirmChannel();
+      const publish = (e: OrderEvent) =>
+        channel.publish(exchange, 'order.insert.pending', Buffer.from(JSON.stringify(e)));
+      publish(events[0]!);
+      publish(events[0]!); // a repeat, as after a bridge failover
+      publish(events[2]!); // position start + 2 never comes from the broker
+      await channel.waitForConfirms();
+    } finally {
+      await connection.close();
+    }
+    await c.waitPosition(start + 3);
+    expectExactly(c, start + 1, start + 3);
+    expect(c.events[1]).toEqual(events[1]);
+    const duplicates = await gw.registry
+      .getSingleMetric('orders_live_gateway_duplicates_dropped_total')!
+      .get();
+    expect(duplicates.values[0]!.value).toBe(1);
+  });
+
+  it('dead-letters a malformed message and keeps serving', async () => {
+    await startBridge();
+    const gw = await startGateway();
+    const c = client(gw.url);
+    const start = await c.waitReady();
+    const names = amqpNames(exchange);
+    const connection = await amqp.connect(RABBITMQ_URL);
+    try {
+      const channel = await connection.createConfirmChannel();
+      await channel.purgeQueue(names.deadLetterQueue);
+      channel.publish(exchange, 'order.update.shipped', Buffer.from('{"position": "not a number"'), {
+        messageId: 'bad',
+      });
+      await channel.waitForConfirms();
+      await waitFor(async () => (await channel.checkQueue(names.deadLetterQueue)).messageCount === 1, {
+        what: 'a dead letter',
+      });
+      const dead = await channel.get(names.deadLetterQueue, { noAck: true });
+      expect(dead ? dead.properties.messageId : undefined).toBe('bad');
+    } finally {
+      await connection.close();
+    }
+    await insertOrders(1, 1);
+    await c.waitPosition(start + 1);
+    expectExactly(c, start + 1, start + 1);
+  });
+});
+
+describe('filters', () => {
+  it('delivers only matching events and refuses a bad filter', async () => {
+    await startBridge();
+    const gw = await startGateway();
+    const shipped = client(gw.url, { filter: { status: ['shipped'] } });
+    const everything = client(gw.url);
+    await Promise.all([shipped.waitReady(), everything.waitReady()]);
+    await insertOrders(10, 10);
+    await pool.query(
+      "UPDATE orders SET status = 'shipped' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT 3)",
+    );
+    const end = await lastPosition();
+    await everything.waitPosition(end);
+    await shipped.waitPosition(end);
+    expect(shipped.events.map((e) => [e.op, e.order!.status])).toEqual([
+      ['update', 'shipped'],
+      ['update', 'shipped'],
+      ['update', 'shipped'],
+    ]);
+
+    const reply = await shipped.socket.emitWithAck('subscribe', { filter: { status: ['lost' as never] } });
+    expect(reply.ok).toBe(false);
+    expect(reply.error).toMatch(/^invalid filter: status\.0: /);
+    expect(await shipped.socket.emitWithAck('subscribe', { filter: { order_id: 1 } })).toEqual({ ok: true });
+
+    const bad = client(gw.url, { filter: { status: 'shipped' as never } });
+    await waitFor(() => bad.errors.length > 0, { what: 'connect_error' });
+    expect(bad.errors[0]!.message).toMatch(/invalid handshake auth: filter\.status/);
+  });
+});
+
+describe('auth', () => {
+  it('refuses a handshake without the right token and accepts the right one', async () => {
+    const gw = await startGateway({ tokens: { dashboard: 'a-very-secret-token-123' } });
+    const none = client(gw.url);
+    const wrong = client(gw.url, { token: 'guess' });
+    const right = client(gw.url, { token: 'a-very-secret-token-123' });
+    await waitFor(() => none.errors.length > 0 && wrong.errors.length > 0, { what: 'two refusals' });
+    expect(none.errors[0]!.message).toMatch(/unauthorized/);
+    expect(wrong.errors[0]!.message).toMatch(/unauthorized/);
+    expect((none.errors[0] as Error & { data?: unknown }).data).toEqual({ status: 401 });
+    expect(await right.waitReady()).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('slow clients', () => {
+  it('cuts off a client that stops reading while a normal client gets everything', async () => {
+    await startBridge();
+    const gw = await startGateway({ maxBufferedPackets: 20 });
+    const normal = client(gw.url);
+    const start = await normal.waitReady();
+    const stalled = spawn(process.execPath, [STALLED_CLIENT, gw.url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    cleanups.push(() => void stalled.kill('SIGKILL'));
+    let said = '';
+    stalled.stdout.on('data', (chunk: Buffer) => {
+      said += chunk.toString();
+    });
+    await waitFor(() => said.includes('ready'), { what: 'the stalled client to connect' });
+    const slowDisconnects = async () =>
+      (await gw.registry.getSingleMetric('orders_live_gateway_slow_client_disconnects_total')!.get())
+        .values[0]!.value;
+    // Large events until its kernel buffers (megabytes on loopback), then its server-side
+    // buffer, fill up: 500 rows of 4 KB per statement.
+    for (let i = 0; i < 100 && (await slowDisconnects()) === 0; i++) {
+      await pool.query(
+        "INSERT INTO orders (customer_name, product_name) SELECT repeat('x', 4000), 'p' FROM generate_series(1, 500)",
+      );
+    }
+    expect(said).toContain('stalling');
+    const end = await lastPosition();
+    await normal.waitPosition(end, 60_000);
+    expectExactly(normal, start + 1, end);
+    expect(await slowDisconnects()).toBe(1);
+    const clients = await gw.registry.getSingleMetric('orders_live_gateway_clients')!.get();
+    expect(clients.values[0]!.value).toBe(1);
+  });
+});
