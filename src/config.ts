@@ -130,11 +130,21 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     },
     gateway: {
       prefetch: integer('GATEWAY_PREFETCH', read('GATEWAY_PREFETCH'), 1, 65_535, problems),
-      maxBufferedPackets: integer('GATEWAY_MAX_BUFFERED', read('GATEWAY_MAX_BUFFERED'), 10, 1_000_000, problems),
+      maxBufferedPackets: integer(
+        'GATEWAY_MAX_BUFFERED',
+        read('GATEWAY_MAX_BUFFERED'),
+        10,
+        1_000_000,
+        problems,
+      ),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ ...config, bridge: Object.freeze(config.bridge), gateway: Object.freeze(config.gateway) });
+  return Object.freeze({
+    ...config,
+    bridge: Object.freeze(config.bridge),
+    gateway: Object.freeze(config.gateway),
+  });
 }
 
 /** A URL with its password replaced, for messages and logs. */

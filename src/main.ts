@@ -5,16 +5,20 @@
 import { parseArgs } from 'node:util';
 import express from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createHttpService } from './api/http-service.js';
+import { createApp } from './api/app.js';
+import { checkExposure, createTokenVerifier } from './api/auth.js';
+import { dashboardHandlers } from './api/dashboard.js';
+import { createHttpServer } from './api/http-server.js';
 import { createOpsRouter, type ReadinessCheck } from './api/ops.js';
 import { createBridge } from './bridge/bridge.js';
-import { createGateway } from './gateway/gateway.js';
 import { type Config, ConfigError, loadConfig, parseRoles, readEnvironment, redactUrl } from './config.js';
 import { ensureDatabase, type MigrateDirection, migrate, migrationStatus } from './db/migrate.js';
 import { createPool } from './db/pool.js';
+import { createGateway } from './gateway/gateway.js';
 import { toError } from './lib/errors.js';
 import { type Service, startServices } from './lib/service.js';
 import { createLogger, type Logger } from './log.js';
+import { projectPath } from './paths.js';
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000;
@@ -87,6 +91,8 @@ async function start(args: string[]): Promise<CommandResult> {
     overrides.port = Number(values.port);
   }
   const config = loadConfig(readEnvironment(), overrides);
+  const exposure = config.roles.includes('api') ? checkExposure(config) : null;
+  if (exposure) throw new Error(exposure);
   const log = createLogger(config.logLevel);
   await prepareDatabase(config, log);
 
@@ -112,10 +118,18 @@ async function start(args: string[]): Promise<CommandResult> {
     checks.push({ name: 'bridge', check: () => bridge.ready() });
   }
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(createOpsRouter({ registry, checks }));
-  const http = createHttpService({ app, port: config.port, host: config.host, log });
+  const app = config.roles.includes('api')
+    ? createApp({
+        pool,
+        log: log.child({ role: 'api' }),
+        registry,
+        checks,
+        tokens: config.apiTokens,
+        bodyLimitBytes: config.bodyLimitBytes,
+        extraHandlers: dashboardHandlers(projectPath('web', 'dist')),
+      })
+    : opsOnlyApp(registry, checks);
+  const http = createHttpServer(app, { port: config.port, host: config.host, log });
   services.push(http);
 
   if (config.roles.includes('gateway')) {
@@ -125,6 +139,7 @@ async function start(args: string[]): Promise<CommandResult> {
       rabbitmqUrl: config.rabbitmqUrl,
       exchange: config.amqpExchange,
       config: config.gateway,
+      verifyToken: config.apiTokens.length > 0 ? createTokenVerifier(config.apiTokens) : undefined,
       registry,
       log: log.child({ role: 'gateway' }),
     });
@@ -137,6 +152,14 @@ async function start(args: string[]): Promise<CommandResult> {
   log.info({ roles: config.roles, url: http.url() }, 'orders-live started');
   installSignalHandlers(log, () => group.stop(STOP_DEADLINE_MS));
   return 'running';
+}
+
+/** A bridge- or gateway-only process still answers /healthz, /readyz and /metrics. */
+function opsOnlyApp(registry: Registry, checks: ReadinessCheck[]): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createOpsRouter({ registry, checks }));
+  return app;
 }
 
 async function prepareDatabase(config: Config, log: Logger): Promise<void> {

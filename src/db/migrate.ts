@@ -1,16 +1,13 @@
 // Database bootstrap: create the configured database when missing, and run the SQL migrations of
 // migrations/ with node-pg-migrate (which serialises concurrent runners with an advisory lock).
 
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { pgCode } from '../lib/errors.js';
 import type { Logger } from '../log.js';
+import { projectPath } from '../paths.js';
 
-/** migrations/ of the project, found upwards from this file (it runs from src/ and from dist/src/). */
-export const MIGRATIONS_DIR = findUp('migrations', dirname(fileURLToPath(import.meta.url)));
+export const MIGRATIONS_DIR = projectPath('migrations');
 export const MIGRATIONS_TABLE = 'pgmigrations';
 
 export type MigrateDirection = 'up' | 'down';
@@ -109,12 +106,4 @@ export async function migrationStatus(databaseUrl: string, log: Logger): Promise
     },
   });
   return { applied, pending: pending.map((m) => m.name) };
-}
-
-function findUp(name: string, from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, name, '..', 'package.json')) && existsSync(join(dir, name)))
-      return join(dir, name);
-    if (dirname(dir) === dir) throw new Error(`no ${name}/ found above ${from}`);
-  }
 }

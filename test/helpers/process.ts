@@ -49,7 +49,9 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   child.stderr!.on('data', (chunk: Buffer) => {
     text += chunk.toString();
   });
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null });
+  const exited = once(child, 'exit').then(
+    ([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null },
+  );
   const proc: CliProcess = {
     child,
     logs,

@@ -8,7 +8,13 @@ import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
 import { deleteExpired } from '../../src/bridge/retention.js';
 import { readRange } from '../../src/db/event-log.js';
 import { createLogger } from '../../src/log.js';
-import { closeBrokerConnections, createTestConsumer, range, type TestConsumer, useExchange } from '../helpers/amqp.js';
+import {
+  closeBrokerConnections,
+  createTestConsumer,
+  range,
+  type TestConsumer,
+  useExchange,
+} from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { startCli } from '../helpers/process.js';
@@ -33,7 +39,14 @@ function inProcessBridge(overrides: Partial<Parameters<typeof createBridge>[0]['
     databaseUrl: db.url,
     rabbitmqUrl: RABBITMQ_URL,
     exchange,
-    config: { batchSize: 500, lingerMs: 0, pollIntervalMs: 1_000, leaderRetryMs: 1_000, retentionMs: 7 * 86_400_000, ...overrides },
+    config: {
+      batchSize: 500,
+      lingerMs: 0,
+      pollIntervalMs: 1_000,
+      leaderRetryMs: 1_000,
+      retentionMs: 7 * 86_400_000,
+      ...overrides,
+    },
     pool,
     registry: new Registry(),
     log: createLogger('silent'),
@@ -89,7 +102,12 @@ describe('relay', () => {
       expect(consumer.positions()).toEqual(range(20_000));
       const first = consumer.messages[0]!;
       expect(first.routingKey).toBe('order.insert.pending');
-      expect(first.properties).toMatchObject({ messageId: '1', type: 'insert', contentType: 'application/json', deliveryMode: 2 });
+      expect(first.properties).toMatchObject({
+        messageId: '1',
+        type: 'insert',
+        contentType: 'application/json',
+        deliveryMode: 2,
+      });
       expect(first.event.published_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       const stored = await readRange(pool, 1, 1);
       expect(stored[0]!.published_at).toBe(first.event.published_at);
@@ -105,7 +123,10 @@ describe('relay', () => {
     await bridge.start();
     try {
       const name = '€'.repeat(7_000); // 21,000 bytes
-      const { rows } = await pool.query('INSERT INTO orders (customer_name, product_name) VALUES ($1, $2) RETURNING id', [name, 'p']);
+      const { rows } = await pool.query(
+        'INSERT INTO orders (customer_name, product_name) VALUES ($1, $2) RETURNING id',
+        [name, 'p'],
+      );
       await pool.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [rows[0].id]);
       await pool.query('DELETE FROM orders WHERE id = $1', [rows[0].id]);
       await waitFor(() => consumer.messages.length >= 3, { what: 'three messages' });
@@ -164,7 +185,10 @@ describe('faults', () => {
       await bulkInsert(1_000, 100);
       await waitFor(() => consumer.messages.length >= 1_000, { what: 'the first thousand' });
       const terminate = (app: string) =>
-        pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [db.name, app]);
+        pool.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+          [db.name, app],
+        );
       expect((await terminate('orders-live-listen')).rowCount).toBe(1);
       await bulkInsert(1_000, 100);
       await waitFor(() => consumer.messages.length >= 2_000, { what: 'events after LISTEN was terminated' });
@@ -192,7 +216,9 @@ describe('leadership', () => {
     let written = 0;
     const writer = (async () => {
       while (!stop) {
-        await pool.query("INSERT INTO orders (customer_name, product_name) SELECT 'c', 'p' FROM generate_series(1, 20)");
+        await pool.query(
+          "INSERT INTO orders (customer_name, product_name) SELECT 'c', 'p' FROM generate_series(1, 20)",
+        );
         written += 20;
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -204,7 +230,10 @@ describe('leadership', () => {
     const seenAtKill = consumer.messages.length;
     await a.kill('SIGKILL');
     await b.waitForLog({ msg: 'became leader' }, 5_000);
-    await waitFor(() => consumer.messages.length > seenAtKill + 100, { timeoutMs: 5_000, what: 'the standby to publish' });
+    await waitFor(() => consumer.messages.length > seenAtKill + 100, {
+      timeoutMs: 5_000,
+      what: 'the standby to publish',
+    });
     const failoverMs = Date.now() - killedAt;
     expect(failoverMs).toBeLessThan(5_000);
 

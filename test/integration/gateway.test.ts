@@ -7,7 +7,7 @@ import amqp from 'amqplib';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpService } from '../../src/api/http-service.js';
+import { createHttpServer } from '../../src/api/http-server.js';
 import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
 import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 import { readRange } from '../../src/db/event-log.js';
@@ -66,15 +66,13 @@ interface TestGateway {
 async function startGateway(
   options: { maxBufferedPackets?: number; recentEvents?: number; tokens?: Record<string, string> } = {},
 ): Promise<TestGateway> {
-  const http = createHttpService({
-    app: (_req, res) => {
+  const http = createHttpServer(
+    (_req, res) => {
       res.statusCode = 404;
       res.end();
     },
-    port: 0,
-    host: '127.0.0.1',
-    log,
-  });
+    { port: 0, host: '127.0.0.1', log },
+  );
   const registry = new Registry();
   const tokens = options.tokens;
   const gateway = createGateway({

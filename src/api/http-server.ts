@@ -1,0 +1,97 @@
+// The HTTP listener as a Service: listens on start; on stop refuses new connections, lets
+// in-flight requests finish, and after a deadline cuts whatever is still open.
+
+import http, { type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Service } from '../lib/service.js';
+import type { Logger } from '../log.js';
+
+export interface HttpServerOptions {
+  host: string;
+  /** 0 picks a free port; `address()` tells which. */
+  port: number;
+  log: Logger;
+  /** How long in-flight requests may take to finish after stop(). @default 5000 */
+  closeDeadlineMs?: number;
+}
+
+export interface HttpServer extends Service {
+  /** The node server, for what shares the port (Socket.IO attaches to it; stop that first). */
+  readonly server: http.Server;
+  /** The bound address; throws before start(). */
+  address(): AddressInfo;
+  /** Where to reach it once started, e.g. `http://127.0.0.1:3000` (a wildcard host shows as localhost). */
+  url(): string;
+}
+
+export function createHttpServer(handler: RequestListener, options: HttpServerOptions): HttpServer {
+  const { host, port, log, closeDeadlineMs = 5_000 } = options;
+  const server = http.createServer();
+  const inFlight = new Set<http.ServerResponse>();
+  let closing = false;
+  let stopping: Promise<void> | undefined;
+
+  // Registered before the app: a response started after stop() tells the client to go away.
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight.add(res);
+    if (closing) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      inFlight.delete(res);
+      // A keep-alive connection whose last request just ended is idle now: close it.
+      if (closing) server.closeIdleConnections();
+    });
+  });
+  server.on('request', handler);
+
+  return {
+    name: 'http',
+    server,
+    address,
+    url,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      log.info({ url: url() }, 'listening');
+    },
+    stop() {
+      stopping ??= close();
+      return stopping;
+    },
+  };
+
+  function address(): AddressInfo {
+    const bound = server.address();
+    if (bound === null || typeof bound === 'string') throw new Error('the HTTP server is not listening');
+    return bound;
+  }
+
+  function url(): string {
+    const { address: ip, family, port: bound } = address();
+    const shown = family === 'IPv6' ? `[${ip}]` : ip;
+    return `http://${shown === '0.0.0.0' || shown === '[::]' ? 'localhost' : shown}:${bound}`;
+  }
+
+  async function close(): Promise<void> {
+    if (!server.listening) return;
+    closing = true;
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    let timer: NodeJS.Timeout | undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), closeDeadlineMs);
+    });
+    if ((await Promise.race([closed, deadline])) === 'deadline') {
+      log.warn({ open: inFlight.size, closeDeadlineMs }, 'requests still open at the deadline: closing them');
+      server.closeAllConnections();
+      // Not awaiting `closed` again: upgraded sockets (websockets) still count as connections,
+      // and only their owner (Socket.IO, stopped before this) can close them.
+    }
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,237 @@
+// The API described as OpenAPI 3.1, served at GET /openapi.json. Written by hand next to the
+// routes it describes; test/integration/api-server.test.ts checks that every route is listed.
+
+import { ORDER_STATUSES } from '../contract/events.js';
+import { DEFAULT_PAGE_LIMIT, MAX_ID, MAX_NAME_LENGTH, MAX_PAGE_LIMIT } from './validation.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+const json = (schema: object) => ({ 'application/json': { schema } });
+const etag = { description: 'The order version, quoted: "3".', schema: { type: 'string' } };
+
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'integer', minimum: 1, maximum: MAX_ID },
+};
+const ifMatch = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description: 'The ETag last seen; the write fails with 412 when the order has changed since.',
+  schema: { type: 'string', examples: ['"3"', '*'] },
+};
+const pageParams = (what: string) => [
+  {
+    name: 'after',
+    in: 'query',
+    description: `Only ${what} after this one (the previous page's \`next\`).`,
+    schema: { type: 'integer', minimum: 0, maximum: MAX_ID, default: 0 },
+  },
+  {
+    name: 'limit',
+    in: 'query',
+    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT },
+  },
+];
+
+const writeErrors = {
+  '400': problem('Invalid id, body or If-Match; `errors` names each field.'),
+  '401': problem('A bearer token is needed (when API_TOKENS is set) or the one sent is wrong.'),
+  '404': problem('No such order.'),
+  '413': problem('The body is larger than BODY_LIMIT.'),
+  '415': problem('The body is not application/json.'),
+  '503': problem('The database is unavailable or the write collided; retry.'),
+};
+
+const name = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH };
+const status = { type: 'string', enum: [...ORDER_STATUSES] };
+
+const schemas = {
+  Order: {
+    type: 'object',
+    required: ['id', 'customer_name', 'product_name', 'status', 'version', 'created_at', 'updated_at'],
+    properties: {
+      id: { type: 'integer', minimum: 1 },
+      customer_name: { type: 'string' },
+      product_name: { type: 'string' },
+      status,
+      version: { type: 'integer', description: 'Bumped by the database on every real change.' },
+      created_at: { type: 'string', format: 'date-time' },
+      updated_at: { type: 'string', format: 'date-time' },
+    },
+  },
+  NewOrder: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['customer_name', 'product_name'],
+    properties: { customer_name: name, product_name: name, status: { ...status, default: 'pending' } },
+  },
+  OrderChanges: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { customer_name: name, product_name: name, status },
+  },
+  OrderEvent: {
+    type: 'object',
+    description: 'The event envelope of DESIGN.md, the same on RabbitMQ and the socket.',
+    properties: {
+      position: { type: 'integer' },
+      op: { type: 'string', enum: ['insert', 'update', 'delete', 'truncate'] },
+      order_id: { type: ['integer', 'null'] },
+      version: { type: ['integer', 'null'] },
+      order: { oneOf: [ref('Order'), { type: 'null' }] },
+      changes: { type: ['object', 'null'], description: '{column: [old, new]} for updates.' },
+      source: { type: 'string', enum: ['api', 'sql'] },
+      actor: { type: 'string' },
+      txid: { type: 'string' },
+      occurred_at: { type: 'string', format: 'date-time' },
+      published_at: { type: ['string', 'null'], format: 'date-time' },
+    },
+  },
+  Problem: {
+    type: 'object',
+    description: 'RFC 9457 problem details.',
+    properties: {
+      type: { type: 'string' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      detail: { type: 'string' },
+      code: { type: 'string', description: 'Stable machine-readable reason, e.g. version_mismatch.' },
+      errors: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { field: { type: 'string' }, message: { type: 'string' } },
+        },
+      },
+      retryable: { type: 'boolean' },
+    },
+  },
+};
+
+const orderResponse = (description: string) => ({
+  description,
+  headers: { ETag: etag },
+  content: json(ref('Order')),
+});
+
+const paths = {
+  '/orders': {
+    get: {
+      summary: 'A page of orders by id, with the event position it reflects',
+      parameters: [{ name: 'status', in: 'query', schema: status }, ...pageParams('orders')],
+      responses: {
+        '200': {
+          description: 'Apply GET /events?after=<X-Event-Position> to catch the page up.',
+          headers: { 'X-Event-Position': { schema: { type: 'integer' } } },
+          content: json({
+            type: 'object',
+            properties: {
+              orders: { type: 'array', items: ref('Order') },
+              next: { type: ['integer', 'null'], description: 'The `after` of the next page.' },
+            },
+          }),
+        },
+        '400': problem('A bad query parameter.'),
+      },
+    },
+    post: {
+      summary: 'Create an order',
+      security: [{ bearer: [] }],
+      requestBody: { required: true, content: json(ref('NewOrder')) },
+      responses: {
+        '201': {
+          ...orderResponse('Created.'),
+          headers: { ETag: etag, Location: { schema: { type: 'string' } } },
+        },
+        ...writeErrors,
+      },
+    },
+  },
+  '/orders/{id}': {
+    parameters: [idParam],
+    get: {
+      summary: 'One order',
+      responses: { '200': orderResponse('The order.'), '404': problem('No such order.') },
+    },
+    put: {
+      summary: 'Change any of customer_name, product_name, status (same as PATCH)',
+      security: [{ bearer: [] }],
+      parameters: [ifMatch],
+      requestBody: { required: true, content: json(ref('OrderChanges')) },
+      responses: {
+        '200': orderResponse('The order after the change.'),
+        ...writeErrors,
+        '412': problem('Stale.'),
+      },
+    },
+    patch: {
+      summary: 'Change any of customer_name, product_name, status',
+      security: [{ bearer: [] }],
+      parameters: [ifMatch],
+      requestBody: { required: true, content: json(ref('OrderChanges')) },
+      responses: {
+        '200': orderResponse('The order after the change.'),
+        ...writeErrors,
+        '412': problem('Stale.'),
+      },
+    },
+    delete: {
+      summary: 'Delete an order',
+      security: [{ bearer: [] }],
+      parameters: [ifMatch],
+      responses: { '204': { description: 'Deleted.' }, ...writeErrors, '412': problem('Stale.') },
+    },
+  },
+  '/events': {
+    get: {
+      summary: 'Published change events by position',
+      parameters: pageParams('events'),
+      responses: {
+        '200': {
+          description: '`next` is the last position returned, or `after` when none was.',
+          content: json({
+            type: 'object',
+            properties: { events: { type: 'array', items: ref('OrderEvent') }, next: { type: 'integer' } },
+          }),
+        },
+        '400': problem('A bad query parameter.'),
+      },
+    },
+  },
+  '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Alive.' } } } },
+  '/readyz': {
+    get: {
+      summary: 'Readiness of the dependencies',
+      responses: { '200': { description: 'Ready.' }, '503': problem('A dependency is not ready.') },
+    },
+  },
+  '/metrics': {
+    get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text format.' } } },
+  },
+  '/openapi.json': {
+    get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.' } } },
+  },
+};
+
+/** The OpenAPI 3.1 document of the REST API. */
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'orders-live',
+    version: '0.1.0',
+    description:
+      'Orders and their change log. Errors are application/problem+json. Reads are open; writes need ' +
+      '`Authorization: Bearer <token>` when API_TOKENS is configured.',
+  },
+  paths,
+  components: {
+    schemas,
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+  },
+} as const;
