@@ -11,8 +11,19 @@ import { dashboardHandlers } from './api/dashboard.js';
 import { createHttpServer } from './api/http-server.js';
 import { createOpsRouter, type ReadinessCheck } from './api/ops.js';
 import { createBridge } from './bridge/bridge.js';
-import { type Config, ConfigError, loadConfig, parseRoles, readEnvironment, redactUrl } from './config.js';
-import { ensureDatabase, type MigrateDirection, migrate, migrationStatus } from './db/migrate.js';
+import {
+  COMMAND_HELP,
+  type CommandContext,
+  demoCommand,
+  doctorCommand,
+  migrateCommand,
+  tailCommand,
+  USAGE,
+  UsageError,
+} from './cli/commands.js';
+import { probeBroker, probeDatabase, reaching, UnreachableError } from './cli/reachability.js';
+import { type Config, ConfigError, loadConfig, parseRoles, readEnvironment } from './config.js';
+import { ensureDatabase, migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createGateway } from './gateway/gateway.js';
 import { toError } from './lib/errors.js';
@@ -23,31 +34,6 @@ import { projectPath } from './paths.js';
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000;
 
-const USAGE = `orders-live — real-time order monitoring
-
-Usage: orders-live <command> [options]
-
-Commands:
-  start [--role api,bridge,gateway] [--port N]   run the system (all roles by default)
-  migrate [up|down|status]                        apply, undo (one) or list migrations
-
-Run "orders-live <command> --help" for a command's options.
-Configuration comes from the environment and .env (see README.md).`;
-
-const COMMAND_HELP: Record<string, string> = {
-  start: `Usage: orders-live start [--role api,bridge,gateway] [--port N]
-
-Creates the database when missing, applies migrations (unless MIGRATE_ON_START=false), then runs
-the given roles in this process until SIGINT/SIGTERM.
-  --role    comma-separated roles (default: ROLES, i.e. api,bridge,gateway)
-  --port    HTTP port (default: PORT, i.e. 3000)`,
-  migrate: `Usage: orders-live migrate [up|down|status] [--count N]
-
-  up       apply every pending migration (default)
-  down     undo the last migration (or --count N of them)
-  status   list applied and pending migrations`,
-};
-
 type CommandResult = number | 'running';
 
 async function main(argv: string[]): Promise<CommandResult> {
@@ -56,20 +42,46 @@ async function main(argv: string[]): Promise<CommandResult> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
+  const help = COMMAND_HELP[command];
+  if (!help) return usageError(`unknown command "${command}"`);
   if (rest.includes('--help') || rest.includes('-h')) {
-    const help = COMMAND_HELP[command];
-    if (!help) return usageError(`unknown command "${command}"`);
     console.log(help);
     return 0;
   }
-  switch (command) {
-    case 'start':
-      return start(rest);
-    case 'migrate':
-      return migrateCommand(rest);
-    default:
-      return usageError(`unknown command "${command}"`);
+  try {
+    if (command === 'start') return await start(rest);
+    return await COMMANDS[command]!(rest, commandContext());
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      return usageError(toError(e).message);
+    }
+    throw e;
   }
+}
+
+const COMMANDS: Record<string, (args: string[], context: CommandContext) => Promise<number>> = {
+  migrate: migrateCommand,
+  tail: tailCommand,
+  demo: demoCommand,
+  doctor: doctorCommand,
+};
+
+/** Config and I/O for a short-lived command; SIGINT/SIGTERM abort it (a second one exits). */
+function commandContext(): CommandContext {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    config: loadConfig(readEnvironment()),
+    signal: controller.signal,
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+    isTty: process.stdout.isTTY === true,
+  };
 }
 
 function usageError(message: string): number {
@@ -82,19 +94,23 @@ async function start(args: string[]): Promise<CommandResult> {
   const overrides: { roles?: Config['roles']; port?: number } = {};
   if (values.role !== undefined) {
     const parsed = parseRoles(values.role);
-    if (parsed.problem) return usageError(`--role ${parsed.problem}`);
+    if (parsed.problem) throw new UsageError(`--role ${parsed.problem}`);
     overrides.roles = parsed.roles;
   }
   if (values.port !== undefined) {
     if (!/^\d+$/.test(values.port) || Number(values.port) > 65_535)
-      return usageError('--port must be 0–65535');
+      throw new UsageError('--port must be 0–65535');
     overrides.port = Number(values.port);
   }
   const config = loadConfig(readEnvironment(), overrides);
   const exposure = config.roles.includes('api') ? checkExposure(config) : null;
   if (exposure) throw new Error(exposure);
   const log = createLogger(config.logLevel);
-  await prepareDatabase(config, log);
+  // Fail fast, in one line, when a service is not there; once running, every link retries.
+  await probeDatabase(config.databaseUrl);
+  if (config.roles.includes('bridge') || config.roles.includes('gateway'))
+    await probeBroker(config.rabbitmqUrl);
+  await reaching('PostgreSQL', config.databaseUrl, () => prepareDatabase(config, log));
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'orders_live_' });
@@ -150,6 +166,7 @@ async function start(args: string[]): Promise<CommandResult> {
 
   const group = await startServices(services);
   log.info({ roles: config.roles, url: http.url() }, 'orders-live started');
+  if (config.roles.includes('api') && process.stdout.isTTY) console.error(`\n  dashboard: ${http.url()}\n`);
   installSignalHandlers(log, () => group.stop(STOP_DEADLINE_MS));
   return 'running';
 }
@@ -165,33 +182,6 @@ function opsOnlyApp(registry: Registry, checks: ReadinessCheck[]): express.Expre
 async function prepareDatabase(config: Config, log: Logger): Promise<void> {
   if (config.createDatabase) await ensureDatabase(config.databaseUrl, log);
   if (config.migrateOnStart) await migrate(config.databaseUrl, { direction: 'up', log });
-}
-
-async function migrateCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { count: { type: 'string' } },
-  });
-  const action = positionals[0] ?? 'up';
-  if (!['up', 'down', 'status'].includes(action) || positionals.length > 1) {
-    return usageError(`migrate takes up, down or status; got "${positionals.join(' ')}"`);
-  }
-  if (values.count !== undefined && !/^[1-9]\d*$/.test(values.count))
-    return usageError('--count must be ≥ 1');
-  const config = loadConfig(readEnvironment());
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  if (action === 'status') {
-    const status = await migrationStatus(config.databaseUrl, log);
-    for (const name of status.applied) console.log(`applied  ${name}`);
-    for (const name of status.pending) console.log(`pending  ${name}`);
-    return 0;
-  }
-  if (config.createDatabase) await ensureDatabase(config.databaseUrl, log);
-  const count = values.count === undefined ? undefined : Number(values.count);
-  const ran = await migrate(config.databaseUrl, { direction: action as MigrateDirection, count, log });
-  console.log(ran.length === 0 ? 'nothing to migrate' : ran.map((name) => `${action}  ${name}`).join('\n'));
-  return 0;
 }
 
 function installSignalHandlers(log: Logger, stop: () => Promise<{ timedOut: string[] }>): void {
@@ -213,31 +203,11 @@ function installSignalHandlers(log: Logger, stop: () => Promise<{ timedOut: stri
   process.on('SIGTERM', onSignal);
 }
 
-/** One line for a failure at start: what was tried and how to fix it; never a stack trace. */
-export function describeStartupError(e: unknown, env = readEnvironment()): string {
+/** One line for a failure: what went wrong and, where known, how to fix it; never a stack trace. */
+function describeError(e: unknown): string {
   const err = toError(e);
-  if (err instanceof ConfigError) return err.message;
-  const code = (err as { code?: string }).code;
-  const text = `${err.message} ${code ?? ''}`;
-  let config: Config | undefined;
-  try {
-    config = loadConfig(env);
-  } catch {
-    config = undefined;
-  }
-  if (
-    config &&
-    /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|timeout expired|Connection terminated/i.test(text)
-  ) {
-    const which = /amqp|5672/i.test(text) ? 'rabbitmq' : 'postgres';
-    const url = which === 'rabbitmq' ? config.rabbitmqUrl : config.databaseUrl;
-    const how =
-      which === 'rabbitmq'
-        ? 'start it with "docker compose up -d rabbitmq" or "rabbitmq-server -detached", or set RABBITMQ_URL'
-        : 'start it with "docker compose up -d postgres" or "pg_ctlcluster 15 main start", or set DATABASE_URL';
-    return `cannot reach ${which === 'rabbitmq' ? 'RabbitMQ' : 'PostgreSQL'} at ${redactUrl(url)} (${code ?? err.message}): ${how}`;
-  }
-  return err.message;
+  if (err instanceof ConfigError || err instanceof UnreachableError) return err.message;
+  return err.message || err.name;
 }
 
 main(process.argv.slice(2)).then(
@@ -245,7 +215,7 @@ main(process.argv.slice(2)).then(
     if (result !== 'running') process.exitCode = result;
   },
   (e: unknown) => {
-    console.error(`orders-live: ${describeStartupError(e)}`);
+    console.error(`orders-live: ${describeError(e)}`);
     process.exitCode = 1;
   },
 );

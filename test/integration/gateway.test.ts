@@ -391,11 +391,12 @@ describe('slow clients', () => {
       (await gw.registry.getSingleMetric('orders_live_gateway_slow_client_disconnects_total')!.get())
         .values[0]!.value;
     // Large events until its kernel buffers (megabytes on loopback), then its server-side
-    // buffer, fill up: 500 rows of 4 KB per statement.
-    for (let i = 0; i < 100 && (await slowDisconnects()) === 0; i++) {
+    // buffer, fill up: 2 MB per round, each round delivered to the normal client before the next.
+    for (let round = 0; round < 60 && (await slowDisconnects()) === 0; round++) {
       await pool.query(
         "INSERT INTO orders (customer_name, product_name) SELECT repeat('x', 4000), 'p' FROM generate_series(1, 500)",
       );
+      await normal.waitPosition(await lastPosition(), 30_000);
     }
     expect(said).toContain('stalling');
     const end = await lastPosition();

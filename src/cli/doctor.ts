@@ -1,0 +1,226 @@
+// `orders-live doctor`: checks every link of the pipeline and says what is wrong and how to fix
+// it. Each check is independent; a failed link does not hide the others.
+
+import amqp from 'amqplib';
+import pg from 'pg';
+import { amqpNames } from '../contract/events.js';
+import { migrationStatus } from '../db/migrate.js';
+import { toError } from '../lib/errors.js';
+import type { Logger } from '../log.js';
+
+export interface DoctorOptions {
+  databaseUrl: string;
+  rabbitmqUrl: string;
+  exchange: string;
+  /** Shown in messages instead of the URLs (passwords hidden). */
+  shownDatabaseUrl: string;
+  shownRabbitmqUrl: string;
+  log: Logger;
+}
+
+export interface Finding {
+  ok: boolean;
+  /** Warnings do not fail the run. */
+  warning?: boolean;
+  check: string;
+  detail: string;
+}
+
+const TRIGGERS = [
+  'orders_versioning',
+  'orders_capture_insert',
+  'orders_capture_update',
+  'orders_capture_delete',
+  'orders_capture_truncate',
+];
+const MIGRATE_HINT = 'run "orders-live migrate" (npm run migrate)';
+/** A backlog older than this means no bridge is publishing. */
+const LAG_WARN_S = 10;
+
+export async function diagnose(options: DoctorOptions): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const add = (f: Finding) => findings.push(f);
+  const client = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: 'orders-live-doctor',
+    connectionTimeoutMillis: 5_000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    add({ ok: true, check: 'postgres', detail: `reachable at ${options.shownDatabaseUrl}` });
+    await checkDatabase(client, options, add);
+  } catch (e) {
+    add({
+      ok: false,
+      check: 'postgres',
+      detail: `cannot reach ${options.shownDatabaseUrl} (${toError(e).message}): start PostgreSQL ("docker compose up -d postgres") or set DATABASE_URL`,
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  await checkBroker(options, add);
+  return findings;
+}
+
+async function checkDatabase(
+  client: pg.Client,
+  options: DoctorOptions,
+  add: (f: Finding) => void,
+): Promise<void> {
+  const status = await migrationStatus(options.databaseUrl, options.log);
+  add(
+    status.pending.length === 0
+      ? { ok: true, check: 'migrations', detail: `${status.applied.length} applied, none pending` }
+      : { ok: false, check: 'migrations', detail: `pending: ${status.pending.join(', ')} — ${MIGRATE_HINT}` },
+  );
+  const { rows } = await client.query<{ tgname: string; tgenabled: string }>(
+    "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = to_regclass('public.orders') AND NOT tgisinternal",
+  );
+  const present = new Map(rows.map((r) => [r.tgname, r.tgenabled]));
+  const missing = TRIGGERS.filter((t) => !present.has(t));
+  const disabled = TRIGGERS.filter((t) => present.get(t) === 'D');
+  if (missing.length > 0) {
+    add({
+      ok: false,
+      check: 'triggers',
+      detail: `missing on orders: ${missing.join(', ')} — changes are not captured; re-create them: "orders-live migrate down --count 2 && orders-live migrate" (keeps no events), or restore them from migrations/`,
+    });
+  } else if (disabled.length > 0) {
+    add({
+      ok: false,
+      check: 'triggers',
+      detail: `disabled: ${disabled.join(', ')} — run ALTER TABLE orders ENABLE TRIGGER ${disabled[0]} (each)`,
+    });
+  } else {
+    add({ ok: true, check: 'triggers', detail: 'capture and versioning triggers present and enabled' });
+  }
+  await checkNotify(options, add);
+  await checkBridge(client, add);
+}
+
+async function checkNotify(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {
+  const listener = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: 'orders-live-doctor',
+  });
+  listener.on('error', () => undefined);
+  try {
+    await listener.connect();
+    await listener.query('LISTEN orders_live_doctor');
+    const started = performance.now();
+    const heard = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 2_000);
+      listener.once('notification', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    await listener.query("SELECT pg_notify('orders_live_doctor', 'ping')");
+    add(
+      (await heard)
+        ? {
+            ok: true,
+            check: 'notify',
+            detail: `LISTEN/NOTIFY round trip in ${(performance.now() - started).toFixed(1)} ms`,
+          }
+        : {
+            ok: false,
+            check: 'notify',
+            detail:
+              'a NOTIFY did not come back within 2 s: check for a connection pooler in transaction mode between the app and PostgreSQL',
+          },
+    );
+  } catch (e) {
+    add({ ok: false, check: 'notify', detail: toError(e).message });
+  } finally {
+    await listener.end().catch(() => undefined);
+  }
+}
+
+async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promise<void> {
+  const leader = await client.query(`
+    SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('orders-live:bridge-leader', 0)`);
+  add(
+    leader.rowCount
+      ? { ok: true, check: 'bridge', detail: 'a bridge holds the leader lock' }
+      : {
+          ok: false,
+          check: 'bridge',
+          detail: 'no bridge leader: start one ("orders-live start --role bridge", or npm start)',
+        },
+  );
+  const { rows } = await client.query<{ count: number; lag: number | null }>(`
+    SELECT count(*)::int AS count, extract(epoch FROM now() - min(occurred_at))::float8 AS lag
+    FROM (SELECT occurred_at FROM order_events WHERE position IS NULL
+          UNION ALL SELECT occurred_at FROM order_events WHERE position IS NOT NULL AND published_at IS NULL) AS u`);
+  const { count, lag } = rows[0] ?? { count: 0, lag: null };
+  add(
+    count > 0 && (lag ?? 0) > LAG_WARN_S
+      ? {
+          ok: false,
+          check: 'backlog',
+          detail: `${count} events unpublished, oldest ${Math.round(lag ?? 0)} s old: is a bridge running and RabbitMQ reachable?`,
+        }
+      : { ok: true, check: 'backlog', detail: `${count} events waiting to be published` },
+  );
+}
+
+async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {
+  let connection: amqp.ChannelModel | undefined;
+  try {
+    connection = await amqp.connect(options.rabbitmqUrl, { timeout: 5_000 });
+    connection.on('error', () => undefined);
+    add({ ok: true, check: 'rabbitmq', detail: `reachable at ${options.shownRabbitmqUrl}` });
+  } catch (e) {
+    add({
+      ok: false,
+      check: 'rabbitmq',
+      detail: `cannot reach ${options.shownRabbitmqUrl} (${toError(e).message}): start RabbitMQ ("docker compose up -d rabbitmq") or set RABBITMQ_URL`,
+    });
+    return;
+  }
+  try {
+    const names = amqpNames(options.exchange);
+    for (const exchange of [names.exchange, names.deadLetterExchange]) {
+      // A failed check closes the channel, so each check gets its own.
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      try {
+        await channel.checkExchange(exchange);
+        add({ ok: true, check: 'exchange', detail: `${exchange} exists` });
+        await channel.close();
+      } catch {
+        add({
+          ok: false,
+          check: 'exchange',
+          detail: `${exchange} does not exist: start a bridge, which declares it`,
+        });
+      }
+    }
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      const dead = await channel.checkQueue(names.deadLetterQueue);
+      add({
+        ok: true,
+        warning: dead.messageCount > 0,
+        check: 'dead letters',
+        detail:
+          dead.messageCount > 0
+            ? `${dead.messageCount} messages in ${names.deadLetterQueue}: inspect them in the management UI`
+            : `${names.deadLetterQueue} is empty`,
+      });
+    } catch {
+      add({
+        ok: false,
+        check: 'dead letters',
+        detail: `${names.deadLetterQueue} does not exist: start a bridge, which declares it`,
+      });
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,67 @@
+// Turning "cannot connect" into one line a person can act on: which service, the URL tried
+// (password hidden) and how to start it. Used by `start` before anything else runs.
+
+import amqp from 'amqplib';
+import pg from 'pg';
+import { redactUrl } from '../config.js';
+import { toError } from '../lib/errors.js';
+
+const HOW = {
+  PostgreSQL:
+    'start it with "docker compose up -d postgres" (or "pg_ctlcluster 15 main start"), or point DATABASE_URL at a running server',
+  RabbitMQ:
+    'start it with "docker compose up -d rabbitmq" (or "rabbitmq-server -detached"), or point RABBITMQ_URL at a running broker',
+} as const;
+
+export class UnreachableError extends Error {
+  constructor(service: keyof typeof HOW, url: string, cause: unknown) {
+    const reason = (cause as { code?: string }).code ?? toError(cause).message;
+    super(`cannot reach ${service} at ${redactUrl(url)} (${reason}): ${HOW[service]}`);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** Connection failures (as opposed to, say, a failed query) from pg or amqplib. */
+function isConnectionFailure(e: unknown): boolean {
+  const err = toError(e);
+  const code = (e as { code?: string }).code ?? '';
+  return (
+    /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH)$/.test(code) ||
+    /timeout|Connection terminated|ACCESS_REFUSED|password authentication failed|does not exist/i.test(
+      err.message,
+    )
+  );
+}
+
+/** Runs `fn`; a connection failure becomes an UnreachableError for `service` at `url`. */
+export async function reaching<T>(service: keyof typeof HOW, url: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isConnectionFailure(e)) throw new UnreachableError(service, url, e);
+    throw e;
+  }
+}
+
+/** Connects once and disconnects: does the broker answer with these credentials? */
+export function probeBroker(url: string): Promise<void> {
+  return reaching('RabbitMQ', url, async () => {
+    const connection = await amqp.connect(url, { timeout: 5_000 });
+    await connection.close();
+  });
+}
+
+/** Connects once to the server's maintenance database (the app's may not exist yet). */
+export function probeDatabase(url: string): Promise<void> {
+  return reaching('PostgreSQL', url, async () => {
+    const admin = new URL(url);
+    admin.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
+}

@@ -1,0 +1,206 @@
+// The product shell from a user's side: `start`, `tail`, `demo`, `doctor` and a graceful stop,
+// each run as the real CLI in a child process.
+
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useExchange } from '../helpers/amqp.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { RABBITMQ_URL } from '../helpers/names.js';
+import { type CliProcess, startCli } from '../helpers/process.js';
+import { connectClient, span } from '../helpers/socket-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const db = useTestDatabase();
+const exchange = useExchange();
+let pool: pg.Pool;
+const env = () => ({
+  DATABASE_URL: db.url,
+  RABBITMQ_URL,
+  AMQP_EXCHANGE: exchange,
+  MIGRATE_ON_START: 'false',
+});
+
+beforeAll(() => {
+  pool = db.pool({ application_name: 'psql' });
+});
+afterAll(() => pool.end());
+
+async function startSystem(port = 0): Promise<{ proc: CliProcess; url: string }> {
+  const proc = startCli(['start', '--port', String(port)], env());
+  const line = await proc.waitForLog({ msg: 'orders-live started' });
+  await proc.waitForLog({ msg: 'became leader' });
+  return { proc, url: String(line.url) };
+}
+
+async function runToEnd(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 30_000) {
+  const proc = startCli(args, { ...env(), ...extraEnv });
+  const exit = await Promise.race([
+    proc.exited,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${args.join(' ')} still running`)), timeoutMs),
+    ),
+  ]);
+  return { code: exit.code, output: proc.output() };
+}
+
+async function unpublished(): Promise<number> {
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL');
+  return rows[0].n;
+}
+
+describe('start', () => {
+  it('exits non-zero with one clear line when PostgreSQL cannot be reached', async () => {
+    const { code, output } = await runToEnd(['start'], {
+      DATABASE_URL: 'postgres://app:s3cret@127.0.0.1:1/orders',
+    });
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      'orders-live: cannot reach PostgreSQL at postgres://app:***@127.0.0.1:1/orders (ECONNREFUSED): start it with "docker compose up -d postgres" (or "pg_ctlcluster 15 main start"), or point DATABASE_URL at a running server',
+    );
+  });
+
+  it('exits non-zero with one clear line when RabbitMQ cannot be reached', async () => {
+    const { code, output } = await runToEnd(['start'], { RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1' });
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /^orders-live: cannot reach RabbitMQ at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 \(ECONNREFUSED\): start it with/,
+    );
+    expect(output).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('names every bad variable at once', async () => {
+    const { code, output } = await runToEnd(['start'], { PORT: 'eighty', GATEWAY_PREFETCH: '0' });
+    expect(code).toBe(1);
+    expect(output).toContain('PORT must be');
+    expect(output).toContain('GATEWAY_PREFETCH must be');
+  });
+
+  it('stops on SIGTERM under load with exit 0, and a restart loses nothing', async () => {
+    const { proc, url } = await startSystem();
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await pool.query(
+          "INSERT INTO orders (customer_name, product_name) SELECT 'c', 'p' FROM generate_series(1, 50)",
+        );
+      }
+    })();
+    await waitFor(
+      async () =>
+        (await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NOT NULL'))
+          .rows[0].n > 500,
+      {
+        what: 'load flowing',
+      },
+    );
+    const stoppedAt = Date.now();
+    expect(await proc.kill('SIGTERM')).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    writing = false;
+    await writer;
+
+    const port = new URL(url).port;
+    const again = await startSystem(Number(port));
+    await waitFor(async () => (await unpublished()) === 0, {
+      timeoutMs: 30_000,
+      what: 'the restarted bridge to publish the rest',
+    });
+    const { rows } = await pool.query(
+      'SELECT count(*)::int AS n, max(position)::int AS max FROM order_events',
+    );
+    expect(rows[0].max).toBe(rows[0].n);
+    const client = connectClient(again.url, { since: 0 });
+    try {
+      await client.waitReady(20_000);
+      expect(client.positions()).toEqual(span(1, rows[0].n));
+    } finally {
+      client.close();
+      await again.proc.kill('SIGTERM');
+    }
+  });
+});
+
+describe('tail, demo and doctor against a running system', () => {
+  let system: { proc: CliProcess; url: string };
+  beforeAll(async () => {
+    system = await startSystem();
+  });
+  afterAll(async () => {
+    await system.proc.kill('SIGTERM');
+  });
+
+  it('tail prints live events and resumes with --since', async () => {
+    const tail = startCli(['tail', '--json', '--url', system.url], env());
+    await waitFor(() => tail.output().includes('live at position'), { what: 'tail to be live' });
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) VALUES ('Tailed', 'p1'), ('Tailed', 'p2')",
+    );
+    await pool.query("UPDATE orders SET status = 'shipped' WHERE customer_name = 'Tailed'");
+    const lines = () =>
+      tail
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { position: number; op: string; order: { customer_name: string } });
+    await waitFor(() => lines().filter((e) => e.order?.customer_name === 'Tailed').length === 4, {
+      what: 'four tailed events',
+    });
+    expect(await tail.kill('SIGINT')).toBe(0);
+    const seen = lines().filter((e) => e.order?.customer_name === 'Tailed');
+    expect(seen.map((e) => e.op)).toEqual(['insert', 'insert', 'update', 'update']);
+
+    const resumed = startCli(['tail', '--since', String(seen[1]!.position), '--url', system.url], env());
+    await waitFor(() => resumed.output().includes('live at position'), { what: 'resumed tail to be live' });
+    const text = resumed.output();
+    expect(text).toContain(`#${seen[2]!.position} `);
+    expect(text).toContain(`#${seen[3]!.position} `);
+    expect(text).not.toContain(`#${seen[1]!.position} `);
+    expect(text).toMatch(/update\s+order \d+ v2 status: pending → shipped/);
+    await resumed.kill('SIGINT');
+  });
+
+  it('demo writes about rate × duration changes through the API and SQL', async () => {
+    const before = (await pool.query('SELECT source, count(*)::int AS n FROM order_events GROUP BY source'))
+      .rows;
+    const count = (source: string, rows: { source: string; n: number }[]) =>
+      rows.find((r) => r.source === source)?.n ?? 0;
+    const { code, output } = await runToEnd([
+      'demo',
+      '--rate',
+      '200',
+      '--duration',
+      '3',
+      '--orders',
+      '20',
+      '--url',
+      system.url,
+    ]);
+    expect(code).toBe(0);
+    expect(output).toMatch(/demo: 600\/600 changes \(\d+ api, \d+ sql, 0 failed\)/);
+    const after = (await pool.query('SELECT source, count(*)::int AS n FROM order_events GROUP BY source'))
+      .rows;
+    const api = count('api', after) - count('api', before);
+    const sql = count('sql', after) - count('sql', before);
+    // 600 timed changes plus up to 20 setup orders; each change is one event.
+    expect(api + sql).toBeGreaterThanOrEqual(600);
+    expect(api + sql).toBeLessThanOrEqual(620);
+    expect(api).toBeGreaterThan(250);
+    expect(sql).toBeGreaterThan(250);
+  });
+
+  it('doctor passes on a healthy system and names dropped triggers', async () => {
+    const healthy = await runToEnd(['doctor']);
+    expect(healthy.output).toContain('all checks passed');
+    expect(healthy.code).toBe(0);
+    await pool.query('DROP TRIGGER orders_capture_update ON orders');
+    try {
+      const broken = await runToEnd(['doctor']);
+      expect(broken.code).toBe(1);
+      expect(broken.output).toMatch(/✗ triggers\s+missing on orders: orders_capture_update/);
+    } finally {
+      await pool.query(
+        'CREATE TRIGGER orders_capture_update AFTER UPDATE ON orders REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_capture_update()',
+      );
+    }
+  });
+});
