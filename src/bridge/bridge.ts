@@ -5,12 +5,11 @@
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from '../config.js';
-import { backoffDelayMs } from '../lib/backoff.js';
-import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 import { createDoorbell } from './doorbell.js';
+import { runDrainLoop } from './drain-loop.js';
 import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
 import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
 import { createPublisher } from './publisher.js';
@@ -60,49 +59,36 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   async function lead({ client, signal }: Leadership): Promise<void> {
     relay.recover();
-    let wanted = true;
-    let wake: (() => void) | undefined;
+    let nextRetention = 0;
+    const loop = runDrainLoop({
+      client,
+      signal,
+      log,
+      async drain() {
+        await publisher.open();
+        const published = await relay.drain(client, signal);
+        if (Date.now() >= nextRetention) {
+          nextRetention = Date.now() + RETENTION_EVERY_MS;
+          await retain(client, signal);
+        }
+        return published;
+      },
+      onFailure: () => metrics.failures.inc({ stage: 'relay' }),
+      onModeChange: (mode) => metrics.active.set(mode === 'active' ? 1 : 0),
+    });
     const doorbell = createDoorbell({
       databaseUrl: options.databaseUrl,
       pollIntervalMs: config.pollIntervalMs,
       log: log.child({ part: 'doorbell' }),
-      ring() {
-        wanted = true;
-        wake?.();
-      },
+      ring: (reason) => loop.ring(reason),
       onReconnect: () => metrics.reconnects.inc({ link: 'listen' }),
     });
-    signal.addEventListener('abort', () => wake?.(), { once: true });
     await doorbell.start();
-    let nextRetention = 0;
     try {
-      for (let attempt = 0; !signal.aborted; ) {
-        if (!wanted) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
-          continue;
-        }
-        wanted = false;
-        try {
-          await publisher.open();
-          await relay.drain(client, signal);
-          if (Date.now() >= nextRetention) {
-            nextRetention = Date.now() + RETENTION_EVERY_MS;
-            await retain(client, signal);
-          }
-          attempt = 0;
-        } catch (e) {
-          if (signal.aborted) break;
-          metrics.failures.inc({ stage: 'relay' });
-          log.warn({ err: toError(e), attempt }, 'relay failed; retrying');
-          await delay(backoffDelayMs(attempt++), signal);
-          wanted = true;
-        }
-      }
+      await loop.done;
     } finally {
       await doorbell.stop();
+      metrics.active.set(0);
     }
   }
 

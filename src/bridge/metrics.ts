@@ -6,6 +6,7 @@ export interface BridgeMetrics {
   published: Counter;
   publishSeconds: Histogram;
   isLeader: Gauge;
+  active: Gauge;
   reconnects: Counter<'link'>;
   failures: Counter<'stage'>;
   retained: Counter;
@@ -56,6 +57,11 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
     isLeader: new Gauge({
       name: 'orders_live_bridge_is_leader',
       help: '1 while this bridge holds the leader lock',
+      registers: [registry],
+    }),
+    active: new Gauge({
+      name: 'orders_live_bridge_active',
+      help: '1 while the leader polls and writers skip NOTIFY; 0 while it waits for the doorbell',
       registers: [registry],
     }),
     reconnects: new Counter({

@@ -40,6 +40,9 @@ const MARK_PUBLISHED_SQL = `
   UPDATE order_events SET published_at = $3
   WHERE position BETWEEN $1 AND $2 AND published_at IS NULL`;
 
+/** A drain returns after this many batches, so its caller can renew its lease in between. */
+const MAX_BATCHES_PER_DRAIN = 20;
+
 export interface RelayOptions {
   publisher: Publisher;
   batchSize: number;
@@ -49,10 +52,11 @@ export interface RelayOptions {
 
 export interface Relay {
   /**
-   * Publishes until the log holds nothing new, on `client` (the leader's lock connection).
-   * Throws on the first failure; the caller backs off and calls again.
+   * Publishes until the log holds nothing new or MAX_BATCHES_PER_DRAIN batches went out, on
+   * `client` (the leader's lock connection); returns how many events it published. Throws on
+   * the first failure; the caller backs off and calls again.
    */
-  drain(client: pg.Client, signal: AbortSignal): Promise<void>;
+  drain(client: pg.Client, signal: AbortSignal): Promise<number>;
   /** Makes the next drain republish what was numbered but not confirmed (after a takeover). */
   recover(): void;
 }
@@ -92,10 +96,14 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
 
   return {
     async drain(client, signal) {
+      let total = 0;
       try {
-        while (!signal.aborted && (await step(client, signal)) > 0) {
-          // keep going while there is work
+        for (let batches = 0; batches < MAX_BATCHES_PER_DRAIN && !signal.aborted; batches++) {
+          const published = await step(client, signal);
+          if (published === 0) break;
+          total += published;
         }
+        return total;
       } catch (e) {
         recovering = true;
         throw e;
