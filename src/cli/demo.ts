@@ -2,8 +2,10 @@
 // progressions pending → processing → shipped → delivered, some cancellations and deletions —
 // half through the REST API, half as direct SQL (as an operator in psql would), at a steady rate.
 
-import pg from 'pg';
+import type pg from 'pg';
 import type { OrderStatus } from '../contract/events.js';
+import { createPool } from '../db/pool.js';
+import { createLogger } from '../log.js';
 
 export interface DemoOptions {
   databaseUrl: string;
@@ -58,12 +60,11 @@ type Change = { kind: 'create' } | { kind: 'advance' | 'cancel' | 'delete'; id: 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 export async function runDemo(options: DemoOptions, signal: AbortSignal): Promise<DemoResult> {
-  const pool = new pg.Pool({
-    connectionString: options.databaseUrl,
-    application_name: 'orders-live-demo',
+  const pool = createPool(options.databaseUrl, {
+    applicationName: 'orders-live-demo',
     max: 4,
+    log: createLogger('silent'),
   });
-  pool.on('error', () => undefined);
   const result: DemoResult = { api: 0, sql: 0, failed: 0 };
   let open = new Map<number, OrderStatus>();
   try {

@@ -1,5 +1,6 @@
-// PostgreSQL pools. Every pool gets an `error` listener: an idle client that dies (server
-// restart, pg_terminate_backend) is logged and replaced, never an uncaught exception.
+// PostgreSQL pools. Every pool and every client it makes get an `error` listener: a client that
+// dies (server restart, pg_terminate_backend), idle or in use, is logged and replaced, never an
+// uncaught exception.
 
 import pg from 'pg';
 import type { Logger } from '../log.js';
@@ -27,6 +28,12 @@ export function createPool(
   pool.on('error', (err) =>
     log.warn({ err, applicationName }, 'idle PostgreSQL client failed; it is replaced'),
   );
+  // The pool listens only while a client is idle. A client checked out for a transaction whose
+  // backend is terminated between two queries emits 'error' too; unheard, that would crash the
+  // process. Heard, the next query fails, and the pool drops the client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err, applicationName }, 'PostgreSQL client in use failed'));
+  });
   return pool;
 }
 

@@ -76,14 +76,24 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       connected = true;
       log.info({ queue }, 'consuming');
       options.onConnected?.();
-      await Promise.race([
-        closed,
-        new Promise((resolve) => stopped.signal.addEventListener('abort', resolve, { once: true })),
-      ]);
+      await untilClosedOrStopped(closed);
     } finally {
       connected = false;
       model = undefined;
       await connection.close().catch(() => undefined);
+    }
+  }
+
+  async function untilClosedOrStopped(closed: Promise<void>): Promise<void> {
+    let onAbort = () => undefined as void;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      stopped.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([closed, aborted]);
+    } finally {
+      stopped.signal.removeEventListener('abort', onAbort);
     }
   }
 
