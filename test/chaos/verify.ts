@@ -1,0 +1,135 @@
+// After a chaos run and a quiet period: did every observer get every position exactly once, in
+// order, and does what it rebuilt equal the table? Does the log hold every confirmed change?
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import type pg from 'pg';
+import { expect } from 'vitest';
+import { projectPath } from '../../src/paths.js';
+import { waitFor } from '../helpers/wait.js';
+import type { LoadResult } from './load.js';
+import type { Observer } from './observer.js';
+
+export interface ScenarioReport {
+  scenario: string;
+  written: number;
+  confirmedChanges: number;
+  failedWrites: number;
+  delivered: number[];
+  lost: number;
+  duplicates: number;
+  gaps: number;
+  resyncs: number;
+  maxLagMs: number;
+  settleMs: number;
+}
+
+export async function verifyRun(
+  scenario: string,
+  pool: pg.Pool,
+  observers: Observer[],
+  load: LoadResult,
+): Promise<ScenarioReport> {
+  const quietStarted = Date.now();
+  await waitFor(
+    async () =>
+      (await pool.query('SELECT 1 FROM order_events WHERE published_at IS NULL LIMIT 1')).rowCount === 0,
+    {
+      timeoutMs: 60_000,
+      what: 'every event published',
+    },
+  );
+  const { rows } = await pool.query(
+    'SELECT count(*)::int AS n, max(position)::int AS max, count(position)::int AS numbered FROM order_events',
+  );
+  const { n, max, numbered } = rows[0] as { n: number; max: number; numbered: number };
+  await waitFor(() => observers.every((o) => o.stats.last >= max), {
+    timeoutMs: 60_000,
+    what: `observers at position ${max} (at ${observers.map((o) => o.stats.last).join(', ')})`,
+  });
+  const settleMs = Date.now() - quietStarted;
+  for (const o of observers) o.stop();
+
+  const report: ScenarioReport = {
+    scenario,
+    written: n,
+    confirmedChanges: load.committed.size,
+    failedWrites: load.failed,
+    delivered: observers.map((o) => o.stats.received),
+    lost: observers.reduce((sum, o) => sum + (max - o.stats.received), 0),
+    duplicates: observers.reduce((sum, o) => sum + o.stats.duplicates, 0),
+    gaps: observers.reduce((sum, o) => sum + o.stats.gaps.length, 0),
+    resyncs: observers.reduce((sum, o) => sum + o.stats.resyncs, 0),
+    maxLagMs: Math.max(...observers.map((o) => o.stats.maxLagMs)),
+    settleMs,
+  };
+  writeReport(report);
+
+  // The log: numbered 1..n without a gap, holding every change whose commit was confirmed.
+  expect(numbered).toBe(n);
+  expect(max).toBe(n);
+  const logged = await pool.query<{ key: string }>(
+    "SELECT order_id || ':' || version || ':' || op AS key FROM order_events WHERE op <> 'truncate'",
+  );
+  const inLog = new Set(logged.rows.map((r) => r.key));
+  const missing = [...load.committed].filter((k) => !inLog.has(k));
+  expect(missing).toEqual([]);
+
+  // Every observer: every position once, ascending, and the table rebuilt exactly.
+  const table = await pool.query(
+    'SELECT id::int, customer_name, product_name, status, version FROM orders ORDER BY id',
+  );
+  for (const o of observers) {
+    expect(o.stats.gaps).toEqual([]);
+    expect(o.stats.duplicates).toBe(0);
+    expect(o.stats.resyncs).toBe(0);
+    expect(o.stats.received).toBe(n);
+    const rebuilt = [...o.orders.values()]
+      .map((r) => ({
+        id: r.id,
+        customer_name: r.customer_name,
+        product_name: r.product_name,
+        status: r.status,
+        version: r.version,
+      }))
+      .sort((a, b) => a.id - b.id);
+    expect(rebuilt).toEqual(table.rows);
+  }
+  return report;
+}
+
+function writeReport(report: ScenarioReport): void {
+  const dir = projectPath('test-output', 'chaos');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    `${dir}/${report.scenario.replace(/\W+/g, '-')}.json`,
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
+  console.log(
+    `[chaos] ${report.scenario}: written ${report.written}, delivered ${report.delivered.join('/')}, lost ${report.lost}, ` +
+      `duplicates ${report.duplicates}, gaps ${report.gaps}, max lag ${report.maxLagMs} ms, settled in ${report.settleMs} ms`,
+  );
+}
+
+/** docs/chaos-results.md: one row per scenario of a run, with the machine it ran on. */
+export function resultsMarkdown(reports: ScenarioReport[], rate: number, loadMs: number): string {
+  const rows = reports.map(
+    (r) =>
+      `| ${r.scenario} | ${r.written} | ${r.confirmedChanges} | ${r.failedWrites} | ${r.delivered.join(' / ')} | ${r.lost} | ${r.duplicates} | ${r.maxLagMs} |`,
+  );
+  return [
+    '# Fault matrix: last results',
+    '',
+    `Run by \`npm run test:chaos\` (CHAOS_PROFILE=long) on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores,`,
+    `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. Each scenario: two api+gateway processes, two bridges, a`,
+    `writer load aimed at ${rate} changes/s for ${loadMs / 1000} s (half direct SQL, half REST API), four observers resuming`,
+    'with `since` after every disconnect; one fault; then a quiet period and the checks of test/chaos/verify.ts.',
+    '"written" counts events in the change log; "confirmed" the changes whose commit the writers saw',
+    'confirmed (all of them must be in the log); "failed writes" were refused or cut off by the fault.',
+    '',
+    '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
