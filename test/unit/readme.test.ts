@@ -1,0 +1,34 @@
+// The README's configuration table and command list stay true to the program.
+
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { COMMAND_HELP } from '../../src/cli/commands.js';
+import { DEFAULTS } from '../../src/config.js';
+import { projectPath } from '../../src/paths.js';
+
+const readme = readFileSync(projectPath('README.md'), 'utf8');
+const section = (title: string) => {
+  const start = readme.indexOf(`\n## ${title}\n`);
+  expect(start, `README section "${title}"`).toBeGreaterThan(-1);
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end === -1 ? undefined : end);
+};
+
+it('documents every configuration variable in the Configuration table', () => {
+  const table = section('Configuration')
+    .split('\n')
+    .filter((line) => line.startsWith('|'));
+  for (const name of [...Object.keys(DEFAULTS), 'DB_PASSWORD']) {
+    expect(
+      table.some((row) => row.includes(`\`${name}\``)),
+      `${name} in the Configuration table`,
+    ).toBe(true);
+  }
+});
+
+it('documents every CLI command', () => {
+  const commands = section('Commands');
+  for (const command of Object.keys(COMMAND_HELP)) {
+    expect(commands, `orders-live ${command}`).toMatch(new RegExp(`(cli -- |npm )${command}\\b|npm run ${command}\\b`));
+  }
+});
