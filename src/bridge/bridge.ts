@@ -59,6 +59,12 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   async function lead({ client, signal }: Leadership): Promise<void> {
     relay.recover();
+    // Every query the leader runs wants an index in order (unnumbered by id, unconfirmed and
+    // retention by position). After a burst the statistics lag: the planner then estimates a
+    // hundred unnumbered rows where there are 20,000, picks bitmap scan + sort, and numbering a
+    // batch of 500 takes 25 ms instead of 0.3 ms (EXPLAIN ANALYZE, 20k backlog). This session is
+    // the leader's own, so the setting touches nothing else.
+    await client.query('SET enable_bitmapscan = off; SET enable_seqscan = off');
     let nextRetention = 0;
     const loop = runDrainLoop({
       client,
