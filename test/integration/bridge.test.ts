@@ -2,12 +2,11 @@
 // broker whatever dies, and one leader at a time.
 
 import type pg from 'pg';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
+import type { Bridge } from '../../src/bridge/bridge.js';
 import { deleteExpired } from '../../src/bridge/retention.js';
+import type { BridgeConfig } from '../../src/config.js';
 import { readRange } from '../../src/db/event-log.js';
-import { createLogger } from '../../src/log.js';
 import {
   closeBrokerConnections,
   createTestConsumer,
@@ -15,6 +14,7 @@ import {
   type TestConsumer,
   useExchange,
 } from '../helpers/amqp.js';
+import { createTestBridge } from '../helpers/bridge.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { startCli } from '../helpers/process.js';
@@ -34,23 +34,8 @@ beforeEach(async () => {
   await pool.query('UPDATE bridge_state SET last_position = 0');
 });
 
-function inProcessBridge(overrides: Partial<Parameters<typeof createBridge>[0]['config']> = {}): Bridge {
-  return createBridge({
-    databaseUrl: db.url,
-    rabbitmqUrl: RABBITMQ_URL,
-    exchange,
-    config: {
-      batchSize: 500,
-      lingerMs: 0,
-      pollIntervalMs: 1_000,
-      leaderRetryMs: 1_000,
-      retentionMs: 7 * 86_400_000,
-      ...overrides,
-    },
-    pool,
-    registry: new Registry(),
-    log: createLogger('silent'),
-  });
+function inProcessBridge(overrides: Partial<BridgeConfig> = {}): Bridge {
+  return createTestBridge({ db, pool, exchange, config: overrides });
 }
 
 function bridgeProcess(extraEnv: Record<string, string> = {}) {

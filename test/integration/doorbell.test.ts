@@ -5,11 +5,10 @@
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
-import { createLogger } from '../../src/log.js';
+import type { Bridge } from '../../src/bridge/bridge.js';
 import { useExchange } from '../helpers/amqp.js';
+import { createTestBridge } from '../helpers/bridge.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
 import { waitFor } from '../helpers/wait.js';
 
 const db = useTestDatabase();
@@ -42,15 +41,7 @@ afterAll(async () => {
 
 async function startBridge(pollIntervalMs: number): Promise<void> {
   registry = new Registry();
-  bridge = createBridge({
-    databaseUrl: db.url,
-    rabbitmqUrl: RABBITMQ_URL,
-    exchange,
-    config: { batchSize: 500, lingerMs: 0, pollIntervalMs, leaderRetryMs: 1_000, retentionMs: 86_400_000 },
-    pool,
-    registry,
-    log: createLogger('silent'),
-  });
+  bridge = createTestBridge({ db, pool, exchange, registry, config: { pollIntervalMs } });
   await bridge.start();
   await waitUntilIdle();
 }

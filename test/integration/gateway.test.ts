@@ -8,12 +8,13 @@ import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../src/api/http-server.js';
-import { type Bridge, createBridge } from '../../src/bridge/bridge.js';
+import type { Bridge } from '../../src/bridge/bridge.js';
 import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 import { readRange } from '../../src/db/event-log.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { useExchange } from '../helpers/amqp.js';
+import { createTestBridge } from '../helpers/bridge.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { connectClient, span, type TestClient } from '../helpers/socket-client.js';
@@ -35,21 +36,7 @@ afterEach(async () => {
 afterAll(() => pool.end());
 
 async function startBridge(): Promise<Bridge> {
-  const bridge = createBridge({
-    databaseUrl: db.url,
-    rabbitmqUrl: RABBITMQ_URL,
-    exchange,
-    config: {
-      batchSize: 500,
-      lingerMs: 0,
-      pollIntervalMs: 1_000,
-      leaderRetryMs: 1_000,
-      retentionMs: 86_400_000,
-    },
-    pool,
-    registry: new Registry(),
-    log,
-  });
+  const bridge = createTestBridge({ db, pool, exchange });
   await bridge.start();
   cleanups.push(() => bridge.stop());
   await waitFor(() => bridge.state === 'leader', { what: 'leadership' });
