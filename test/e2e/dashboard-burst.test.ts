@@ -1,0 +1,111 @@
+// The dashboard under a burst: 1,000 inserts, then 5 bulk UPDATEs over the 1,000 rows (5,000
+// events within a second or so). The page applies every event and renders once per frame; at the
+// end every row in the DOM has exactly the status and version the database has.
+
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useExchange } from '../helpers/amqp.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+import { type DashboardBrowser, openDashboard } from './browser.js';
+import { feedPositions, type PageGlobals, rowsInDom, text, waitForState } from './dashboard-page.js';
+import { startSystem, systemEnv, type TestSystem } from './system.js';
+import { ensureWebBuilt } from './web-build.js';
+
+const ROWS = 1_000;
+const UPDATES = 5;
+/** Status number (n + k) % 5 as SQL: step k gives every row a status other than step k - 1's. */
+const STATUS_OF = (n: string, k: number) =>
+  `(ARRAY['pending','processing','shipped','delivered','cancelled'])[1 + (${n} + ${k}) % 5]`;
+const db = useTestDatabase();
+const exchange = useExchange();
+let system: TestSystem;
+let browser: DashboardBrowser;
+let psql: pg.Pool;
+
+beforeAll(async () => {
+  await ensureWebBuilt();
+  psql = db.pool({ application_name: 'psql' });
+  system = await startSystem(systemEnv(db, exchange));
+  browser = await openDashboard(system.url);
+  await waitForState(browser.page, 'live');
+});
+
+// Registered after useTestDatabase(), so it runs before the database's leak check.
+afterAll(async () => {
+  await browser?.close();
+  await system?.stop();
+  await psql?.end();
+});
+
+async function dbRows(): Promise<{ id: number; status: string; version: number }[]> {
+  const { rows } = await psql.query('SELECT id::int, status, version FROM orders ORDER BY id');
+  return rows;
+}
+
+/** Waits until the table shows exactly the database's rows; on timeout, says how far apart. */
+async function expectTableMatchesDatabase(page: DashboardBrowser['page'], timeoutMs: number): Promise<void> {
+  let mismatch = '';
+  await waitFor(
+    async () => {
+      const [shown, stored] = await Promise.all([rowsInDom(page), dbRows()]);
+      const differing = stored.filter((row, i) => JSON.stringify(row) !== JSON.stringify(shown[i]));
+      mismatch = `${shown.length} rows shown, ${stored.length} stored, ${differing.length} differ (first: ${JSON.stringify(differing[0])})`;
+      return shown.length === stored.length && differing.length === 0;
+    },
+    { timeoutMs, intervalMs: 250, what: `the table to match the database (${mismatch})` },
+  );
+}
+
+describe('a burst of 5,000 updates', () => {
+  it('ends with every row exactly as in the database', async () => {
+    const { page } = browser;
+    await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      const longTasks: number[] = [];
+      g.longTasks = longTasks;
+      new g.PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) longTasks.push(entry.duration);
+      }).observe({ type: 'longtask' });
+    });
+    const insertStarted = Date.now();
+    await psql.query(
+      `INSERT INTO orders (customer_name, product_name, status)
+       SELECT 'Customer ' || i, 'Product ' || (i % 13), ${STATUS_OF('i', 0)} FROM generate_series(1, ${ROWS}) i`,
+    );
+    await expectTableMatchesDatabase(page, 30_000);
+    const inserted = Date.now() - insertStarted;
+    const insertTasks = await page.evaluate(
+      () => (globalThis as unknown as PageGlobals).longTasks?.splice(0) ?? [],
+    );
+
+    const started = Date.now();
+    // Each statement moves every row to a status it did not have: 1,000 real changes each.
+    for (let k = 1; k <= UPDATES; k++) {
+      await psql.query(`UPDATE orders SET status = ${STATUS_OF('id', k)}`);
+    }
+    const written = Date.now() - started;
+    await expectTableMatchesDatabase(page, 60_000);
+    const shown = Date.now() - started;
+
+    const rows = await dbRows();
+    expect(rows.every((r) => r.version === UPDATES + 1)).toBe(true);
+    expect(await text(page, 'count-total')).toBe(ROWS.toLocaleString('en-US'));
+    const positions = await feedPositions(page);
+    expect(positions.length).toBe(200);
+    expect(positions[0]).toBe(ROWS + ROWS * UPDATES);
+    const longTasks = await page.evaluate(() => (globalThis as unknown as PageGlobals).longTasks ?? []);
+    const longest = (tasks: number[]) => Math.round(Math.max(0, ...tasks));
+    console.log(
+      `burst: ${ROWS} inserts on screen after ${inserted} ms (longest task ${longest(insertTasks)} ms); ` +
+        `${ROWS * UPDATES} updates written in ${written} ms, all on screen after ${shown} ms; ` +
+        `long tasks: ${longTasks.length}, longest ${longest(longTasks)} ms; ` +
+        `latency p50 ${await text(page, 'latency-p50')}, p99 ${await text(page, 'latency-p99')}`,
+    );
+  });
+
+  it('loaded nothing from outside and raised no page error', () => {
+    expect(browser.external).toEqual([]);
+    expect(browser.errors).toEqual([]);
+  });
+});

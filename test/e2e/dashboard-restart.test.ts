@@ -1,0 +1,178 @@
+// The dashboard across a restart of the system it talks to (DESIGN.md, invariant 6 from the
+// page's side), on a server with API tokens: it asks for the token, then, when the process
+// serving it is stopped and started again on the same port, shows reconnecting, resumes after
+// its last position and shows what changed meanwhile, without a reload; and when the server
+// cannot resume its position (resync), it reloads the snapshot instead.
+
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useExchange } from '../helpers/amqp.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+import { type DashboardBrowser, openDashboard } from './browser.js';
+import {
+  feedPositions,
+  type PageGlobals,
+  recordedStates,
+  recordStates,
+  rowSelector,
+  rowsInDom,
+  waitForState,
+} from './dashboard-page.js';
+import { startSystem, systemEnv, type TestSystem } from './system.js';
+import { ensureWebBuilt } from './web-build.js';
+
+const TOKEN = 'e2e-operator-token-0123456789';
+const db = useTestDatabase();
+const exchange = useExchange();
+const env = () => systemEnv(db, exchange, { API_TOKENS: `operator:${TOKEN}` });
+let system: TestSystem;
+let browser: DashboardBrowser;
+let psql: pg.Pool;
+
+beforeAll(async () => {
+  await ensureWebBuilt();
+  psql = db.pool({ application_name: 'psql' });
+  await psql.query(
+    "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product' FROM generate_series(1, 10) i",
+  );
+  system = await startSystem(env());
+  browser = await openDashboard(system.url);
+});
+
+// Registered after useTestDatabase(), so it runs before the database's leak check.
+afterAll(async () => {
+  await browser?.close();
+  await system?.stop();
+  await psql?.end();
+});
+
+async function dbRows(): Promise<{ id: number; status: string; version: number }[]> {
+  const { rows } = await psql.query('SELECT id::int, status, version FROM orders ORDER BY id');
+  return rows;
+}
+
+/** The last position, once the bridge has numbered every event written so far. */
+async function lastPosition(): Promise<number> {
+  await waitFor(
+    async () =>
+      (await psql.query('SELECT 1 FROM order_events WHERE position IS NULL LIMIT 1')).rowCount === 0,
+    { what: 'the bridge to number every event' },
+  );
+  const { rows } = await psql.query('SELECT last_position::int AS p FROM bridge_state');
+  return rows[0].p;
+}
+
+describe('the dashboard with API tokens', () => {
+  it('shows the orders, asks for a token, and goes live once it is entered', async () => {
+    const { page } = browser;
+    await waitForState(page, 'unauthorized');
+    await page.waitForSelector('[data-testid="token-hint"]:visible');
+    expect((await rowsInDom(page)).length).toBe(10); // reading the snapshot needs no token
+    await page.fill('[data-testid="token"]', TOKEN);
+    await page.press('[data-testid="token"]', 'Enter');
+    await waitForState(page, 'live');
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as PageGlobals).localStorage.getItem('orders-live.token'),
+      ),
+    ).toBe(TOKEN);
+  });
+
+  it('answers a write without token with the 401 and points at the token field', async () => {
+    const { page } = browser;
+    await page.fill('[data-testid="token"]', '');
+    await page.press('[data-testid="token"]', 'Enter');
+    await page.click('summary:has-text("New order")');
+    await page.fill('#new-customer', 'No Token');
+    await page.fill('#new-product', 'Anything');
+    await page.click('[data-testid="create-form"] button[type="submit"]');
+    const error = page.locator('[data-testid="api-error"]');
+    await error.waitFor({ state: 'visible', timeout: 5_000 });
+    expect(await error.getAttribute('data-status')).toBe('401');
+    expect(await page.getAttribute('[data-testid="token"]', 'aria-invalid')).toBe('true');
+
+    await page.fill('[data-testid="token"]', TOKEN);
+    await page.press('[data-testid="token"]', 'Enter');
+    await page.click('[data-testid="create-form"] button[type="submit"]');
+    await page.locator('[data-testid="orders-body"] tr', { hasText: 'No Token' }).waitFor({ timeout: 5_000 });
+    await page.waitForSelector('[data-testid="feed-item"][data-source="api"]');
+  });
+
+  it('resumes after the system restarts on the same port, with the changes made while it was down', async () => {
+    const { page } = browser;
+    await waitForState(page, 'live');
+    await page.evaluate(() => {
+      (globalThis as unknown as PageGlobals).stillTheSamePage = true;
+    });
+    const positionBefore = Number(await page.getAttribute('[data-testid="position"]', 'data-position'));
+    await recordStates(page);
+
+    await system.stop();
+    await waitForState(page, 'reconnecting', 10_000);
+
+    // Written while nothing reads the log: the page must still get every one of them.
+    await psql.query("UPDATE orders SET status = 'shipped' WHERE id IN (1, 2, 3)");
+    await psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('While Down', 'Resume')");
+    await psql.query('DELETE FROM orders WHERE id = 4');
+    await psql.query("UPDATE orders SET status = 'delivered' WHERE id = 1");
+
+    system = await startSystem(env(), system.port);
+    await waitForState(page, 'live', 30_000);
+    await page.waitForSelector(rowSelector(1, { status: 'delivered', version: 3 }), { timeout: 10_000 });
+    await page.waitForSelector(rowSelector(4), { state: 'detached' });
+    await waitFor(async () => JSON.stringify(await rowsInDom(page)) === JSON.stringify(await dbRows()), {
+      timeoutMs: 10_000,
+      what: 'the table to match the database',
+    });
+
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).stillTheSamePage)).toBe(true);
+    // Each change arrived once, in order, after where the page stood: 3 + 1 + 1 + 1 events.
+    const positions = await feedPositions(page);
+    const after = positions.filter((p) => p > positionBefore);
+    expect(after).toEqual([...after].sort((a, b) => b - a));
+    expect(new Set(after).size).toBe(after.length);
+    expect(after.length).toBe(6);
+    expect(after.at(-1)).toBe(positionBefore + 1);
+    const states = await recordedStates(page);
+    expect(states[0]).toBe('reconnecting');
+    expect(states.slice(-2)).toEqual(['replaying', 'live']);
+    expect(states).not.toContain('resyncing');
+  });
+
+  it('reloads the snapshot when the server cannot resume its position (resync)', async () => {
+    const { page } = browser;
+    await waitForState(page, 'live');
+    await page.evaluate(() => {
+      (globalThis as unknown as PageGlobals).stillTheSamePage = true;
+    });
+    await recordStates(page);
+    await system.stop();
+    await waitForState(page, 'reconnecting', 10_000);
+    // The database is restored from a backup taken before the page's position: the log and the
+    // position counter start over, so the page's `since` is unknown to the server.
+    await psql.query('TRUNCATE order_events');
+    await psql.query('UPDATE bridge_state SET last_position = 0');
+    await psql.query("UPDATE orders SET status = 'cancelled' WHERE id = 5");
+    await psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('After Restore', 'Snapshot')");
+
+    system = await startSystem(env(), system.port);
+    await waitForState(page, 'live', 30_000);
+    await waitFor(async () => JSON.stringify(await rowsInDom(page)) === JSON.stringify(await dbRows()), {
+      timeoutMs: 10_000,
+      what: 'the table to match the restored database',
+    });
+    await page.waitForSelector(`[data-testid="position"][data-position="${await lastPosition()}"]`, {
+      timeout: 5_000,
+    });
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).stillTheSamePage)).toBe(true);
+    const states = await recordedStates(page);
+    expect(states).toContain('resyncing');
+    expect(states.at(-1)).toBe('live');
+  });
+
+  it('loaded nothing from outside and raised no page error', () => {
+    expect(browser.external).toEqual([]);
+    expect(browser.errors).toEqual([]);
+  });
+});

@@ -1,0 +1,120 @@
+// The dashboard's per-frame bookkeeping (web/src/pending-changes.ts), what the table shows
+// (visible-orders.ts), the latency percentiles (latency-meter.ts) and the mirrored contract values.
+
+import { describe, expect, it } from 'vitest';
+import type { Order, OrderEvent } from '../../src/contract/events.js';
+import { ORDER_STATUSES } from '../../src/contract/events.js';
+import { SOCKET_PATH } from '../../src/contract/socket.js';
+import * as mirrored from '../../web/src/contract-values.js';
+import { createLatencyMeter } from '../../web/src/latency-meter.js';
+import type { AppliedChange } from '../../web/src/order-store.js';
+import { createPendingChanges } from '../../web/src/pending-changes.js';
+import { type TableView, visibleOrders } from '../../web/src/visible-orders.js';
+
+function order(id: number, patch: Partial<Order> = {}): Order {
+  return {
+    id,
+    customer_name: `Customer ${id}`,
+    product_name: 'Product',
+    status: 'pending',
+    version: 1,
+    created_at: '2026-11-24T10:00:00Z',
+    updated_at: '2026-11-24T10:00:00Z',
+    ...patch,
+  };
+}
+
+function update(position: number, id: number, changes: Record<string, [unknown, unknown]>): OrderEvent {
+  return {
+    position,
+    op: 'update',
+    order_id: id,
+    version: position,
+    order: order(id),
+    changes,
+    source: 'sql',
+    actor: 'postgres/psql',
+    txid: '1',
+    occurred_at: '2026-11-24T10:00:00.000Z',
+    published_at: null,
+  };
+}
+
+describe('pending changes', () => {
+  it('folds a frame of updates of one row into one change, first old value to last new one', () => {
+    const pending = createPendingChanges(200, 1_000);
+    const applied: AppliedChange = { kind: 'update', order: order(1), previous: order(1) };
+    pending.add(update(1, 1, { status: ['pending', 'processing'] }), applied, true);
+    pending.add(update(2, 1, { status: ['processing', 'shipped'] }), applied, true);
+    pending.add(update(3, 1, { customer_name: ['A', 'B'] }), applied, false);
+    const frame = pending.take();
+    expect(frame.rows.get(1)).toEqual({
+      kind: 'update',
+      changes: { status: ['pending', 'shipped'], customer_name: ['A', 'B'] },
+    });
+    expect(frame.occurred).toHaveLength(2); // only live events count for latency
+    expect(pending.empty).toBe(true);
+  });
+
+  it('keeps only the newest events for the feed, and a truncate drops the rows before it', () => {
+    const pending = createPendingChanges(3, 1_000);
+    for (let p = 1; p <= 10; p++) pending.add(update(p, p, {}), { kind: 'insert', order: order(p) }, true);
+    const truncate = { ...update(11, 0, {}), op: 'truncate' as const, order: null, order_id: null };
+    pending.add(truncate, { kind: 'truncate' }, true);
+    pending.add(update(12, 12, {}), { kind: 'insert', order: order(12) }, true);
+    const frame = pending.take();
+    expect(frame.feed.map((e) => e.position)).toEqual([10, 11, 12]);
+    expect(frame.truncate?.position).toBe(11);
+    expect([...frame.rows.keys()]).toEqual([12]);
+  });
+});
+
+describe('visible orders', () => {
+  const orders = [
+    order(1, { customer_name: 'Zoe', status: 'shipped', updated_at: '2026-11-24T10:00:03Z' }),
+    order(2, { customer_name: 'adam', status: 'pending', updated_at: '2026-11-24T10:00:01.5+00:00' }),
+    order(3, { customer_name: 'Bob', product_name: 'iPhone', status: 'cancelled' }),
+  ];
+  const view = (patch: Partial<TableView>): TableView => ({
+    sort: 'id',
+    descending: false,
+    status: 'all',
+    search: '',
+    ...patch,
+  });
+
+  it('sorts by a column, statuses in workflow order, timestamps as instants', () => {
+    expect(visibleOrders(orders, view({ sort: 'customer_name' }), 10).ids).toEqual([2, 3, 1]);
+    expect(visibleOrders(orders, view({ sort: 'status' }), 10).ids).toEqual([2, 1, 3]);
+    expect(visibleOrders(orders, view({ sort: 'updated_at', descending: true }), 10).ids).toEqual([1, 2, 3]);
+  });
+
+  it('filters by status and searches id, customer and product', () => {
+    expect(visibleOrders(orders, view({ status: 'shipped' }), 10).ids).toEqual([1]);
+    expect(visibleOrders(orders, view({ search: 'IPHONE' }), 10).ids).toEqual([3]);
+    expect(visibleOrders(orders, view({ search: '#2' }), 10).ids).toEqual([2]);
+  });
+
+  it('draws at most `limit` rows and says how many match', () => {
+    expect(visibleOrders(orders, view({}), 2)).toEqual({ ids: [1, 2], matching: 3 });
+  });
+});
+
+describe('latency meter', () => {
+  it('answers nearest-rank p50 and p99 over the kept samples', () => {
+    const meter = createLatencyMeter(100);
+    expect(meter.summary()).toBeNull();
+    const occurred = Date.parse('2026-11-24T10:00:00.000Z');
+    for (let ms = 1; ms <= 100; ms++) meter.record('2026-11-24T10:00:00.000000Z', occurred + ms);
+    expect(meter.summary()).toEqual({ p50: 50, p99: 99, count: 100 });
+    meter.record('2026-11-24T10:00:00.000Z', occurred + 5_000); // replaces the oldest sample
+    expect(meter.summary()?.p99).toBe(100);
+  });
+});
+
+describe('contract values mirrored in web/', () => {
+  it('match the contract', () => {
+    expect(mirrored.ORDER_STATUSES).toEqual(ORDER_STATUSES);
+    expect(mirrored.SOCKET_PATH).toBe(SOCKET_PATH);
+  });
+});

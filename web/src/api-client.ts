@@ -1,0 +1,131 @@
+// The REST API as the page uses it: orders pages for the snapshot, and create / change / delete
+// with the token (Bearer) and If-Match. Every failure becomes an ApiError carrying the server's
+// problem+json (title, detail, field errors), or a made-up one when the server did not answer.
+
+import type { Order, OrderStatus } from '../../src/contract/events.js';
+
+/** RFC 9457 problem details, as the API answers every error. */
+export interface Problem {
+  status: number;
+  title: string;
+  detail: string;
+  errors?: { field: string; message: string }[];
+}
+
+export class ApiError extends Error {
+  readonly problem: Problem;
+  constructor(problem: Problem) {
+    super(problem.detail);
+    this.name = 'ApiError';
+    this.problem = problem;
+  }
+}
+
+export interface OrdersPage {
+  orders: Order[];
+  /** The `after` cursor of the next page, or null on the last one. */
+  next: number | null;
+  /** X-Event-Position: every event up to it is reflected in this page. */
+  position: number;
+}
+
+export interface NewOrder {
+  customer_name: string;
+  product_name: string;
+  status?: OrderStatus;
+}
+
+export interface ApiClient {
+  listPage(after: number, limit: number): Promise<OrdersPage>;
+  create(order: NewOrder): Promise<Order>;
+  /** Changes fields of order `id`, refused with 412 unless it still has `version`. */
+  update(id: number, changes: Partial<NewOrder>, version: number): Promise<Order>;
+  remove(id: number, version: number): Promise<void>;
+}
+
+export interface ApiClientOptions {
+  /** Prefix of every path; '' for the page's own origin. */
+  baseUrl?: string;
+  /** The token to send as Bearer, read at each request (the user may change it). */
+  token: () => string | undefined;
+  fetch?: typeof fetch;
+}
+
+export function createApiClient({
+  baseUrl = '',
+  token,
+  fetch = globalThis.fetch,
+}: ApiClientOptions): ApiClient {
+  async function request(method: string, path: string, body?: unknown, version?: number): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const bearer = token();
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (version !== undefined) headers['If-Match'] = `"${version}"`;
+    let response: Response;
+    try {
+      response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError({
+        status: 0,
+        title: 'No answer',
+        detail: `the server did not answer ${method} ${path} (${e instanceof Error ? e.message : String(e)})`,
+      });
+    }
+    if (!response.ok) throw new ApiError(await readProblem(response));
+    return response;
+  }
+
+  return {
+    async listPage(after, limit) {
+      const response = await request('GET', `/orders?after=${after}&limit=${limit}`);
+      const body = (await response.json()) as { orders: Order[]; next: number | null };
+      const position = Number(response.headers.get('X-Event-Position'));
+      if (!Number.isSafeInteger(position) || position < 0) {
+        throw new ApiError({
+          status: response.status,
+          title: 'Bad snapshot',
+          detail: 'GET /orders answered without a valid X-Event-Position header',
+        });
+      }
+      return { orders: body.orders, next: body.next, position };
+    },
+    async create(order) {
+      return (await request('POST', '/orders', order)).json() as Promise<Order>;
+    },
+    async update(id, changes, version) {
+      return (await request('PATCH', `/orders/${id}`, changes, version)).json() as Promise<Order>;
+    },
+    async remove(id, version) {
+      await request('DELETE', `/orders/${id}`, undefined, version);
+    },
+  };
+}
+
+/** The problem document of a failed response; a plain one when the body is not problem+json. */
+async function readProblem(response: Response): Promise<Problem> {
+  const fallback: Problem = {
+    status: response.status,
+    title: response.statusText || `HTTP ${response.status}`,
+    detail: `the server answered ${response.status}`,
+  };
+  const text = await response.text().catch(() => '');
+  if (!/json/i.test(response.headers.get('Content-Type') ?? '')) {
+    return text.trim() ? { ...fallback, detail: text.trim().slice(0, 300) } : fallback;
+  }
+  try {
+    const body = JSON.parse(text) as Partial<Problem>;
+    return {
+      status: typeof body.status === 'number' ? body.status : response.status,
+      title: typeof body.title === 'string' ? body.title : fallback.title,
+      detail: typeof body.detail === 'string' ? body.detail : fallback.detail,
+      errors: Array.isArray(body.errors) ? body.errors : undefined,
+    };
+  } catch {
+    return fallback;
+  }
+}

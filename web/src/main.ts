@@ -1,0 +1,6 @@
+// Entry point of the dashboard bundle: the styles, then the page.
+
+import './styles.css';
+import { startDashboard } from './dashboard.js';
+
+startDashboard(document.body);

@@ -1,0 +1,61 @@
+// What the page tells the user about their own actions: an error (role=alert) with the API's
+// problem detail and field errors, or a short confirmation (role=status). One of each, replaced
+// by the next; an error stays until dismissed or replaced, a confirmation fades after a while.
+
+import { ApiError } from './api-client.js';
+import { byTestId, el } from './dom.js';
+
+const INFO_MS = 6_000;
+
+export interface Messages {
+  /** Shows `context: detail` for an ApiError (with its field errors), or the error's message. */
+  error(context: string, err: unknown): void;
+  info(text: string): void;
+  clear(): void;
+}
+
+export function createMessages(root: HTMLElement): Messages {
+  const errorBox = byTestId(root, 'api-error');
+  const infoBox = byTestId(root, 'api-status');
+  let infoTimer: ReturnType<typeof setTimeout> | undefined;
+
+  function clearError(): void {
+    errorBox.hidden = true;
+    errorBox.replaceChildren();
+    delete errorBox.dataset.status;
+  }
+
+  return {
+    error(context, err) {
+      const problem = err instanceof ApiError ? err.problem : undefined;
+      const detail = problem ? problem.detail : err instanceof Error ? err.message : String(err);
+      errorBox.dataset.status = String(problem?.status ?? 0);
+      errorBox.replaceChildren(
+        el('p', {}, el('strong', {}, `${context}: `), problem ? `${problem.title}: ${detail}` : detail),
+        fieldErrors(problem?.errors) ?? '',
+        el('button', { type: 'button', className: 'dismiss', 'data-action': 'dismiss' }, 'Dismiss'),
+      );
+      errorBox.hidden = false;
+    },
+    info(text) {
+      clearTimeout(infoTimer);
+      infoBox.textContent = text;
+      infoTimer = setTimeout(() => {
+        infoBox.textContent = '';
+      }, INFO_MS);
+    },
+    clear: clearError,
+  };
+}
+
+function fieldErrors(errors: { field: string; message: string }[] | undefined): HTMLUListElement | null {
+  if (!errors?.length) return null;
+  return el('ul', {}, ...errors.map((e) => el('li', {}, `${e.field}: ${e.message}`)));
+}
+
+/** Wires the Dismiss button of the error box (delegated: the box is rebuilt each time). */
+export function wireDismiss(root: HTMLElement, messages: Messages): void {
+  byTestId(root, 'api-error').addEventListener('click', (event) => {
+    if ((event.target as Element).closest('[data-action="dismiss"]')) messages.clear();
+  });
+}

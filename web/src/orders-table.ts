@@ -1,0 +1,136 @@
+// The orders <table> body, kept in line with the model by touching only rows that changed this
+// frame (flash on change, fade on delete), plus moves when the order of the visible rows
+// changed. Rows beyond MAX_VISIBLE_ROWS are not drawn: the search and filter narrow them.
+
+import { setText } from './dom.js';
+import { describeChanges } from './format.js';
+import { createOrderRow, updateOrderRow } from './order-row.js';
+import type { OrderStore } from './order-store.js';
+import type { RowChange } from './pending-changes.js';
+import { createRowMotion } from './row-motion.js';
+import { wireSortableHeads } from './sortable-heads.js';
+import { type TableView, visibleOrders } from './visible-orders.js';
+
+/** Rows drawn at most: about 2 MB of DOM, still quick to lay out on a slow laptop. */
+export const MAX_VISIBLE_ROWS = 2_000;
+
+export interface OrdersTableOptions {
+  table: HTMLTableElement;
+  summary: HTMLElement;
+  onEdit: (id: number) => void;
+}
+
+export interface OrdersTable {
+  setFilter(filter: Pick<TableView, 'status' | 'search'>, store: OrderStore): void;
+  /** Applies one frame of changes; `truncate` first empties the body. */
+  render(store: OrderStore, rows: ReadonlyMap<number, RowChange>, truncate: boolean): void;
+  /** After the model was replaced by a snapshot: every drawn row is rewritten from it. */
+  reload(store: OrderStore): void;
+}
+
+export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions): OrdersTable {
+  const body = table.tBodies[0] ?? table.createTBody();
+  const rows = new Map<number, HTMLTableRowElement>();
+  const motion = createRowMotion();
+  const view: TableView = { sort: 'id', descending: true, status: 'all', search: '' };
+  let current: OrderStore | undefined;
+
+  /** Updates the drawn rows that changed; returns the ids inserted this frame. */
+  function applyRowChanges(store: OrderStore, changes: ReadonlyMap<number, RowChange>): Set<number> {
+    const inserted = new Set<number>();
+    for (const [id, change] of changes) {
+      const row = rows.get(id);
+      if (change.kind === 'delete') {
+        if (row) removeRow(id, row);
+        continue;
+      }
+      const order = store.get(id);
+      if (!order) continue;
+      if (change.kind === 'insert') inserted.add(id);
+      if (!row) continue; // drawn by reconcile() if it is visible
+      updateOrderRow(row, order, change.kind === 'insert' ? 'new' : describeChanges(change.changes));
+      motion.flash(row, change.kind);
+    }
+    return inserted;
+  }
+
+  function removeRow(id: number, row: HTMLTableRowElement): void {
+    rows.delete(id);
+    // Tests and styles see a leaving row as gone at once; only its fade remains.
+    row.removeAttribute('data-order-id');
+    row.dataset.deletedId = String(id);
+    row.inert = true;
+    motion.fadeOut(row);
+  }
+
+  /** Shows exactly `ids`, in that order, moving as few rows as it can. */
+  function reconcile(store: OrderStore, ids: readonly number[], inserted: ReadonlySet<number>): void {
+    const wanted = new Set(ids);
+    for (const [id, row] of rows) {
+      if (!wanted.has(id)) {
+        rows.delete(id);
+        row.remove();
+      }
+    }
+    const focused = body.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
+    let cursor = body.firstElementChild;
+    for (const id of ids) {
+      while (cursor && motion.isFading(cursor)) cursor = cursor.nextElementSibling;
+      let row = rows.get(id);
+      if (!row) {
+        row = createOrderRow(store.get(id)!, inserted.has(id) ? 'new' : undefined);
+        if (inserted.has(id)) motion.flash(row, 'insert');
+        rows.set(id, row);
+      }
+      if (cursor === row) cursor = cursor.nextElementSibling;
+      else body.insertBefore(row, cursor);
+    }
+    // Moving a row blurs what it contains; give the keyboard user their place back.
+    if (focused && focused !== document.activeElement && focused.isConnected)
+      focused.focus({ preventScroll: true });
+  }
+
+  function redraw(store: OrderStore, inserted: ReadonlySet<number> = new Set()): void {
+    current = store;
+    const { ids, matching } = visibleOrders(store.values(), view, MAX_VISIBLE_ROWS);
+    reconcile(store, ids, inserted);
+    setText(
+      summary,
+      matching > ids.length
+        ? `Showing the first ${ids.length.toLocaleString()} of ${matching.toLocaleString()} matching orders: narrow the search to see the others.`
+        : `${matching.toLocaleString()} of ${store.size.toLocaleString()} orders shown.`,
+    );
+  }
+
+  wireSortableHeads(table, view, () => {
+    if (current) redraw(current);
+  });
+  body.addEventListener('click', (event) => {
+    const button = (event.target as Element).closest('button[data-action="edit"]');
+    const id = Number(button?.closest('tr')?.dataset.orderId);
+    if (button && Number.isSafeInteger(id)) onEdit(id);
+  });
+
+  return {
+    setFilter(filter, store) {
+      view.status = filter.status;
+      view.search = filter.search;
+      redraw(store);
+    },
+    render(store, changes, truncate) {
+      if (truncate) {
+        for (const row of rows.values()) row.remove();
+        rows.clear();
+      }
+      const inserted = applyRowChanges(store, changes);
+      if (truncate || changes.size > 0) redraw(store, inserted);
+    },
+    reload(store) {
+      for (const [id, row] of rows) {
+        const order = store.get(id);
+        if (order) updateOrderRow(row, order);
+      }
+      redraw(store);
+    },
+  };
+}
