@@ -1,8 +1,9 @@
 // The HTTP listener as a Service: listens on start; on stop refuses new connections, lets
 // in-flight requests finish, and after a deadline cuts whatever is still open.
 
-import http, { type RequestListener } from 'node:http';
+import http, { type RequestListener, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Service } from '../lib/service.js';
 import type { Logger } from '../log.js';
 
@@ -42,6 +43,7 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
     });
   });
   server.on('request', handler);
+  server.on('clientError', answerUnparseable);
 
   return {
     name: 'http',
@@ -94,4 +96,30 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
     }
     clearTimeout(timer);
   }
+}
+
+/**
+ * Requests Node's parser refuses (an unknown method, headers or a URL too large) never reach the
+ * app; they still get a problem document, then the connection is closed.
+ */
+function answerUnparseable(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title: STATUS_CODES[status],
+    status,
+    detail: tooLarge
+      ? 'the request line or headers are too large'
+      : `the request could not be parsed (${err.code ?? 'bad request'})`,
+    code: tooLarge ? 'headers_too_large' : 'bad_request',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -25,7 +25,8 @@ export function createOrdersRouter({ orders, tokens, bodyLimitBytes }: OrdersRou
   const auth = requireWriteToken(tokens);
   const body = [
     requireJsonContentType,
-    express.json({ limit: bodyLimitBytes, type: JSON_TYPES, strict: true }),
+    express.json({ limit: bodyLimitBytes, type: JSON_TYPES, strict: true, verify: noteEmptyBody }),
+    dropEmptyBody,
   ];
 
   const update: RequestHandler = async (req, res) => {
@@ -75,6 +76,18 @@ function sendOrder(res: Response, order: Order): void {
 }
 
 /** A body in another type would be silently ignored by the JSON parser: refuse it instead. */
+// body-parser reads an empty JSON body (or a lone BOM) as {}, which would pass as "change
+// nothing"; it is a missing body, and validation says so.
+function noteEmptyBody(_req: unknown, res: unknown, buffer: Buffer): void {
+  const bomOnly = buffer.length === 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
+  if (buffer.length === 0 || bomOnly) (res as Response).locals.emptyBody = true;
+}
+
+const dropEmptyBody: RequestHandler = (req, res, next) => {
+  if (res.locals.emptyBody) req.body = undefined;
+  next();
+};
+
 const requireJsonContentType: RequestHandler = (req, _res, next) => {
   // No body at all (req.is gives null, or an empty one is declared): validation will say that
   // a body is required, which helps more than a complaint about its type.

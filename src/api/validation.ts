@@ -157,8 +157,13 @@ function describe(input: unknown): string {
   return `${type === 'object' ? 'an' : 'a'} ${type}`;
 }
 
-/** A value quoted for a message, cut short so that a 1 MB string does not come back whole. */
+/**
+ * A value quoted for a message, cut short so that a 1 MB string does not come back whole. Only
+ * scalars are quoted: stringifying an array nested thousands deep would overflow the stack.
+ */
 function show(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+    return describe(value);
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }

@@ -30,6 +30,7 @@ interface ClientData {
   actor?: string;
 }
 
+type SubscribeReply = { ok: boolean; error?: string };
 type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
 export type OrdersServer = Server<
   ClientToServerEvents,
@@ -98,16 +99,13 @@ export function attachHandlers(
   io.on('connection', (socket) => {
     metrics.clients.inc();
     socket.on('disconnect', () => metrics.clients.dec());
-    socket.on('subscribe', (request, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => undefined;
-      const parsed = eventFilterSchema
-        .optional()
-        .safeParse((request as { filter?: unknown } | undefined)?.filter);
-      if (!parsed.success)
-        return reply({ ok: false, error: `invalid filter: ${describeIssue(parsed.error)}` });
-      socket.data.filter = parsed.data;
-      if (socket.data.room) join(socket);
-      reply({ ok: true });
+    // Untyped on purpose: a client may send anything. The ack is the last argument when it is a
+    // function; every other shape is answered, never left hanging.
+    (socket as unknown as Socket).on('subscribe', (...args: unknown[]) => {
+      const ack =
+        typeof args.at(-1) === 'function' ? (args.pop() as (reply: SubscribeReply) => void) : undefined;
+      const reply = answerSubscribe(socket, args);
+      ack?.(reply);
     });
     const since = (socket.handshake.auth as { since?: number }).since;
     if (since === undefined) {
@@ -120,6 +118,18 @@ export function attachHandlers(
       socket.disconnect(true);
     });
   });
+
+  function answerSubscribe(socket: ClientSocket, args: unknown[]): SubscribeReply {
+    const [request] = args;
+    if (args.length !== 1 || typeof request !== 'object' || request === null || Array.isArray(request)) {
+      return { ok: false, error: 'invalid subscribe: send one object, { filter?: { status?, order_id? } }' };
+    }
+    const parsed = eventFilterSchema.optional().safeParse((request as { filter?: unknown }).filter);
+    if (!parsed.success) return { ok: false, error: `invalid filter: ${describeIssue(parsed.error)}` };
+    socket.data.filter = parsed.data;
+    if (socket.data.room) join(socket);
+    return { ok: true };
+  }
 
   function join(socket: ClientSocket): void {
     const room = fanout.roomFor(socket.data.filter);
