@@ -1,0 +1,85 @@
+// RabbitMQ for a benchmark: the broker's version, a raw consumer bound to a benchmark's exchange
+// (it sees what the bridge publishes before any gateway dedupes it), and cleanup of the exchange.
+
+import amqp from 'amqplib';
+import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
+
+export interface RawConsumer {
+  /** Messages received, repeats included. */
+  readonly total: number;
+  /** Distinct positions received. */
+  readonly positions: ReadonlySet<number>;
+  /** Messages whose position had been received before. */
+  readonly duplicates: number;
+  close(): Promise<void>;
+}
+
+/** What each message tells the caller: the envelope and when it arrived (performance.now()). */
+export type MessageListener = (event: OrderEvent, receivedAt: number) => void;
+
+/** Declares the exchange as the bridge does and binds an exclusive queue to every routing key. */
+export async function createRawConsumer(
+  url: string,
+  exchange: string,
+  onMessage?: MessageListener,
+): Promise<RawConsumer> {
+  const connection = await amqp.connect(url, { clientProperties: { connection_name: 'orders-live-bench' } });
+  connection.on('error', () => undefined);
+  const channel = await connection.createChannel();
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+  await channel.bindQueue(queue, exchange, '#');
+  const positions = new Set<number>();
+  let total = 0;
+  let duplicates = 0;
+  await channel.consume(
+    queue,
+    (msg) => {
+      if (!msg) return;
+      const receivedAt = performance.now();
+      const event = JSON.parse(msg.content.toString()) as OrderEvent;
+      total++;
+      if (positions.has(event.position)) duplicates++;
+      else positions.add(event.position);
+      onMessage?.(event, receivedAt);
+    },
+    { noAck: true },
+  );
+  return {
+    get total() {
+      return total;
+    },
+    positions,
+    get duplicates() {
+      return duplicates;
+    },
+    close: () => connection.close().catch(() => undefined),
+  };
+}
+
+/** Deletes the exchange, its dead-letter exchange and its dead-letter queue. */
+export async function deleteExchange(url: string, exchange: string): Promise<void> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    const names = amqpNames(exchange);
+    await channel.deleteQueue(names.deadLetterQueue);
+    await channel.deleteExchange(names.deadLetterExchange);
+    await channel.deleteExchange(names.exchange);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The broker's version, as it announces itself on connect. */
+export async function rabbitmqVersion(url: string): Promise<string> {
+  const model = await amqp.connect(url);
+  try {
+    const props = (model.connection as unknown as { serverProperties?: Record<string, unknown> })
+      .serverProperties;
+    const product = String(props?.product ?? 'RabbitMQ');
+    return `${product} ${String(props?.version ?? '?')}`;
+  } finally {
+    await model.close();
+  }
+}

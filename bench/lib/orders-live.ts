@@ -1,0 +1,69 @@
+// The real orders-live CLI as a child process (`start --role … --port 0`) on a benchmark's
+// database and exchange; resolves once it logged its URL and answers /readyz with 200.
+
+import type { ChildHandle, ProcessGroup } from './process-group.js';
+import { waitFor } from './wait-for.js';
+
+export interface OrdersLiveOptions {
+  /** Names the child in progress lines and errors. */
+  name: string;
+  databaseUrl: string;
+  rabbitmqUrl: string;
+  exchange: string;
+  /** e.g. "bridge" or "api,gateway"; all roles when absent. */
+  roles?: string;
+  /** Wait until /readyz answers 200. @default true */
+  waitReady?: boolean;
+}
+
+export interface OrdersLiveProcess extends ChildHandle {
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+}
+
+export async function startOrdersLive(
+  group: ProcessGroup,
+  options: OrdersLiveOptions,
+): Promise<OrdersLiveProcess> {
+  const args = ['start', '--port', '0', ...(options.roles ? ['--role', options.roles] : [])];
+  // Every setting a local .env might also set is given explicitly: the environment wins over it.
+  const child = group.spawn(options.name, 'src/main.ts', args, {
+    env: {
+      DATABASE_URL: options.databaseUrl,
+      RABBITMQ_URL: options.rabbitmqUrl,
+      AMQP_EXCHANGE: options.exchange,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      API_TOKENS: '',
+      MIGRATE_ON_START: 'true',
+      CREATE_DATABASE: 'false',
+      ...tuningFromEnvironment(),
+    },
+  });
+  const started = await child.waitForLog((l) => l.msg === 'orders-live started', 'the "started" line');
+  const url = String(started.url);
+  if (options.waitReady ?? true) {
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      what: `${options.name} /readyz`,
+    });
+  }
+  return Object.assign(child, { url });
+}
+
+/**
+ * The tuning knobs a benchmark run may set for the system under test (e.g.
+ * `GATEWAY_PREFETCH=50 npm run bench -- e2e-latency`); nothing else of the bench's environment
+ * reaches it.
+ */
+function tuningFromEnvironment(): Record<string, string> {
+  const knobs = [
+    'GATEWAY_PREFETCH',
+    'GATEWAY_MAX_BUFFERED',
+    'BRIDGE_BATCH_SIZE',
+    'BRIDGE_LINGER_MS',
+    'BRIDGE_POLL_MS',
+  ];
+  return Object.fromEntries(knobs.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+}

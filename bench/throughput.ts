@@ -1,0 +1,286 @@
+// throughput: the highest event rate the pipeline sustains for 20 s with its lag (client receipt −
+// commit) under 1 s. Writers send multi-row UPDATEs every 10 ms; short probes step the rate up
+// until one fails, then the best rate is confirmed with 20 s runs (stepping down if one fails).
+
+import type pg from 'pg';
+import type { BenchContext, Benchmark } from './lib/benchmark.js';
+import { deleteExchange } from './lib/broker.js';
+import { type ClientFleet, startClientFleet } from './lib/client-fleet.js';
+import { type BenchDatabase, createBenchDatabase, SEED_ROWS } from './lib/database.js';
+import { type OrdersLiveProcess, startOrdersLive } from './lib/orders-live.js';
+import { runPacedWrites, type WriteStats } from './lib/paced-writer.js';
+import { findProcesses, sampleCpuOf, sampleMachineCpu } from './lib/proc-stats.js';
+import {
+  histogramDelta,
+  histogramMean,
+  metricValue,
+  readHistogram,
+  scrapeMetrics,
+} from './lib/prometheus.js';
+import { benchExchangeName } from './lib/settings.js';
+import { fmt, fmtSpread, type LatencySummary, spread, summarizeLatency } from './lib/stats.js';
+import { waitFor } from './lib/wait-for.js';
+
+/** Stepped up until one fails; a failed confirmation steps down through the lower ones. */
+const PROBE_RATES = [1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 40_000];
+const PROBE_SECONDS = 5;
+const CONFIRM_SECONDS = 20;
+const QUICK_CONFIRM_SECONDS = 5;
+const REPETITIONS = 3;
+const MAX_LAG_MS = 1_000;
+/** A run whose writers commit less than this share of the asked rate did not sustain it. */
+const MIN_ACHIEVED_SHARE = 0.95;
+const WRITER = { connections: 2, tickMs: 10, maxRowsPerStatement: 5_000 };
+const MONITOR_EVERY_MS = 250;
+const WARMUP = { rate: 1_000, ms: 2_000 };
+
+interface Attempt {
+  phase: 'probe' | 'confirm';
+  rate: number;
+  writes: WriteStats;
+  lag: LatencySummary;
+  aborted: string | null;
+  passed: boolean;
+  /** Cores used over the writing phase, by whom. */
+  cpu: CpuShares;
+  eventsPerBatch: number;
+  batchMeanMs: number;
+}
+
+export const throughput: Benchmark = {
+  name: 'throughput',
+  title: 'highest event rate sustained 20 s with lag < 1 s',
+  async run(ctx) {
+    const rig = await setUp(ctx);
+    ctx.progress(`warm-up: ${WARMUP.rate}/s for ${WARMUP.ms} ms (not measured)`);
+    await runPacedWrites({
+      clients: rig.writers,
+      rate: WARMUP.rate,
+      durationMs: WARMUP.ms,
+      rows: SEED_ROWS,
+      ...WRITER,
+      onCommit: (keys, at) => rig.fleet.commit(keys, at),
+    });
+    await rig.fleet.waitDelivered(30_000);
+    await rig.fleet.collect();
+    const attempts: Attempt[] = [];
+    let best = 0;
+    for (const rate of PROBE_RATES) {
+      const a = await attempt(ctx, rig, 'probe', rate, PROBE_SECONDS);
+      attempts.push(a);
+      if (!a.passed) break;
+      best = rate;
+    }
+    const confirmSeconds = ctx.quick ? QUICK_CONFIRM_SECONDS : CONFIRM_SECONDS;
+    let sustained = 0;
+    for (let candidate = best; candidate > 0 && sustained === 0; candidate = lower(candidate)) {
+      const reps: Attempt[] = [];
+      for (let i = 0; i < REPETITIONS; i++) {
+        const a = await attempt(ctx, rig, 'confirm', candidate, confirmSeconds);
+        reps.push(a);
+        attempts.push(a);
+        if (!a.passed) break;
+      }
+      if (reps.every((r) => r.passed)) sustained = candidate;
+    }
+    return report(attempts, sustained, confirmSeconds);
+  },
+};
+
+interface CpuShares {
+  ordersLive: number;
+  ordersLiveBackends: number;
+  writerBackends: number;
+  rabbitmq: number;
+  machine: number;
+}
+
+interface Rig {
+  db: BenchDatabase;
+  server: OrdersLiveProcess;
+  fleet: ClientFleet;
+  writers: pg.Client[];
+}
+
+async function setUp(ctx: BenchContext): Promise<Rig> {
+  ctx.progress('database, orders-live with every role, one socket client');
+  const db = await createBenchDatabase(ctx.settings, 'throughput');
+  ctx.defer(() => db.drop());
+  const exchange = benchExchangeName('throughput');
+  ctx.defer(() => deleteExchange(ctx.settings.rabbitmqUrl, exchange));
+  const server = await startOrdersLive(ctx.processes, {
+    name: 'throughput orders-live',
+    databaseUrl: db.url,
+    rabbitmqUrl: ctx.settings.rabbitmqUrl,
+    exchange,
+  });
+  ctx.defer(() => server.kill());
+  const fleet = await startClientFleet(ctx.processes, {
+    name: 'throughput client',
+    url: server.url,
+    count: 1,
+    mode: 'envelope',
+  });
+  ctx.defer(() => fleet.close());
+  const writers: pg.Client[] = [];
+  for (let i = 0; i < WRITER.connections; i++) writers.push(await db.connect('orders-live-bench-writer'));
+  ctx.defer(() => Promise.all(writers.map((w) => w.end())));
+  return { db, server, fleet, writers };
+}
+
+async function attempt(
+  ctx: BenchContext,
+  rig: Rig,
+  phase: Attempt['phase'],
+  rate: number,
+  seconds: number,
+): Promise<Attempt> {
+  const stop = new AbortController();
+  let aborted: string | null = null;
+  const monitor = setInterval(() => {
+    void rig.fleet.status().then((s) => {
+      if (aborted) return;
+      if (s.oldestPendingMs > MAX_LAG_MS) aborted = `an event waited ${fmt(s.oldestPendingMs, 0)} ms`;
+      else if (s.maxLatencyMs > MAX_LAG_MS) aborted = `an event took ${fmt(s.maxLatencyMs, 0)} ms`;
+      if (aborted) stop.abort();
+    });
+  }, MONITOR_EVERY_MS);
+  const before = await scrapeMetrics(rig.server.url);
+  const cpu = await sampleCpuShares(rig);
+  const writes = await runPacedWrites({
+    clients: rig.writers,
+    rate,
+    durationMs: seconds * 1000,
+    rows: SEED_ROWS,
+    ...WRITER,
+    onCommit: (keys, at) => rig.fleet.commit(keys, at),
+    signal: stop.signal,
+  });
+  clearInterval(monitor);
+  const shares = cpu.stop();
+  await waitFor(async () => (await rig.fleet.status()).pending === 0, {
+    timeoutMs: 120_000,
+    intervalMs: 100,
+    what: 'the backlog to reach the client',
+  });
+  const after = await scrapeMetrics(rig.server.url);
+  const window = await rig.fleet.collect();
+  const lag = summarizeLatency(window.latencies);
+  const passed =
+    !aborted &&
+    lag.max <= MAX_LAG_MS &&
+    writes.achievedRate >= MIN_ACHIEVED_SHARE * rate &&
+    window.gaps === 0;
+  const batches = histogramDelta(
+    readHistogram(after, 'orders_live_bridge_publish_seconds'),
+    readHistogram(before, 'orders_live_bridge_publish_seconds'),
+  );
+  const published =
+    metricValue(after, 'orders_live_bridge_published_total') -
+    metricValue(before, 'orders_live_bridge_published_total');
+  ctx.progress(
+    `${phase} ${rate}/s for ${seconds} s: ${fmt(writes.achievedRate, 0)} events/s committed, lag p99 ${fmt(lag.p99)} ms, ` +
+      `max ${fmt(lag.max)} ms${aborted ? ` (stopped: ${aborted})` : ''} → ${passed ? 'sustained' : 'not sustained'}`,
+  );
+  return {
+    phase,
+    rate,
+    writes,
+    lag,
+    aborted,
+    passed,
+    cpu: shares,
+    eventsPerBatch: batches.count > 0 ? published / batches.count : Number.NaN,
+    batchMeanMs: histogramMean(batches) * 1000,
+  };
+}
+
+/** orders-live's process, its PostgreSQL backends, the writers' backends, RabbitMQ, the machine. */
+async function sampleCpuShares(rig: Rig): Promise<{ stop(): CpuShares }> {
+  const { rows } = await rig.db.pool.query<{ pid: number; writer: boolean }>(
+    `SELECT pid, application_name LIKE 'orders-live-bench%' AS writer FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+  );
+  const samples = {
+    ordersLive: sampleCpuOf([rig.server.pid]),
+    ordersLiveBackends: sampleCpuOf(rows.filter((r) => !r.writer).map((r) => r.pid)),
+    writerBackends: sampleCpuOf(rows.filter((r) => r.writer).map((r) => r.pid)),
+    rabbitmq: sampleCpuOf(findProcesses((c) => c.includes('beam.smp') && c.includes('rabbit'))),
+    machine: sampleMachineCpu(),
+  };
+  return {
+    stop: () => ({
+      ordersLive: samples.ordersLive.stop(),
+      ordersLiveBackends: samples.ordersLiveBackends.stop(),
+      writerBackends: samples.writerBackends.stop(),
+      rabbitmq: samples.rabbitmq.stop(),
+      machine: samples.machine.stop(),
+    }),
+  };
+}
+
+function lower(rate: number): number {
+  return [...PROBE_RATES].reverse().find((r) => r < rate) ?? 0;
+}
+
+function report(attempts: Attempt[], sustained: number, confirmSeconds: number) {
+  const confirmed = attempts.filter((a) => a.phase === 'confirm' && a.rate === sustained);
+  const achieved = spread(confirmed.map((a) => a.writes.achievedRate));
+  return {
+    method: [
+      `Writers: ${WRITER.connections} connections, one multi-row UPDATE … WHERE id = ANY(…) every ${WRITER.tickMs} ms carrying every event due (paced by the clock); one socket.io client in a child process; orders-live with every role in one process (defaults: BRIDGE_BATCH_SIZE 500, GATEWAY_PREFETCH 500).`,
+      `Lag = client receipt − commit per event (same clock method as e2e-latency). A run passes when the writers commit ≥ ${MIN_ACHIEVED_SHARE * 100}% of the asked rate, no event's lag exceeds ${MAX_LAG_MS} ms (a monitor stops the run as soon as one does, or one waits longer), and the client sees no gap.`,
+      `Probes of ${PROBE_SECONDS} s step through ${PROBE_RATES.join(', ')} events/s until one fails; the best is then run ${REPETITIONS} × ${confirmSeconds} s (a failed confirmation steps down one rate).`,
+      'CPU in cores over the writing phase, from /proc/<pid>/stat: the orders-live process, the PostgreSQL backends of its connections and of the writers (pids from pg_stat_activity), RabbitMQ (beam.smp); the whole machine from /proc/stat (2 cores = 2.0; what the others leave is other users).',
+      'Bridge batches from orders_live_bridge_publish_seconds (one observation per relay step: numbering, publish, confirms, marking published); relay ceiling = events per batch ÷ mean batch time, the most one leader can relay at that batch size.',
+    ],
+    tables: [
+      {
+        title: 'Runs',
+        columns: [
+          'phase',
+          'rate/s',
+          'committed/s',
+          'rows/stmt',
+          'lag p50 ms',
+          'lag p99 ms',
+          'lag max ms',
+          'result',
+          "CPU: orders-live / its PG / writers' PG / RabbitMQ / machine",
+          'events/batch',
+          'batch ms',
+          'relay ceiling/s',
+        ],
+        rows: attempts.map((a) => [
+          a.phase,
+          fmt(a.rate, 0),
+          fmt(a.writes.achievedRate, 0),
+          fmt(a.writes.meanRowsPerStatement, 0),
+          fmt(a.lag.p50),
+          fmt(a.lag.p99),
+          fmt(a.lag.max),
+          a.passed ? 'sustained' : `no${a.aborted ? `: ${a.aborted}` : ''}`,
+          [a.cpu.ordersLive, a.cpu.ordersLiveBackends, a.cpu.writerBackends, a.cpu.rabbitmq, a.cpu.machine]
+            .map((c) => fmt(c))
+            .join(' / '),
+          fmt(a.eventsPerBatch, 0),
+          fmt(a.batchMeanMs),
+          fmt((a.eventsPerBatch / a.batchMeanMs) * 1000, 0),
+        ]),
+      },
+    ],
+    targets: [
+      {
+        what: `sustained rate (${confirmSeconds} s, lag < 1 s)`,
+        goal: '≥ 10,000 events/s',
+        measured:
+          sustained > 0
+            ? `${fmt(sustained, 0)}/s asked; committed ${fmtSpread(achieved, 0)}/s`
+            : 'none of the rates',
+        met: sustained >= 10_000,
+      },
+    ],
+    notes: [],
+    data: { attempts, sustained, achieved },
+  };
+}
