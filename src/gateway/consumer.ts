@@ -85,9 +85,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   }
 
   async function untilClosedOrStopped(closed: Promise<void>): Promise<void> {
-    let onAbort = () => undefined as void;
+    let onAbort: () => void = () => {};
     const aborted = new Promise<void>((resolve) => {
-      onAbort = resolve;
+      onAbort = () => resolve();
       stopped.signal.addEventListener('abort', onAbort, { once: true });
     });
     try {

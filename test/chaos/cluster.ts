@@ -64,7 +64,8 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     start,
     saveLogs(prefix) {
       mkdirSync(dirname(prefix), { recursive: true });
-      all.forEach(({ member, proc }, i) => writeFileSync(`${prefix}-${member}-${i}.log`, proc.output()));
+      for (const [i, { member, proc }] of all.entries())
+        writeFileSync(`${prefix}-${member}-${i}.log`, proc.output());
     },
     async stopAll() {
       await Promise.all([...running.keys()].map((m) => cluster.kill(m, 'SIGTERM')));

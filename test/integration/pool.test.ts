@@ -12,7 +12,11 @@ const admin = db.pool();
 afterAll(() => admin.end());
 
 it('survives the termination of a checked-out client between two queries, then serves again', async () => {
-  const pool = createPool(db.url, { applicationName: 'orders-live-pool-test', max: 2, log: createLogger('silent') });
+  const pool = createPool(db.url, {
+    applicationName: 'orders-live-pool-test',
+    max: 2,
+    log: createLogger('silent'),
+  });
   try {
     const client = await pool.connect();
     let ended = false;

@@ -29,6 +29,8 @@ it('documents every configuration variable in the Configuration table', () => {
 it('documents every CLI command', () => {
   const commands = section('Commands');
   for (const command of Object.keys(COMMAND_HELP)) {
-    expect(commands, `orders-live ${command}`).toMatch(new RegExp(`(cli -- |npm )${command}\\b|npm run ${command}\\b`));
+    expect(commands, `orders-live ${command}`).toMatch(
+      new RegExp(`(cli -- |npm )${command}\\b|npm run ${command}\\b`),
+    );
   }
 });
