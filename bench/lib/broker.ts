@@ -2,7 +2,8 @@
 // (it sees what the bridge publishes before any gateway dedupes it), and cleanup of the exchange.
 
 import amqp from 'amqplib';
-import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
+import { deleteTopology } from '../../src/amqp/topology.js';
+import type { OrderEvent } from '../../src/contract/events.js';
 
 export interface RawConsumer {
   /** Messages received, repeats included. */
@@ -61,11 +62,7 @@ export async function createRawConsumer(
 export async function deleteExchange(url: string, exchange: string): Promise<void> {
   const connection = await amqp.connect(url);
   try {
-    const channel = await connection.createChannel();
-    const names = amqpNames(exchange);
-    await channel.deleteQueue(names.deadLetterQueue);
-    await channel.deleteExchange(names.deadLetterExchange);
-    await channel.deleteExchange(names.exchange);
+    await deleteTopology(await connection.createChannel(), exchange);
   } finally {
     await connection.close();
   }

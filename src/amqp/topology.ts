@@ -16,6 +16,14 @@ export async function declareTopology(channel: Channel, exchange: string): Promi
   await channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, '');
 }
 
+/** Deletes what declareTopology declared (tests and benchmarks clean up their own names). */
+export async function deleteTopology(channel: Channel, exchange: string): Promise<void> {
+  const names = amqpNames(exchange);
+  await channel.deleteQueue(names.deadLetterQueue);
+  await channel.deleteExchange(names.deadLetterExchange);
+  await channel.deleteExchange(names.exchange);
+}
+
 /** The URL with a heartbeat, unless it sets one itself. */
 export function withHeartbeat(url: string, seconds = HEARTBEAT_S): string {
   const parsed = new URL(url);

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll } from 'vitest';
-import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
+import { deleteTopology } from '../../src/amqp/topology.js';
+import type { OrderEvent } from '../../src/contract/events.js';
 import { RABBITMQ_URL, randomSuffix } from './names.js';
 
 export interface ReceivedMessage {
@@ -35,11 +36,7 @@ export function useExchange(): string {
   afterAll(async () => {
     const connection = await amqp.connect(RABBITMQ_URL);
     try {
-      const channel = await connection.createChannel();
-      const names = amqpNames(exchange);
-      await channel.deleteQueue(names.deadLetterQueue);
-      await channel.deleteExchange(names.deadLetterExchange);
-      await channel.deleteExchange(names.exchange);
+      await deleteTopology(await connection.createChannel(), exchange);
     } finally {
       await connection.close();
     }
