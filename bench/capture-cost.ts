@@ -178,9 +178,7 @@ async function published(bridge: OrdersLiveProcess): Promise<number> {
 }
 
 async function unpublished(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL',
-  );
+  const { rows } = await pool.query<{ n: number }>('SELECT events::int AS n FROM order_events_backlog()');
   return rows[0]!.n;
 }
 

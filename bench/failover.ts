@@ -179,8 +179,7 @@ async function lockTakeover(bridges: OrdersLiveProcess[], killWall: number): Pro
 async function verify(ctx: BenchContext, rig: Rig, takeovers: Takeover[], committed: number) {
   const { db, consumer, fleet } = rig;
   await waitFor(
-    async () =>
-      (await db.pool.query('SELECT 1 FROM order_events WHERE published_at IS NULL LIMIT 1')).rowCount === 0,
+    async () => (await db.pool.query('SELECT 1 FROM order_events_backlog() WHERE events > 0')).rowCount === 0,
     { timeoutMs: 30_000, what: 'the log to be published' },
   );
   const { rows } = await db.pool.query<{ n: number; positioned: number; max: number | null }>(

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from '../config.js';
+import { backlog } from '../db/event-log.js';
 import type { Service } from '../lib/service.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
@@ -141,16 +142,5 @@ export function createBridge(options: BridgeOptions): Bridge {
 }
 
 function backlogProbe(pool: pg.Pool): BacklogProbe {
-  return {
-    async backlog() {
-      // Two halves, each served by its partial index; a plain "published_at IS NULL" would
-      // scan the whole log on every scrape.
-      const { rows } = await pool.query<{ count: number; lag: number | null }>(`
-        SELECT count(*)::int AS count, extract(epoch FROM now() - min(occurred_at))::float8 AS lag
-        FROM (SELECT occurred_at FROM order_events WHERE position IS NULL
-              UNION ALL
-              SELECT occurred_at FROM order_events WHERE position IS NOT NULL AND published_at IS NULL) AS u`);
-      return { count: rows[0]?.count ?? 0, lagSeconds: Math.max(0, rows[0]?.lag ?? 0) };
-    },
-  };
+  return { backlog: () => backlog(pool) };
 }

@@ -2,10 +2,11 @@
 // lock connection:
 //   1. (after taking over or after a failure) read numbered events not yet confirmed — they are
 //      republished first, under the same positions;
-//   2. otherwise number up to `batchSize` new events in capture order (one statement: the
-//      counter row and the events move together, so positions have no gap and never change);
+//   2. otherwise number up to `batchSize` new events in capture order and stamp their
+//      published_at (one statement: the counter row and the events move together, so positions
+//      have no gap and never change);
 //   3. publish them and wait for RabbitMQ's confirms;
-//   4. record them as published.
+//   4. raise the confirmed watermark (bridge_state.confirmed_through) to the batch's last one.
 // A crash between any two of these loses nothing: what is numbered but unconfirmed is found by 1.
 
 import type pg from 'pg';
@@ -26,19 +27,19 @@ const NUMBER_BATCH_SQL = `
     WHERE id = 1 AND EXISTS (SELECT 1 FROM batch)
     RETURNING last_position - (SELECT count(*) FROM batch) AS base
   )
-  UPDATE order_events e SET position = counter.base + batch.n
+  UPDATE order_events e SET position = counter.base + batch.n, published_at = $2
   FROM batch, counter
   WHERE e.id = batch.id
   RETURNING ${ENVELOPE_COLUMNS}`;
 
 const UNCONFIRMED_SQL = `
   SELECT ${ENVELOPE_COLUMNS} FROM order_events e
-  WHERE e.position IS NOT NULL AND e.published_at IS NULL
+  WHERE e.position > (SELECT confirmed_through FROM bridge_state WHERE id = 1)
   ORDER BY e.position LIMIT $1`;
 
-const MARK_PUBLISHED_SQL = `
-  UPDATE order_events SET published_at = $3
-  WHERE position BETWEEN $1 AND $2 AND published_at IS NULL`;
+// Batches are confirmed in position order: one watermark says which events are published.
+const MARK_CONFIRMED_SQL =
+  'UPDATE bridge_state SET confirmed_through = greatest(confirmed_through, $1) WHERE id = 1';
 
 /** A drain returns after this many batches, so its caller can renew its lease in between. */
 const MAX_BATCHES_PER_DRAIN = 20;
@@ -73,7 +74,7 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
     // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
     // already pile up on their own while the previous batch is in flight.
     if (lingerMs > 0) await delay(lingerMs, signal);
-    const { rows } = await client.query(NUMBER_BATCH_SQL, [batchSize]);
+    const { rows } = await client.query(NUMBER_BATCH_SQL, [batchSize, new Date().toISOString()]);
     return rows.map(toEnvelope).sort((a, b) => a.position - b.position);
   }
 
@@ -81,15 +82,13 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
     const started = performance.now();
     const events = await nextBatch(client, signal);
     if (events.length === 0 || signal.aborted) return 0;
-    const publishedAt = new Date().toISOString();
-    for (const event of events) event.published_at = publishedAt;
     try {
       await publisher.publish(events);
     } catch (e) {
       recovering = true;
       throw e;
     }
-    await client.query(MARK_PUBLISHED_SQL, [events[0]!.position, events.at(-1)!.position, publishedAt]);
+    await client.query(MARK_CONFIRMED_SQL, [events.at(-1)!.position]);
     onPublished?.(events, (performance.now() - started) / 1000);
     return events.length;
   }

@@ -8,14 +8,15 @@ import type pg from 'pg';
 export const RETENTION_BATCH = 1_000;
 
 // Walks the position index from the oldest event, so each batch reads only what it deletes.
-// published_at grows with position (batches are confirmed in order), so once a batch deletes
+// published_at grows with position (batches are numbered and confirmed in order), so once a batch deletes
 // less than it read, nothing further is due.
 const DELETE_BATCH_SQL = `
   WITH oldest AS (
     SELECT position FROM order_events WHERE position IS NOT NULL ORDER BY position LIMIT $2
   )
   DELETE FROM order_events e USING oldest
-  WHERE e.position = oldest.position AND e.published_at IS NOT NULL AND e.published_at < $1`;
+  WHERE e.position = oldest.position AND e.published_at < $1
+    AND e.position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)`;
 
 /** Deletes every published event with published_at before `cutoff`; returns how many. */
 export async function deleteExpired(

@@ -4,6 +4,7 @@
 import amqp from 'amqplib';
 import pg from 'pg';
 import { amqpNames } from '../contract/events.js';
+import { backlog } from '../db/event-log.js';
 import { migrationStatus } from '../db/migrate.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
@@ -152,11 +153,7 @@ async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promis
           detail: 'no bridge leader: start one ("orders-live start --role bridge", or npm start)',
         },
   );
-  const { rows } = await client.query<{ count: number; lag: number | null }>(`
-    SELECT count(*)::int AS count, extract(epoch FROM now() - min(occurred_at))::float8 AS lag
-    FROM (SELECT occurred_at FROM order_events WHERE position IS NULL
-          UNION ALL SELECT occurred_at FROM order_events WHERE position IS NOT NULL AND published_at IS NULL) AS u`);
-  const { count, lag } = rows[0] ?? { count: 0, lag: null };
+  const { count, lagSeconds: lag } = await backlog(client);
   add(
     count > 0 && (lag ?? 0) > LAG_WARN_S
       ? {

@@ -44,11 +44,11 @@ export function toEnvelope(row: EnvelopeRow): OrderEvent {
   };
 }
 
-/** Published events with position > `after`, ascending, at most `limit`. */
+/** Published (confirmed) events with position > `after`, ascending, at most `limit`. */
 export async function readPublished(db: Queryable, after: number, limit: number): Promise<OrderEvent[]> {
   const { rows } = await db.query<EnvelopeRow>(
     `SELECT ${ENVELOPE_COLUMNS} FROM order_events e
-     WHERE e.position > $1 AND e.published_at IS NOT NULL
+     WHERE e.position > $1 AND e.position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)
      ORDER BY e.position LIMIT $2`,
     [after, limit],
   );
@@ -86,8 +86,16 @@ export async function lastPosition(db: Queryable): Promise<number> {
 
 /** The highest position RabbitMQ has confirmed (0 when none): where a starting gateway begins. */
 export async function lastPublishedPosition(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ position: string | null }>(
-    'SELECT max(position) AS position FROM order_events WHERE published_at IS NOT NULL',
+  const { rows } = await db.query<{ position: string }>(
+    'SELECT confirmed_through AS position FROM bridge_state WHERE id = 1',
   );
   return Number(rows[0]?.position ?? 0);
+}
+
+/** Events not yet confirmed by RabbitMQ, and the age in seconds of the oldest (0 when none). */
+export async function backlog(db: Queryable): Promise<{ count: number; lagSeconds: number }> {
+  const { rows } = await db.query<{ count: number; lag: number | null }>(
+    'SELECT events::int AS count, extract(epoch FROM now() - oldest)::float8 AS lag FROM order_events_backlog()',
+  );
+  return { count: rows[0]?.count ?? 0, lagSeconds: Math.max(0, rows[0]?.lag ?? 0) };
 }

@@ -40,7 +40,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');
   await pool.query(
-    "UPDATE bridge_state SET last_position = 0; UPDATE bridge_doorbell SET quiet_until = '-infinity'",
+    "UPDATE bridge_state SET last_position = 0, confirmed_through = 0; UPDATE bridge_doorbell SET quiet_until = '-infinity'",
   );
 });
 

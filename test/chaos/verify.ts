@@ -32,8 +32,7 @@ export async function verifyRun(
 ): Promise<ScenarioReport> {
   const quietStarted = Date.now();
   await waitFor(
-    async () =>
-      (await pool.query('SELECT 1 FROM order_events WHERE published_at IS NULL LIMIT 1')).rowCount === 0,
+    async () => (await pool.query('SELECT 1 FROM order_events_backlog() WHERE events > 0')).rowCount === 0,
     {
       timeoutMs: 60_000,
       what: 'every event published',

@@ -101,9 +101,11 @@ export async function assignPositions(client: pg.PoolClient): Promise<number> {
      WHERE e.id = n.id`,
     [rows[0]!.last_position],
   );
-  await client.query('UPDATE bridge_state SET last_position = last_position + $1 WHERE id = 1', [
-    rowCount ?? 0,
-  ]);
+  // …and, as the bridge does once RabbitMQ confirmed them, raise the confirmed watermark.
+  await client.query(
+    'UPDATE bridge_state SET last_position = last_position + $1, confirmed_through = last_position + $1 WHERE id = 1',
+    [rowCount ?? 0],
+  );
   return rowCount ?? 0;
 }
 

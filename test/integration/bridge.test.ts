@@ -31,7 +31,7 @@ afterAll(() => pool.end());
 beforeEach(async () => {
   // Every test starts from an empty log and counter, so positions start at 1 again.
   await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');
-  await pool.query('UPDATE bridge_state SET last_position = 0');
+  await pool.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0');
 });
 
 function inProcessBridge(overrides: Partial<BridgeConfig> = {}): Bridge {
@@ -71,7 +71,7 @@ async function expectComplete(consumer: TestConsumer, n: number, timeoutMs = 60_
     const stored = log.get(event.position)!;
     expect({ ...event, published_at: null }).toEqual({ ...stored, published_at: null });
   }
-  const { rows } = await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL');
+  const { rows } = await pool.query('SELECT events::int AS n FROM order_events_backlog()');
   expect(rows[0].n).toBe(0);
 }
 
@@ -233,13 +233,15 @@ describe('leadership', () => {
 describe('retention', () => {
   it('deletes only published events older than the window', async () => {
     await bulkInsert(40, 40);
-    // 1–10: published 8 days ago; 11–20: published now; 21–30: numbered, never published and
-    // captured 30 days ago; 31–40: not even numbered.
+    // 1–10: published 8 days ago; 11–20: published now; 21–30: numbered and stamped 30 days ago
+    // but never confirmed (above the watermark); 31–40: not even numbered.
     await pool.query(`
       UPDATE order_events SET position = id,
-        published_at = CASE WHEN id <= 10 THEN now() - interval '8 days' WHEN id <= 20 THEN now() END,
+        published_at = CASE WHEN id <= 10 THEN now() - interval '8 days' WHEN id <= 20 THEN now()
+                            ELSE now() - interval '30 days' END,
         occurred_at = CASE WHEN id BETWEEN 21 AND 30 THEN now() - interval '30 days' ELSE occurred_at END
       WHERE id <= 30`);
+    await pool.query('UPDATE bridge_state SET last_position = 30, confirmed_through = 20');
     const cutoff = new Date(Date.now() - 7 * 86_400_000);
     expect(await deleteExpired(pool, cutoff)).toBe(10);
     const { rows } = await pool.query('SELECT id::int FROM order_events ORDER BY id');

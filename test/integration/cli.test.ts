@@ -44,7 +44,7 @@ async function runToEnd(args: string[], extraEnv: Record<string, string> = {}, t
 }
 
 async function unpublished(): Promise<number> {
-  const { rows } = await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL');
+  const { rows } = await pool.query('SELECT events::int AS n FROM order_events_backlog()');
   return rows[0].n;
 }
 
@@ -86,9 +86,7 @@ describe('start', () => {
       }
     })();
     await waitFor(
-      async () =>
-        (await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NOT NULL'))
-          .rows[0].n > 500,
+      async () => (await pool.query('SELECT confirmed_through::int AS n FROM bridge_state')).rows[0].n > 500,
       {
         what: 'load flowing',
       },

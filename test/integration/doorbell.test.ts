@@ -61,7 +61,7 @@ async function waitUntilIdle(): Promise<void> {
 }
 
 async function unpublished(): Promise<number> {
-  const { rows } = await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL');
+  const { rows } = await pool.query('SELECT events::int AS n FROM order_events_backlog()');
   return rows[0].n;
 }
 

@@ -239,9 +239,7 @@ describe('resume', () => {
     await startBridge();
     await insertOrders(20, 20);
     await waitFor(
-      async () =>
-        (await pool.query('SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL')).rows[0]
-          .n === 0,
+      async () => (await pool.query('SELECT events::int AS n FROM order_events_backlog()')).rows[0].n === 0,
     );
     const gw = await startGateway({ recentEvents: 5 });
     const head = await lastPosition();
@@ -263,7 +261,9 @@ describe('sequencing', () => {
       WITH b AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM order_events WHERE position IS NULL)
       UPDATE order_events e SET position = (SELECT last_position FROM bridge_state) + b.n, published_at = now()
       FROM b WHERE e.id = b.id`);
-    await pool.query('UPDATE bridge_state SET last_position = last_position + 3');
+    await pool.query(
+      'UPDATE bridge_state SET last_position = last_position + 3, confirmed_through = last_position + 3',
+    );
     const events = await readRange(pool, start + 1, start + 3);
     const connection = await amqp.connect(RABBITMQ_URL);
     try {
