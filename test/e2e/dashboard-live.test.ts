@@ -142,9 +142,12 @@ describe('the dashboard', () => {
   it('shows the API error when an edit is stale (412 from If-Match)', async () => {
     const { page } = browser;
     await page.click(`${rowSelector(3)} button[data-action="edit"]`);
-    // Someone else changes the order while the dialog is open.
-    await psql.query("UPDATE orders SET product_name = 'Changed in psql' WHERE id = 3");
-    await page.waitForSelector(rowSelector(3, { version: 2 }));
+    // Someone else changes the order while the dialog is open; the page shows it (the dialog keeps
+    // the version it opened with, which is what its If-Match sends).
+    const { rows } = await psql.query<{ version: number }>(
+      "UPDATE orders SET product_name = 'Changed in psql' WHERE id = 3 RETURNING version",
+    );
+    await page.waitForSelector(rowSelector(3, { version: rows[0]!.version }), { timeout: 5_000 });
     await page.selectOption('[data-testid="edit-status"]', 'cancelled');
     await page.click('[data-testid="edit-save"]');
     const error = page.locator('[data-testid="api-error"]');
