@@ -7,10 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { type DashboardBrowser, openDashboard } from './browser.js';
+import type { DashboardBrowser } from './browser.js';
 import { feedPositions, type PageGlobals, rowsInDom, text, waitForState } from './dashboard-page.js';
-import { startSystem, systemEnv, type TestSystem } from './system.js';
-import { ensureWebBuilt } from './web-build.js';
+import {
+  closeDashboardSystem,
+  openDashboardSystem,
+  orderRows,
+  systemEnv,
+  type TestSystem,
+} from './system.js';
 
 const ROWS = 1_000;
 const UPDATES = 5;
@@ -24,24 +29,14 @@ let browser: DashboardBrowser;
 let psql: pg.Pool;
 
 beforeAll(async () => {
-  await ensureWebBuilt();
-  psql = db.pool({ application_name: 'psql' });
-  system = await startSystem(systemEnv(db, exchange));
-  browser = await openDashboard(system.url);
+  ({ psql, system, browser } = await openDashboardSystem(db, systemEnv(db, exchange)));
   await waitForState(browser.page, 'live');
 });
 
 // Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(async () => {
-  await browser?.close();
-  await system?.stop();
-  await psql?.end();
-});
+afterAll(() => closeDashboardSystem({ browser, system, psql }));
 
-async function dbRows(): Promise<{ id: number; status: string; version: number }[]> {
-  const { rows } = await psql.query('SELECT id::int, status, version FROM orders ORDER BY id');
-  return rows;
-}
+const dbRows = () => orderRows(psql);
 
 /** Waits until the table shows exactly the database's rows; on timeout, says how far apart. */
 async function expectTableMatchesDatabase(page: DashboardBrowser['page'], timeoutMs: number): Promise<void> {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { type DashboardBrowser, openDashboard } from './browser.js';
+import type { DashboardBrowser } from './browser.js';
 import {
   feedPositions,
   type PageGlobals,
@@ -17,8 +17,13 @@ import {
   text,
   waitForState,
 } from './dashboard-page.js';
-import { startSystem, systemEnv, type TestSystem } from './system.js';
-import { ensureWebBuilt } from './web-build.js';
+import {
+  closeDashboardSystem,
+  openDashboardSystem,
+  orderRows,
+  systemEnv,
+  type TestSystem,
+} from './system.js';
 
 const db = useTestDatabase();
 const exchange = useExchange();
@@ -28,29 +33,20 @@ let browser: DashboardBrowser;
 let psql: pg.Pool;
 
 beforeAll(async () => {
-  await ensureWebBuilt();
-  psql = db.pool({ application_name: 'psql' });
-  await psql.query(
+  ({ psql, system, browser } = await openDashboardSystem(
+    db,
+    systemEnv(db, exchange),
     `INSERT INTO orders (customer_name, product_name, status)
      SELECT 'Customer ' || i, 'Product ' || (i % 7), (ARRAY['pending','processing','shipped'])[1 + i % 3]
      FROM generate_series(1, 30) i`,
-  );
-  system = await startSystem(systemEnv(db, exchange));
-  browser = await openDashboard(system.url);
+  ));
   await waitForState(browser.page, 'live');
 });
 
 // Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(async () => {
-  await browser?.close();
-  await system?.stop();
-  await psql?.end();
-});
+afterAll(() => closeDashboardSystem({ browser, system, psql }));
 
-async function dbRows(): Promise<{ id: number; status: string; version: number }[]> {
-  const { rows } = await psql.query('SELECT id::int, status, version FROM orders ORDER BY id');
-  return rows;
-}
+const dbRows = () => orderRows(psql);
 
 async function createThroughApi(body: object): Promise<{ id: number; version: number }> {
   const response = await fetch(`${system.url}/orders`, {

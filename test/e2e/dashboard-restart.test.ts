@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { type DashboardBrowser, openDashboard } from './browser.js';
+import type { DashboardBrowser } from './browser.js';
 import {
   feedPositions,
   type PageGlobals,
@@ -19,8 +19,14 @@ import {
   rowsInDom,
   waitForState,
 } from './dashboard-page.js';
-import { startSystem, systemEnv, type TestSystem } from './system.js';
-import { ensureWebBuilt } from './web-build.js';
+import {
+  closeDashboardSystem,
+  openDashboardSystem,
+  orderRows,
+  startSystem,
+  systemEnv,
+  type TestSystem,
+} from './system.js';
 
 const TOKEN = 'e2e-operator-token-0123456789';
 const db = useTestDatabase();
@@ -31,26 +37,17 @@ let browser: DashboardBrowser;
 let psql: pg.Pool;
 
 beforeAll(async () => {
-  await ensureWebBuilt();
-  psql = db.pool({ application_name: 'psql' });
-  await psql.query(
+  ({ psql, system, browser } = await openDashboardSystem(
+    db,
+    env(),
     "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product' FROM generate_series(1, 10) i",
-  );
-  system = await startSystem(env());
-  browser = await openDashboard(system.url);
+  ));
 });
 
 // Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(async () => {
-  await browser?.close();
-  await system?.stop();
-  await psql?.end();
-});
+afterAll(() => closeDashboardSystem({ browser, system, psql }));
 
-async function dbRows(): Promise<{ id: number; status: string; version: number }[]> {
-  const { rows } = await psql.query('SELECT id::int, status, version FROM orders ORDER BY id');
-  return rows;
-}
+const dbRows = () => orderRows(psql);
 
 /** The last position, once the bridge has numbered every event written so far. */
 async function lastPosition(): Promise<number> {

@@ -1,9 +1,13 @@
 // The whole system (`orders-live start`, all roles) as a child process on its own database and
 // exchange, the way an operator runs it; the dashboard, API and socket share its one port.
 
+import type pg from 'pg';
 import type { TestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { type CliProcess, startCli } from '../helpers/process.js';
+import { type DashboardBrowser, openDashboard } from './browser.js';
+import type { RowInDom } from './dashboard-page.js';
+import { ensureWebBuilt } from './web-build.js';
 
 /** tsx compiles on start; on two busy cores that can take a while. */
 const START_TIMEOUT_MS = 60_000;
@@ -40,4 +44,38 @@ export async function startSystem(env: Record<string, string>, port = 0): Promis
       await process.kill('SIGTERM');
     },
   };
+}
+
+export interface DashboardSystem {
+  /** Writes as an operator in psql does: the capture records actor postgres/psql, source sql. */
+  psql: pg.Pool;
+  system: TestSystem;
+  browser: DashboardBrowser;
+}
+
+/** Each e2e file's start: the page built, a psql pool, optional seed rows, the system, the page. */
+export async function openDashboardSystem(
+  db: TestDatabase,
+  env: Record<string, string>,
+  seedSql?: string,
+): Promise<DashboardSystem> {
+  await ensureWebBuilt();
+  const psql = db.pool({ application_name: 'psql' });
+  if (seedSql) await psql.query(seedSql);
+  const system = await startSystem(env);
+  const browser = await openDashboard(system.url);
+  return { psql, system, browser };
+}
+
+/** Closes what openDashboardSystem opened (call it in an afterAll registered after useTestDatabase). */
+export async function closeDashboardSystem(parts: Partial<DashboardSystem>): Promise<void> {
+  await parts.browser?.close();
+  await parts.system?.stop();
+  await parts.psql?.end();
+}
+
+/** Every order's id, status and version, as the page's rows are compared with them. */
+export async function orderRows(psql: pg.Pool): Promise<RowInDom[]> {
+  const { rows } = await psql.query<RowInDom>('SELECT id::int, status, version FROM orders ORDER BY id');
+  return rows;
 }
