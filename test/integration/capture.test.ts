@@ -87,6 +87,29 @@ describe('capture through plain SQL', () => {
     expect(rows[0]).toEqual({ version: 2, bumped: true });
   });
 
+  it('names every column an UPDATE changed, old and new, and covers every column of orders', async () => {
+    const order = await insertOrder();
+    const { rows: columns } = await pool.query<{ name: string }>(
+      `SELECT column_name AS name FROM information_schema.columns
+       WHERE table_schema = current_schema() AND table_name = 'orders'
+         AND column_name NOT IN ('id', 'version', 'updated_at')`,
+    );
+    // One statement that changes every column but the three that never appear in `changes`.
+    await pool.query(
+      `UPDATE orders SET customer_name = 'Ron', product_name = 'iPad', status = 'cancelled',
+         created_at = '2026-01-02 03:04:05+01' WHERE id = $1`,
+      [order.id],
+    );
+    const changes = (await events())[1]!.changes!;
+    expect(Object.keys(changes).sort()).toEqual(columns.map((c) => c.name).sort());
+    expect(changes).toMatchObject({
+      customer_name: ['Harry', 'Ron'],
+      product_name: ['iPhone 17', 'iPad'],
+      status: ['pending', 'cancelled'],
+    });
+    expect(changes.created_at![1]).toBe('2026-01-02T02:04:05+00:00');
+  });
+
   it('records a DELETE with the last row and a tombstone version', async () => {
     const order = await insertOrder();
     await pool.query("UPDATE orders SET status = 'processing' WHERE id = $1", [order.id]);
