@@ -1,5 +1,5 @@
 // capture-cost: what capture costs the writer. pgbench runs single-row UPDATEs on a 100k-row
-// orders table at 1 and 8 connections against five variants of the capture, each in its own
+// orders table at 1 and 8 connections against six variants of the capture, each in its own
 // database, interleaved (every repetition runs every variant once, in turn) so that drift in the
 // machine's load hits all variants alike; ratios are taken within a repetition. Then one bulk
 // UPDATE of all rows per variant, timed the same way.
@@ -19,7 +19,7 @@ import { waitFor } from './lib/wait-for.js';
 
 const REPETITIONS = 3;
 const WRITERS = [1, 8] as const;
-const PGBENCH_SECONDS = 3;
+const PGBENCH_SECONDS = 5;
 const QUICK_PGBENCH_SECONDS = 2;
 /**
  * Variants whose bulk UPDATE is timed: without capture, and with the log and its one NOTIFY (what
@@ -205,6 +205,8 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
     fmtSpread(ratioSpread(bulkOf(id), bulkOf('a'))),
   ]);
   const shipped8 = ratio('e', 8);
+  const writersShare8 = ratio('f', 8);
+  const doorbellVsLog8 = ratioSpread(tps('f', 8), tps('c', 8));
   const shipped1 = ratio('e', 1);
   const bulkD = ratioSpread(bulkOf('d'), bulkOf('a'));
   const eRuns = runs.filter((r) => r.variant === 'e');
@@ -214,6 +216,7 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
       'Each variant in its own database (created, migrated with src/db/migrate.ts, seeded, then altered). The BEFORE UPDATE versioning trigger stays in all variants, so ratios isolate capture.',
       `${REPETITIONS} repetitions; in each, every writer count and every variant in turn (side by side); ratios are per repetition, shown as median (min–max). Before every run: TRUNCATE order_events, VACUUM (ANALYZE) orders, CHECKPOINT.`,
       '(e) runs with `start --role bridge --port 0` on its database, publishing to a random exchange (no queue bound); after each run the bench waits until the bridge has published everything.',
+      "(f) is (e)'s triggers with the doorbell lease held for good and no bridge: what the shipped capture costs the writers themselves, apart from the relay's share of the same 2 cores.",
       `Bulk: one autocommit UPDATE of all ${SEED_ROWS} rows, timed in Node around the query (includes COMMIT), ${REPETITIONS} repetitions per variant, interleaved; only (a) and (d): for one statement (b) sends 100k payloads, (c) and (e) capture like (d).`,
     ],
     tables: [
@@ -230,6 +233,18 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
         goal: '≥ 0.65× (issue 10)',
         measured: fmtSpread(shipped8),
         met: shipped8.median >= 0.65,
+      },
+      {
+        what: "writers' share (f) vs (a), 8 writers",
+        goal: '≥ 0.65× (issue 10)',
+        measured: fmtSpread(writersShare8),
+        met: writersShare8.median >= 0.65,
+      },
+      {
+        what: "writers' share (f) vs log without NOTIFY (c), 8 writers",
+        goal: '≈ 1× (the log-write floor)',
+        measured: fmtSpread(doorbellVsLog8),
+        met: doorbellVsLog8.median >= 0.95,
       },
       {
         what: 'shipped (e) vs (a), 8 writers',
@@ -258,7 +273,7 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
         return (
           `(e) with ${w} writer(s): the bridge process used ${fmtSpread(spread(these.map((r) => r.bridgeCpuCores ?? Number.NaN)))} cores ` +
           `and its PostgreSQL backends ${fmtSpread(spread(these.map((r) => r.bridgeBackendsCpuCores ?? Number.NaN)))} cores ` +
-          'of the 2, relaying while pgbench wrote; (a)–(d) run no bridge.'
+          'of the 2, relaying while pgbench wrote; (a)–(d) and (f) run no bridge.'
         );
       }),
       `Failed transactions reported by pgbench: ${runs.reduce((n, r) => n + r.failed, 0)}.`,

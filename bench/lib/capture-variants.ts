@@ -8,7 +8,7 @@ import { NOTIFY_CHANNEL } from '../../src/contract/events.js';
 export const NAIVE_CHANNEL = 'orders_naive';
 
 export interface CaptureVariant {
-  id: 'a' | 'b' | 'c' | 'd' | 'e';
+  id: 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
   label: string;
   /** SQL that turns the migrated database into this variant (none: as the migrations ship it). */
   alter: string[];
@@ -75,6 +75,14 @@ export const CAPTURE_VARIANTS: readonly CaptureVariant[] = [
     label: 'shipped: migrations as they are, a bridge draining',
     alter: [],
     bridge: true,
+  },
+  {
+    // The writers' side of (e) alone: the shipped triggers read a lease that is always held, so
+    // they never ring, and no bridge numbers or publishes on the same cores meanwhile.
+    id: 'f',
+    label: "shipped doorbell, lease held, no bridge (the writers' share of (e))",
+    alter: ["UPDATE bridge_doorbell SET quiet_until = 'infinity' WHERE id = 1"],
+    bridge: false,
   },
 ];
 
