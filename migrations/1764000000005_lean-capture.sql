@@ -1,7 +1,8 @@
 -- Up Migration
 
--- Capture at a fraction of its former cost per statement (BENCHMARKS.md, "Capture cost"). Three
--- things made a single-row UPDATE pay about twice what the log write itself costs:
+-- Capture at less than half its former cost per statement (BENCHMARKS.md, "What migration 0005
+-- changed in capture cost"). Three things made a single-row UPDATE pay about twice what the log
+-- write itself costs:
 --   * order_events_context() returned a record: PL/pgSQL ran it as a query of its own, and the
 --     INSERT then took its fields as parameters, so PostgreSQL planned the INSERT anew for every
 --     statement instead of reusing one plan;
@@ -45,8 +46,9 @@ CREATE OR REPLACE FUNCTION orders_capture_insert() RETURNS trigger
 LANGUAGE plpgsql SET timezone = 'UTC' AS $$
 BEGIN
   INSERT INTO order_events (op, order_id, version, "order", source, actor, txid, occurred_at)
-  SELECT 'insert', r.id, r.version, to_jsonb(r), (SELECT order_events_source()),
-         (SELECT order_events_actor()), (SELECT pg_current_xact_id()::text::bigint), (SELECT clock_timestamp())
+  SELECT 'insert', r.id, r.version, to_jsonb(r),
+         (SELECT order_events_source()), (SELECT order_events_actor()),
+         (SELECT pg_current_xact_id()::text::bigint), (SELECT clock_timestamp())
   FROM new_rows AS r;
   IF FOUND THEN PERFORM order_events_ring(); END IF;
   RETURN NULL;
@@ -59,8 +61,9 @@ CREATE OR REPLACE FUNCTION orders_capture_update() RETURNS trigger
 LANGUAGE plpgsql SET timezone = 'UTC' AS $$
 BEGIN
   INSERT INTO order_events (op, order_id, version, "order", changes, source, actor, txid, occurred_at)
-  SELECT 'update', r.id, r.version, to_jsonb(r), order_events_changes(o, r), (SELECT order_events_source()),
-         (SELECT order_events_actor()), (SELECT pg_current_xact_id()::text::bigint), (SELECT clock_timestamp())
+  SELECT 'update', r.id, r.version, to_jsonb(r), order_events_changes(o, r),
+         (SELECT order_events_source()), (SELECT order_events_actor()),
+         (SELECT pg_current_xact_id()::text::bigint), (SELECT clock_timestamp())
   FROM new_rows AS r JOIN old_rows AS o ON o.id = r.id
   WHERE r.version <> o.version;
   IF FOUND THEN PERFORM order_events_ring(); END IF;
@@ -74,8 +77,9 @@ CREATE OR REPLACE FUNCTION orders_capture_delete() RETURNS trigger
 LANGUAGE plpgsql SET timezone = 'UTC' AS $$
 BEGIN
   INSERT INTO order_events (op, order_id, version, "order", source, actor, txid, occurred_at)
-  SELECT 'delete', o.id, o.version + 1, to_jsonb(o), (SELECT order_events_source()),
-         (SELECT order_events_actor()), (SELECT pg_current_xact_id()::text::bigint), (SELECT clock_timestamp())
+  SELECT 'delete', o.id, o.version + 1, to_jsonb(o),
+         (SELECT order_events_source()), (SELECT order_events_actor()),
+         (SELECT pg_current_xact_id()::text::bigint), (SELECT clock_timestamp())
   FROM old_rows AS o;
   IF FOUND THEN PERFORM order_events_ring(); END IF;
   RETURN NULL;
