@@ -40,8 +40,8 @@ export interface Config {
 export interface GatewayConfig {
   /** Unacked deliveries in flight from RabbitMQ to one gateway. */
   readonly prefetch: number;
-  /** Unsent Socket.IO packets after which a client is disconnected (it can resume). */
-  readonly maxBufferedPackets: number;
+  /** Unsent bytes (engine.io and websocket buffers) after which a client is disconnected (it can resume). */
+  readonly maxBufferedBytes: number;
 }
 
 export interface BridgeConfig {
@@ -88,8 +88,16 @@ export const DEFAULTS = {
   // lowest gateway emit delay at 5,000 events/s (p50 28 ms against 666 and 55 ms) and no worse
   // at 1,000/s; 50 starves the gateway between acks under load.
   GATEWAY_PREFETCH: '500',
-  GATEWAY_MAX_BUFFERED: '1000',
+  // 4 MiB: ~10,000 events, half a second of a 20,000 events/s stream; 20 clients that stop reading
+  // cost at most ~80 MiB. A replaying client holds one packet (~250 KB) at a time, far below it.
+  GATEWAY_MAX_BUFFERED_BYTES: '4mb',
 } as const;
+
+/** Variables an earlier version read, and what replaced them: set, they are an error, not ignored. */
+const RENAMED: Readonly<Record<string, string>> = {
+  GATEWAY_MAX_BUFFERED:
+    'GATEWAY_MAX_BUFFERED_BYTES (a size such as 4mb; it counted packets, it now counts bytes)',
+};
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -135,15 +143,11 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     },
     gateway: {
       prefetch: integer('GATEWAY_PREFETCH', read('GATEWAY_PREFETCH'), 1, 65_535, problems),
-      maxBufferedPackets: integer(
-        'GATEWAY_MAX_BUFFERED',
-        read('GATEWAY_MAX_BUFFERED'),
-        10,
-        1_000_000,
-        problems,
-      ),
+      maxBufferedBytes: byteSize('GATEWAY_MAX_BUFFERED_BYTES', read('GATEWAY_MAX_BUFFERED_BYTES'), problems),
     },
   };
+  for (const [name, replacement] of Object.entries(RENAMED))
+    if (env[name] !== undefined) problems.push(`${name} is no longer read: use ${replacement}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     ...config,

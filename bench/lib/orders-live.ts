@@ -60,7 +60,7 @@ export async function startOrdersLive(
 function tuningFromEnvironment(): Record<string, string> {
   const knobs = [
     'GATEWAY_PREFETCH',
-    'GATEWAY_MAX_BUFFERED',
+    'GATEWAY_MAX_BUFFERED_BYTES',
     'BRIDGE_BATCH_SIZE',
     'BRIDGE_LINGER_MS',
     'BRIDGE_POLL_MS',

@@ -1,33 +1,52 @@
-// The fanout: what the sequencer releases goes to every live client. Events are grouped per I/O
-// tick (at low rate that is one event; under load, everything the broker delivered in one read,
-// up to MAX_BATCH), and each group is encoded once per distinct filter — clients with the same
-// filter share a Socket.IO room — so 1,000 clients cost one encoding, not 1,000. The last
-// RECENT_EVENTS events stay in memory so a reconnecting client resumes without touching the
-// database.
+// The fanout: what the ordered stream releases goes to every live client. Events are grouped per
+// I/O tick (at low rate that is one event; under load, everything the broker delivered in one
+// read, up to MAX_BATCH), and each group is encoded once per distinct filter — clients with the
+// same filter share a Socket.IO room — so 1,000 clients cost one encoding, not 1,000. The last
+// RECENT_EVENTS events stay in the replay ring so a reconnecting client resumes without the
+// database. The broadcast stream only ever goes up by one: a repeat is dropped, and a hole (the
+// log lost positions) sends every live client `resync` instead of a silent jump.
 
-import type { Server } from 'socket.io';
 import type { OrderEvent } from '../contract/events.js';
 import { type EventFilter, matchesFilter } from '../contract/socket.js';
 import type { GatewayMetrics } from './metrics.js';
+import { createReplayRing } from './replay-ring.js';
+import type { PositionRange } from './sequencer.js';
 
 /** Most events in one `events` message. */
 export const MAX_BATCH = 500;
 /** Events kept for in-memory replay: about 10 s at 1,000 events/s. */
 export const RECENT_EVENTS = 10_000;
+/** The room of clients without a filter. */
+const ALL = 'live:all';
 
 export interface Fanout {
   /** The last position broadcast to live clients. */
   readonly head: number;
+  /** Events continuing the stream; repeats are dropped, a hole is handled as `skip`. */
   push(events: OrderEvent[]): void;
-  /** Events in (after, head] from memory, or null when memory does not reach back that far. */
-  recent(after: number): OrderEvent[] | null;
+  /** Positions lost from the log: live clients are told to resync; the stream continues after. */
+  skip(range: PositionRange): void;
+  /** At most `limit` events in (after, head] from memory, or null when memory does not reach back. */
+  recent(after: number, limit: number): OrderEvent[] | null;
   /** The room a client with this filter joins. */
   roomFor(filter: EventFilter | undefined): string;
+  /** A room has no client left: its filter is no longer applied. */
+  forget(room: string): void;
   stop(): void;
 }
 
+/** The live clients, grouped in rooms by filter (Socket.IO rooms; a fake in unit tests). */
+export interface LiveRooms {
+  /** Clients in `room` now. */
+  size(room: string): number;
+  /** Sends `events` to every client in `room`. */
+  emit(room: string, events: OrderEvent[]): void;
+  /** Tells every client in `room` to resync, then disconnects them. */
+  resync(room: string, reason: string): void;
+}
+
 export interface FanoutOptions {
-  io: Server;
+  rooms: LiveRooms;
   /** The position clients already have: the first one broadcast is start + 1. */
   start: number;
   metrics: GatewayMetrics;
@@ -35,26 +54,20 @@ export interface FanoutOptions {
   recentEvents?: number;
 }
 
-export function createFanout({ io, start, metrics, recentEvents = RECENT_EVENTS }: FanoutOptions): Fanout {
-  let head = start;
+export function createFanout({ rooms, start, metrics, recentEvents = RECENT_EVENTS }: FanoutOptions): Fanout {
+  const ring = createReplayRing(recentEvents, start);
   let pending: OrderEvent[] = [];
+  let queuedThrough = start; // the last position broadcast or waiting in `pending`
   let scheduled: NodeJS.Immediate | undefined;
-  const filters = new Map<string, EventFilter | undefined>([['live:all', undefined]]);
-  // ring[i] holds position ringStart + i: the broadcast stream has no gaps.
-  let ring: OrderEvent[] = [];
-  let ringStart = start + 1;
-
-  io.of('/').adapter.on('delete-room', (room: string) => {
-    if (room !== 'live:all') filters.delete(room);
-  });
+  const filters = new Map<string, EventFilter | undefined>([[ALL, undefined]]);
 
   function flush(): void {
+    if (scheduled) clearImmediate(scheduled);
     scheduled = undefined;
     while (pending.length > 0) {
       const batch = pending.splice(0, MAX_BATCH);
       broadcast(batch);
-      head = batch.at(-1)!.position;
-      remember(batch);
+      ring.append(batch);
     }
   }
 
@@ -64,49 +77,58 @@ export function createFanout({ io, start, metrics, recentEvents = RECENT_EVENTS 
       if (event.published_at)
         metrics.emitDelay.observe(Math.max(0, now - Date.parse(event.published_at)) / 1000);
     }
-    const rooms = io.of('/').adapter.rooms;
     for (const [room, filter] of filters) {
-      const size = rooms.get(room)?.size ?? 0;
+      const size = rooms.size(room);
       if (size === 0) continue;
       const selected = filter ? batch.filter((e) => matchesFilter(e, filter)) : batch;
       if (selected.length === 0) continue;
-      io.to(room).emit('events', selected);
+      rooms.emit(room, selected);
       metrics.emitted.inc(selected.length * size);
     }
   }
 
-  function remember(batch: OrderEvent[]): void {
-    ring.push(...batch);
-    // Trimmed in steps of half the size, so the copy happens rarely.
-    if (ring.length > recentEvents * 1.5) {
-      const drop = ring.length - recentEvents;
-      ring = ring.slice(drop);
-      ringStart += drop;
+  function skip({ from, to }: PositionRange): void {
+    flush();
+    const reason = `positions ${from}–${to} are missing from the change log`;
+    for (const room of filters.keys()) {
+      const size = rooms.size(room);
+      if (size === 0) continue;
+      metrics.resyncs.inc({ reason: 'positions missing' }, size);
+      rooms.resync(room, reason);
     }
+    ring.reset(to);
+    queuedThrough = to;
   }
 
   return {
     get head() {
-      return head;
+      return ring.end;
     },
     push(events) {
-      pending.push(...events);
-      if (pending.length >= MAX_BATCH) {
-        if (scheduled) clearImmediate(scheduled);
-        flush();
-      } else {
-        scheduled ??= setImmediate(flush);
+      const { parts, refused, through } = continueStream(queuedThrough, events);
+      if (refused > 0) metrics.duplicates.inc(refused);
+      for (const part of parts) {
+        if ('hole' in part) skip(part.hole);
+        else pending.push(...part.events);
       }
+      queuedThrough = through;
+      if (pending.length >= MAX_BATCH) flush();
+      else if (pending.length > 0) scheduled ??= setImmediate(flush);
     },
-    recent(after) {
-      if (after < ringStart - 1 || after > head) return null;
-      return ring.slice(after - ringStart + 1);
+    skip(range) {
+      if (range.to > queuedThrough) skip(range);
+    },
+    recent(after, limit) {
+      return ring.after(after, limit);
     },
     roomFor(filter) {
-      if (!filter || (filter.status === undefined && filter.order_id === undefined)) return 'live:all';
+      if (!filter || (filter.status === undefined && filter.order_id === undefined)) return ALL;
       const key = `live:${JSON.stringify({ status: filter.status ? [...filter.status].sort() : undefined, order_id: filter.order_id })}`;
       if (!filters.has(key)) filters.set(key, filter);
       return key;
+    },
+    forget(room) {
+      if (room !== ALL) filters.delete(room);
     },
     stop() {
       if (scheduled) clearImmediate(scheduled);
@@ -114,4 +136,35 @@ export function createFanout({ io, start, metrics, recentEvents = RECENT_EVENTS 
       pending = [];
     },
   };
+}
+
+export type StreamPart = { events: OrderEvent[] } | { hole: PositionRange };
+
+/**
+ * Splits events that should continue a stream standing at `after` into what continues it by
+ * exactly one and the holes between: a repeat (at or below the last position) is refused.
+ */
+export function continueStream(
+  after: number,
+  events: readonly OrderEvent[],
+): { parts: StreamPart[]; refused: number; through: number } {
+  const parts: StreamPart[] = [];
+  let refused = 0;
+  let last = after;
+  let run: OrderEvent[] = [];
+  for (const event of events) {
+    if (event.position <= last) {
+      refused++;
+      continue;
+    }
+    if (event.position !== last + 1) {
+      if (run.length > 0) parts.push({ events: run });
+      parts.push({ hole: { from: last + 1, to: event.position - 1 } });
+      run = [];
+    }
+    run.push(event);
+    last = event.position;
+  }
+  if (run.length > 0) parts.push({ events: run });
+  return { parts, refused, through: last };
 }

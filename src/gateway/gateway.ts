@@ -13,8 +13,13 @@ import type { Logger } from '../log.js';
 import { createConsumer } from './consumer.js';
 import { createFanout, type Fanout } from './fanout.js';
 import { createGatewayMetrics } from './metrics.js';
-import { createSequencer, type Sequencer } from './sequencer.js';
-import { attachHandlers, createSocketServer, type SocketServerOptions } from './socket-server.js';
+import { createOrderedStream, type OrderedStream } from './ordered-stream.js';
+import {
+  attachHandlers,
+  createSocketServer,
+  type SocketServerOptions,
+  socketRooms,
+} from './socket-server.js';
 
 export interface GatewayOptions {
   httpServer: HttpServer;
@@ -41,7 +46,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const io = createSocketServer(options.httpServer, log);
   let started = false;
   let fanout: Fanout | undefined;
-  let sequencer: Sequencer | undefined;
+  let stream: OrderedStream | undefined;
   let detach: (() => void) | undefined;
 
   // Until start() has read where the stream stands, a connection could not be served.
@@ -52,13 +57,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     exchange: options.exchange,
     prefetch: config.prefetch,
     log: log.child({ part: 'consumer' }),
-    onEvent: (event) => sequencer?.offer(event),
+    onEvent: (event) => stream?.offer(event),
     onDeadLetter: () => metrics.deadLettered.inc(),
     onReconnect: () => metrics.reconnects.inc(),
     onConnected() {
       // The queue is new: what was published while there was none is read from the log.
       lastPublishedPosition(pool).then(
-        (position) => sequencer?.catchUp(position),
+        (position) => stream?.catchUp(position),
         (e: unknown) => log.warn({ err: toError(e) }, 'cannot read the log head after connecting'),
       );
     },
@@ -71,21 +76,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async start() {
       const start = await lastPublishedPosition(pool);
-      const out = createFanout({ io, start, metrics, recentEvents: options.recentEvents });
+      const rooms = socketRooms(io, (room) => fanout?.forget(room));
+      const out = createFanout({ rooms, start, metrics, recentEvents: options.recentEvents });
       fanout = out;
-      sequencer = createSequencer({
+      stream = createOrderedStream({
         start,
         log: log.child({ part: 'sequencer' }),
         source: { range: (from, to) => readRange(pool, from, to) },
         emit: (events) => out.push(events),
-        onDuplicate: () => metrics.duplicates.inc(),
+        skip: (range) => out.skip(range),
+        onDuplicates: (n) => metrics.duplicates.inc(n),
         onGapFilled: (n) => metrics.gapFilled.inc(n),
       });
       detach = attachHandlers(
         io,
         out,
         { range: (from, to) => readRange(pool, from, to), lastPosition: () => lastPosition(pool) },
-        { verifyToken: options.verifyToken, maxBufferedPackets: config.maxBufferedPackets, log, metrics },
+        { verifyToken: options.verifyToken, maxBufferedBytes: config.maxBufferedBytes, log, metrics },
       );
       started = true;
       await consumer.start();
@@ -95,11 +102,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       started = false;
       await consumer.stop();
       detach?.();
-      sequencer?.stop();
+      stream?.stop();
       fanout?.stop();
-      await new Promise<void>((resolve) => {
-        io.close(() => resolve());
-      });
+      // Not io.close(): it would also close the HTTP server this role shares, before the HTTP
+      // role could drain its in-flight requests. Closing every engine.io connection tells each
+      // client "transport close", after which socket.io-client reconnects (to another gateway).
+      io.engine.close();
+      io.of('/').adapter.close();
     },
     async ready() {
       if (!started) throw new Error('not started');

@@ -1,107 +1,95 @@
-// The sequencer: turns what the broker delivers (at least once, and with holes after a broker
-// reconnect) into a stream that is gap-free, duplicate-free and ascending. It keeps the last
-// position sent; drops anything at or below it; holds anything past a gap and fills the gap from
-// the change log before sending it. It never throws: a failed read is retried with backoff.
+// The sequencer, as a pure state machine: turns what the broker delivers (at least once, in any
+// order, with holes after a reconnect) into a stream that goes up by exactly one. It never does
+// I/O: each input returns a step — events to send, the change-log read to start, positions the log
+// no longer has — and the driver (ordered-stream.ts) performs it and reports the read's outcome.
+//
+// The rules that keep it exact:
+// - `head` (the last position sent) only moves forward; anything at or below it is a duplicate.
+// - One read at a time. A read's result is reconciled with what arrived while it was pending:
+//   events already sent are dropped, and only positions the read covered and the log did not
+//   return, still above `head`, count as missing.
+// - A position is declared missing only after a read covering it came back without it: positions
+//   are committed before they are published, so a hole the log cannot fill is gone (retention, or a
+//   log that was reset). The step names the hole so clients can be told to resync.
 
 import type { OrderEvent } from '../contract/events.js';
-import { backoffDelayMs } from '../lib/backoff.js';
-import { toError } from '../lib/errors.js';
-import { delay } from '../lib/wait.js';
-import type { Logger } from '../log.js';
 
-export interface EventSource {
-  /** Positioned events in [from, to], ascending. */
-  range(from: number, to: number): Promise<OrderEvent[]>;
+/** Most positions read from the log in one step; bigger gaps take several reads. */
+export const FILL_PAGE = 1_000;
+
+/** Positions `from` through `to`, inclusive. */
+export interface PositionRange {
+  from: number;
+  to: number;
 }
 
-export interface SequencerOptions {
-  /** The position already reflected downstream: the next one sent is start + 1. */
-  start: number;
-  log: Logger;
-  source: EventSource;
-  emit(events: OrderEvent[]): void;
-  onDuplicate?(): void;
-  onGapFilled?(count: number): void;
+export interface SequencerStep {
+  /** Events to send now, positions ascending by exactly one, continuing from the previous step. */
+  emit: OrderEvent[];
+  /** A log read to start now (at most one is ever in flight). */
+  read: PositionRange | null;
+  /** Positions the log did not have; `emit` continues after them. */
+  skipped: PositionRange | null;
+  /** Events dropped because they were already sent or already held. */
+  duplicates: number;
+  /** Events a read supplied that the broker had not. */
+  filled: number;
 }
 
 export interface Sequencer {
-  /** The last position sent. */
+  /** The last position sent. Never decreases. */
   readonly head: number;
-  /** Accepts one event from the broker (in any order, repeats allowed). */
-  offer(event: OrderEvent): void;
-  /** Reads the log past `head` up to `upTo` (after a broker reconnect nothing may come to ask). */
-  catchUp(upTo: number): void;
-  stop(): void;
+  /** The highest position known to exist. */
+  readonly target: number;
+  /** The read in flight, if any. */
+  readonly reading: PositionRange | null;
+  /** Whether reads are held back after a failure until `retry()`. */
+  readonly backingOff: boolean;
+  /** One event from the broker (any order, repeats allowed). */
+  offer(event: OrderEvent): SequencerStep;
+  /** Positions up to `upTo` exist (e.g. the log's confirmed head after a broker reconnect). */
+  catchUp(upTo: number): SequencerStep;
+  /** The read in flight returned these events (any order, any subset of its range). */
+  readDone(events: readonly OrderEvent[]): SequencerStep;
+  /** The read in flight failed: no read starts until `retry()`. */
+  readFailed(): SequencerStep;
+  /** The backoff after a failed read is over: start the next read if one is needed. */
+  retry(): SequencerStep;
 }
 
-/** Largest read of one gap fill; bigger gaps take several reads. */
-const FILL_PAGE = 1_000;
-
-export function createSequencer({
-  start,
-  log,
-  source,
-  emit,
-  onDuplicate,
-  onGapFilled,
-}: SequencerOptions): Sequencer {
+export function createSequencer(start: number): Sequencer {
   let head = start;
+  let target = start;
+  let reading: PositionRange | null = null;
+  let backingOff = false;
   const held = new Map<number, OrderEvent>();
-  let target = start; // highest position known to exist
-  let filling = false;
-  const stopped = new AbortController();
 
-  function release(): void {
-    const out: OrderEvent[] = [];
+  function step(partial: Partial<SequencerStep> = {}): SequencerStep {
+    const emit = partial.emit ?? [];
+    release(emit);
+    return {
+      emit,
+      read: nextRead(),
+      skipped: partial.skipped ?? null,
+      duplicates: partial.duplicates ?? 0,
+      filled: partial.filled ?? 0,
+    };
+  }
+
+  function release(out: OrderEvent[]): void {
     for (let next = held.get(head + 1); next; next = held.get(head + 1)) {
       held.delete(next.position);
       out.push(next);
       head = next.position;
     }
-    if (out.length > 0) emit(out);
-    if (target > head && !filling) void fill();
   }
 
-  async function fill(): Promise<void> {
-    filling = true;
-    try {
-      for (let attempt = 0; target > head && !stopped.signal.aborted; ) {
-        // Read up to the first held event (or the target), never past what is already held.
-        const to = Math.min(head + FILL_PAGE, firstHeldAbove(head) - 1, target);
-        if (to <= head) {
-          release();
-          continue;
-        }
-        try {
-          const events = await source.range(head + 1, to);
-          attempt = 0;
-          let filled = 0;
-          for (const event of events) {
-            if (event.position > head && !held.has(event.position)) {
-              held.set(event.position, event);
-              filled++;
-            }
-          }
-          onGapFilled?.(filled);
-          if (!held.has(head + 1)) skipMissing(to);
-          release();
-        } catch (e) {
-          log.warn({ err: toError(e), from: head + 1, to, attempt }, 'gap fill failed; retrying');
-          await delay(backoffDelayMs(attempt++), stopped.signal);
-        }
-      }
-    } finally {
-      filling = false;
-    }
-  }
-
-  // Positions are stored before they are published, so a hole the log cannot fill means the
-  // events are gone (retention, or a log that was reset): waiting would stall every client.
-  function skipMissing(to: number): void {
-    const next = firstHeldAbove(head);
-    const resumeAt = Math.min(next === Number.POSITIVE_INFINITY ? to + 1 : next, to + 1);
-    log.error({ from: head + 1, to: resumeAt - 1 }, 'positions missing from the change log; skipping them');
-    head = resumeAt - 1;
+  function nextRead(): PositionRange | null {
+    if (reading || backingOff || target <= head) return null;
+    // Up to the first held event (or the target): never re-read what is already held.
+    const to = Math.min(head + FILL_PAGE, firstHeldAbove(head) - 1, target);
+    reading = { from: head + 1, to };
+    return reading;
   }
 
   function firstHeldAbove(position: number): number {
@@ -110,26 +98,64 @@ export function createSequencer({
     return min;
   }
 
+  function hold(event: OrderEvent): boolean {
+    if (event.position <= head || held.has(event.position)) return false;
+    held.set(event.position, event);
+    if (event.position > target) target = event.position;
+    return true;
+  }
+
   return {
     get head() {
       return head;
     },
+    get target() {
+      return target;
+    },
+    get reading() {
+      return reading;
+    },
+    get backingOff() {
+      return backingOff;
+    },
     offer(event) {
-      if (event.position <= head || held.has(event.position)) {
-        onDuplicate?.();
-        return;
-      }
-      held.set(event.position, event);
-      if (event.position > target) target = event.position;
-      release();
+      return hold(event) ? step() : step({ duplicates: 1 });
     },
     catchUp(upTo) {
       if (upTo > target) target = upTo;
-      if (target > head && !filling) void fill();
+      return step();
     },
-    stop() {
-      stopped.abort();
-      held.clear();
+    readDone(events) {
+      const range = reading;
+      if (!range) throw new Error('readDone without a read in flight');
+      reading = null;
+      let filled = 0;
+      let duplicates = 0;
+      for (const event of events) {
+        if (event.position < range.from || event.position > range.to) continue;
+        if (hold(event)) filled++;
+        else duplicates++;
+      }
+      const emit: OrderEvent[] = [];
+      release(emit);
+      let skipped: PositionRange | null = null;
+      // Still missing inside what the read covered: those positions are not in the log.
+      if (head < range.to) {
+        const resumeAfter = Math.min(range.to, firstHeldAbove(head) - 1);
+        skipped = { from: head + 1, to: resumeAfter };
+        head = resumeAfter;
+      }
+      return step({ emit, skipped, filled, duplicates });
+    },
+    readFailed() {
+      if (!reading) throw new Error('readFailed without a read in flight');
+      reading = null;
+      backingOff = true;
+      return step();
+    },
+    retry() {
+      backingOff = false;
+      return step();
     },
   };
 }

@@ -21,8 +21,10 @@ import {
 import { toError } from '../lib/errors.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
-import type { Fanout } from './fanout.js';
+import { bufferedBytes, type Drain, whenDrained } from './client-buffer.js';
+import { type Fanout, type LiveRooms, MAX_BATCH } from './fanout.js';
 import type { GatewayMetrics } from './metrics.js';
+import { createResume } from './resume.js';
 
 interface ClientData {
   filter?: EventFilter;
@@ -49,14 +51,19 @@ export interface LogReader {
 export interface SocketServerOptions {
   /** Verifies a handshake token; absent when no tokens are configured (everyone may connect). */
   verifyToken?: (token: string | undefined) => { name: string } | null;
-  /** A client whose unsent packets pass this is disconnected (it can resume). */
-  maxBufferedPackets: number;
+  /** A client whose unsent bytes pass this is disconnected (it can resume). */
+  maxBufferedBytes: number;
   log: Logger;
   metrics: GatewayMetrics;
 }
 
-/** Replay reads this many events from the log per query. */
-const REPLAY_PAGE = 1_000;
+/**
+ * A replay packet waits until the client's unsent bytes are below this: one packet of 500 events
+ * is ~200–300 KB, so a client that never reads holds about one packet, not the log.
+ */
+const REPLAY_LOW_WATER_BYTES = 64 * 1024;
+/** A replaying client that takes nothing for this long is disconnected (it can resume). */
+const REPLAY_STALL_MS = 60_000;
 /** How long a client that is ahead of this gateway waits for it before being told to resync. */
 const AHEAD_WAIT_MS = 5_000;
 /** How often unsent buffers are checked. */
@@ -81,7 +88,7 @@ export function attachHandlers(
   reader: LogReader,
   options: SocketServerOptions,
 ): () => void {
-  const { log, metrics, verifyToken, maxBufferedPackets } = options;
+  const { log, metrics, verifyToken, maxBufferedBytes } = options;
 
   io.use((socket, next) => {
     const parsed = handshakeAuthSchema.safeParse(socket.handshake.auth ?? {});
@@ -139,47 +146,66 @@ export function attachHandlers(
   }
 
   async function resume(socket: ClientSocket, since: number): Promise<void> {
-    const waited = await waitUntilReached(since, socket);
-    if (!waited)
-      return resync(
-        socket,
-        since > (await reader.lastPosition()) ? 'position unknown' : 'position ahead of this server',
-      );
-    let cursor = since;
+    const replay = createResume(since);
     let fromLog = false;
-    while (socket.connected && cursor < fanout.head) {
-      const memory = fanout.recent(cursor);
-      const page = memory ?? (await reader.range(cursor + 1, Math.min(cursor + REPLAY_PAGE, fanout.head)));
-      if (!memory) fromLog = true;
-      if (page.length === 0 || page[0]!.position !== cursor + 1)
-        return resync(socket, 'position older than retention');
-      send(socket, page);
-      cursor = page.at(-1)!.position;
+    let action = replay.next(fanout);
+    while (socket.connected) {
+      switch (action.type) {
+        case 'ahead': {
+          const reason = await waitUntilReached(action.since, socket);
+          if (reason) return resync(socket, reason);
+          break;
+        }
+        case 'send':
+          if ((await send(socket, action.events)) !== 'drained') return;
+          break;
+        case 'read':
+          fromLog = true;
+          action = replay.readDone(await reader.range(action.from, action.to));
+          continue;
+        case 'resync':
+          return resync(socket, action.reason);
+        case 'live':
+          // No await since next() compared the cursor with the head: nothing was broadcast between.
+          join(socket);
+          metrics.replays.inc({ source: fromLog ? 'log' : 'memory' });
+          socket.emit('ready', { position: action.position });
+          return;
+      }
+      action = replay.next(fanout);
     }
-    if (!socket.connected) return;
-    // cursor === fanout.head here, and nothing can be broadcast before join() returns.
-    join(socket);
-    metrics.replays.inc({ source: fromLog ? 'log' : 'memory' });
-    socket.emit('ready', { position: cursor });
   }
 
-  async function waitUntilReached(since: number, socket: ClientSocket): Promise<boolean> {
+  /** Waits for this gateway to reach `since`; returns a resync reason when it does not. */
+  async function waitUntilReached(since: number, socket: ClientSocket): Promise<string | null> {
     const deadline = Date.now() + AHEAD_WAIT_MS;
     while (fanout.head < since && socket.connected) {
-      if (Date.now() > deadline || since > (await reader.lastPosition())) return false;
+      if (since > (await reader.lastPosition())) return 'position unknown';
+      if (Date.now() > deadline) return 'position ahead of this server';
       await delay(10);
     }
-    return true;
+    return null;
   }
 
-  function send(socket: ClientSocket, events: OrderEvent[]): void {
-    for (let i = 0; i < events.length; i += 500) {
-      const selected = events.slice(i, i + 500).filter((e) => matchesFilter(e, socket.data.filter));
-      if (selected.length > 0) {
-        socket.emit('events', selected);
-        metrics.emitted.inc(selected.length);
+  /**
+   * Sends replayed events in packets of MAX_BATCH, each only once the client has taken the one
+   * before: a client that does not read holds one packet of memory, not the whole log.
+   */
+  async function send(socket: ClientSocket, events: OrderEvent[]): Promise<Drain> {
+    for (let i = 0; i < events.length; i += MAX_BATCH) {
+      const selected = events.slice(i, i + MAX_BATCH).filter((e) => matchesFilter(e, socket.data.filter));
+      if (selected.length === 0) continue;
+      socket.emit('events', selected);
+      metrics.emitted.inc(selected.length);
+      const outcome = await whenDrained(socket, REPLAY_LOW_WATER_BYTES, REPLAY_STALL_MS);
+      if (outcome === 'stalled') {
+        log.warn({ id: socket.id }, 'client stopped reading during replay; disconnected (it can resume)');
+        metrics.slowDisconnects.inc();
+        socket.disconnect(true);
       }
+      if (outcome !== 'drained') return outcome;
     }
+    return 'drained';
   }
 
   function resync(socket: ClientSocket, reason: string): void {
@@ -189,11 +215,12 @@ export function attachHandlers(
   }
 
   // Socket.IO queues packets per client without bound; a client that stops reading would grow
-  // without limit and, through memory, slow everyone. Its packets wait in engine.io's writeBuffer.
+  // without limit and, through memory, slow everyone. Its bytes wait in engine.io's writeBuffer
+  // and the websocket's send buffer.
   const slowCheck = setInterval(() => {
     for (const socket of io.of('/').sockets.values()) {
-      const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
-      if (buffered > maxBufferedPackets) {
+      const buffered = bufferedBytes(socket);
+      if (buffered > maxBufferedBytes) {
         log.warn({ id: socket.id, buffered }, 'slow client disconnected; it can resume with since');
         metrics.slowDisconnects.inc();
         socket.disconnect(true);
@@ -201,6 +228,20 @@ export function attachHandlers(
     }
   }, SLOW_CHECK_MS);
   return () => clearInterval(slowCheck);
+}
+
+/** The fanout's view of Socket.IO's rooms; a room left empty is forgotten by the fanout. */
+export function socketRooms(io: OrdersServer, forget: (room: string) => void): LiveRooms {
+  const nsp = io.of('/');
+  nsp.adapter.on('delete-room', forget);
+  return {
+    size: (room) => nsp.adapter.rooms.get(room)?.size ?? 0,
+    emit: (room, events) => void nsp.to(room).emit('events', events),
+    resync(room, reason) {
+      nsp.to(room).emit('resync', { reason });
+      nsp.in(room).disconnectSockets(true);
+    },
+  };
 }
 
 function clientError(message: string, status: number): Error {

@@ -110,7 +110,7 @@ async function startGateway(tokens: ApiToken[]): Promise<TestGateway> {
     pool,
     rabbitmqUrl: RABBITMQ_URL,
     exchange,
-    config: { prefetch: 500, maxBufferedPackets: 1_000 },
+    config: { prefetch: 500, maxBufferedBytes: 4 * 1024 * 1024 },
     verifyToken: tokens.length > 0 ? createTokenVerifier(tokens) : undefined,
     registry,
     log,

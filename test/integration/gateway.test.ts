@@ -51,7 +51,7 @@ interface TestGateway {
 }
 
 async function startGateway(
-  options: { maxBufferedPackets?: number; recentEvents?: number; tokens?: Record<string, string> } = {},
+  options: { maxBufferedBytes?: number; recentEvents?: number; tokens?: Record<string, string> } = {},
 ): Promise<TestGateway> {
   const http = createHttpServer(
     (_req, res) => {
@@ -67,7 +67,7 @@ async function startGateway(
     pool,
     rabbitmqUrl: RABBITMQ_URL,
     exchange,
-    config: { prefetch: 500, maxBufferedPackets: options.maxBufferedPackets ?? 1_000 },
+    config: { prefetch: 500, maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024 },
     recentEvents: options.recentEvents,
     verifyToken: tokens
       ? (token) => {
@@ -362,7 +362,7 @@ describe('auth', () => {
 describe('slow clients', () => {
   it('cuts off a client that stops reading while a normal client gets everything', async () => {
     await startBridge();
-    const gw = await startGateway({ maxBufferedPackets: 20 });
+    const gw = await startGateway({ maxBufferedBytes: 256 * 1024 });
     const normal = client(gw.url);
     const start = await normal.waitReady();
     const stalled = spawn(process.execPath, [STALLED_CLIENT, gw.url], {

@@ -1,0 +1,37 @@
+// Envelopes made up for unit tests: position p is an update of order (p % 7) + 1.
+
+import type { OrderEvent } from '../../src/contract/events.js';
+
+export function envelope(position: number): OrderEvent {
+  const id = (position % 7) + 1;
+  return {
+    position,
+    op: 'update',
+    order_id: id,
+    version: position + 1,
+    order: {
+      id,
+      customer_name: `Customer ${id}`,
+      product_name: 'Product',
+      status: position % 2 === 0 ? 'shipped' : 'pending',
+      version: position + 1,
+      created_at: '2026-11-24T10:00:00.000Z',
+      updated_at: '2026-11-24T10:00:00.000Z',
+    },
+    changes: null,
+    source: 'sql',
+    actor: 'postgres/psql',
+    txid: String(position),
+    occurred_at: '2026-11-24T10:00:00.123456Z',
+    published_at: '2026-11-24T10:00:00.125Z',
+  };
+}
+
+/** Envelopes for positions from … to, inclusive. */
+export function envelopes(from: number, to: number): OrderEvent[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => envelope(from + i));
+}
+
+export function positions(events: readonly OrderEvent[]): number[] {
+  return events.map((e) => e.position);
+}
