@@ -159,7 +159,8 @@ async function start(args: string[]): Promise<CommandResult> {
       registry,
       log: log.child({ role: 'gateway' }),
     });
-    // After http in the list, so it stops first: it closes the client sockets the server waits on.
+    // After http in the list, so it stops first: it closes the client sockets (websockets and
+    // long polls) that would otherwise hold the HTTP drain open until its deadline.
     services.push(gateway);
     checks.push({ name: 'gateway', check: () => gateway.ready() });
   }
@@ -167,7 +168,15 @@ async function start(args: string[]): Promise<CommandResult> {
   const group = await startServices(services);
   log.info({ roles: config.roles, url: http.url() }, 'orders-live started');
   if (config.roles.includes('api') && process.stdout.isTTY) console.error(`\n  dashboard: ${http.url()}\n`);
-  installSignalHandlers(log, () => group.stop(STOP_DEADLINE_MS));
+  installSignalHandlers(log, () => {
+    // New connections are refused at the signal, before any role stops: else the clients the
+    // gateway disconnects would reconnect to this same process, and requests taken meanwhile
+    // would get what is left of the deadline. Then, in reverse start order: gateway (sockets told
+    // to reconnect), http (in-flight requests finish within its deadline), bridge, and the pool
+    // last, because those requests still use it.
+    http.refuseNew();
+    return group.stop(STOP_DEADLINE_MS);
+  });
   return 'running';
 }
 
@@ -184,6 +193,7 @@ async function prepareDatabase(config: Config, log: Logger): Promise<void> {
   if (config.migrateOnStart) await migrate(config.databaseUrl, { direction: 'up', log });
 }
 
+/** The first SIGINT/SIGTERM runs `stop` (under STOP_DEADLINE_MS) and exits; a second one exits now. */
 function installSignalHandlers(log: Logger, stop: () => Promise<{ timedOut: string[] }>): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,5 +1,7 @@
 // The HTTP listener as a Service: listens on start; on stop refuses new connections, lets
-// in-flight requests finish, and after a deadline cuts whatever is still open.
+// in-flight requests finish, and after a deadline cuts whatever is still open. Refusing is a
+// phase of its own (`refuseNew`), so a process whose other roles stop first (the gateway shares
+// this server) stops taking requests at the signal, not only when the HTTP role's turn comes.
 
 import http, { type RequestListener, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +14,10 @@ export interface HttpServerOptions {
   /** 0 picks a free port; `address()` tells which. */
   port: number;
   log: Logger;
-  /** How long in-flight requests may take to finish after stop(). @default 5000 */
+  /**
+   * How long in-flight requests may take to finish, counted from when new ones were refused
+   * (refuseNew(), or stop() when it comes first). @default 5000
+   */
   closeDeadlineMs?: number;
 }
 
@@ -23,6 +28,15 @@ export interface HttpServer extends Service {
   address(): AddressInfo;
   /** Where to reach it once started, e.g. `http://127.0.0.1:3000` (a wildcard host shows as localhost). */
   url(): string;
+  /**
+   * The first phase of stop(), returning at once: stops listening (new connections are refused),
+   * closes idle keep-alive connections, and answers every response not yet started with
+   * `Connection: close`. A request already on its way over an open connection is served as in
+   * flight (with `Connection: close`); stop() bounds it by the deadline. Idempotent.
+   */
+  refuseNew(): void;
+  /** refuseNew(), then waits for in-flight requests until the close deadline and cuts the rest. */
+  stop(): Promise<void>;
 }
 
 export function createHttpServer(handler: RequestListener, options: HttpServerOptions): HttpServer {
@@ -30,9 +44,12 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
   const server = http.createServer();
   const inFlight = new Set<http.ServerResponse>();
   let closing = false;
+  /** Resolves when every connection has ended; set by refuseNew(). */
+  let closed: Promise<void> | undefined;
+  let refusedAt = 0;
   let stopping: Promise<void> | undefined;
 
-  // Registered before the app: a response started after stop() tells the client to go away.
+  // Registered before the app: a response started after refuseNew() tells the client to go away.
   server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight.add(res);
     if (closing) res.setHeader('Connection', 'close');
@@ -50,6 +67,7 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
     server,
     address,
     url,
+    refuseNew,
     async start() {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -61,7 +79,7 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
       log.info({ url: url() }, 'listening');
     },
     stop() {
-      stopping ??= close();
+      stopping ??= drain();
       return stopping;
     },
   };
@@ -78,15 +96,22 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
     return `http://${shown === '0.0.0.0' || shown === '[::]' ? 'localhost' : shown}:${bound}`;
   }
 
-  async function close(): Promise<void> {
-    if (!server.listening) return;
+  function refuseNew(): void {
+    if (closing || !server.listening) return;
     closing = true;
+    refusedAt = Date.now();
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    let timer: NodeJS.Timeout | undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    log.info({ inFlight: inFlight.size }, 'refusing new connections');
+  }
+
+  async function drain(): Promise<void> {
+    refuseNew();
+    if (!closed) return; // never started
+    let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(() => resolve('deadline'), closeDeadlineMs);
+      timer = setTimeout(() => resolve('deadline'), Math.max(0, refusedAt + closeDeadlineMs - Date.now()));
     });
     if ((await Promise.race([closed, deadline])) === 'deadline') {
       log.warn({ open: inFlight.size, closeDeadlineMs }, 'requests still open at the deadline: closing them');

@@ -85,6 +85,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   }
 
   async function untilClosedOrStopped(closed: Promise<void>): Promise<void> {
+    // stop() may have come while this session was connecting: an abort listener added now would
+    // never fire, and the stop would wait for its deadline.
+    if (stopped.signal.aborted) return;
     let onAbort: () => void = () => {};
     const aborted = new Promise<void>((resolve) => {
       onAbort = () => resolve();

@@ -1,5 +1,5 @@
-// Service lifecycle: every long-running part is a Service; `runServices` starts them in order and
-// stops them in reverse order under a deadline. No I/O of its own.
+// Service lifecycle: every long-running part is a Service; `startServices` starts them in order
+// and returns a group that stops them in reverse order under a deadline. No I/O of its own.
 
 export interface Service {
   readonly name: string;

@@ -33,6 +33,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the gateway byte budget as a size, and names the variable it replaced', () => {
+    expect(loadConfig({}).gateway.maxBufferedBytes).toBe(4 * 1024 * 1024);
+    expect(loadConfig({ GATEWAY_MAX_BUFFERED_BYTES: '512kb' }).gateway.maxBufferedBytes).toBe(512 * 1024);
+    expect(() => loadConfig({ GATEWAY_MAX_BUFFERED: '1000', GATEWAY_MAX_BUFFERED_BYTES: 'lots' })).toThrow(
+      expect.objectContaining({
+        problems: [
+          expect.stringMatching(/^GATEWAY_MAX_BUFFERED_BYTES must be a size/),
+          expect.stringMatching(/^GATEWAY_MAX_BUFFERED is no longer read: use GATEWAY_MAX_BUFFERED_BYTES/),
+        ],
+      }),
+    );
+  });
+
   it('prefers DATABASE_URL over DB_*', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://x@h/db1', DB_NAME: 'other' }).databaseUrl).toBe(
       'postgres://x@h/db1',
