@@ -3,7 +3,7 @@
 // scenario. After a quiet period every observer must have every position exactly once and the
 // table rebuilt exactly (test/chaos/verify.ts). CHAOS_PROFILE=long runs longer loads.
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { projectPath } from '../../src/paths.js';
@@ -15,7 +15,7 @@ import { type Cluster, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
 import { Observer } from './observer.js';
 import { startProxy } from './tcp-proxy.js';
-import { resultsMarkdown, type ScenarioReport, verifyRun } from './verify.js';
+import { type MatrixRun, resultsMarkdown, type ScenarioReport, verifyRun } from './verify.js';
 
 const LONG = process.env.CHAOS_PROFILE === 'long';
 /** Changes per second of the writer load (half SQL, half API). */
@@ -31,11 +31,16 @@ let pool: pg.Pool;
 beforeAll(() => {
   pool = db.pool({ application_name: 'psql', max: 8 });
 });
+const startedAt = new Date().toISOString();
 afterAll(async () => {
   await pool.end();
-  // The on-demand long run keeps its results with the code (README links them).
-  if (LONG && reports.length > 0)
-    writeFileSync(projectPath('docs', 'chaos-results.md'), resultsMarkdown(reports, RATE, LOAD_MS));
+  const run: MatrixRun = { rate: RATE, loadMs: LOAD_MS, startedAt, reports };
+  mkdirSync(projectPath('test-output', 'chaos'), { recursive: true });
+  writeFileSync(projectPath('test-output', 'chaos', 'reports.json'), `${JSON.stringify(run, null, 2)}\n`);
+  // The on-demand long run keeps its results with the code (README links them); a series
+  // (scripts/chaos-series.ts) writes them itself, every run together.
+  if (LONG && !process.env.CHAOS_SERIES && reports.length > 0)
+    writeFileSync(projectPath('docs', 'chaos-results.md'), resultsMarkdown(run));
 });
 beforeEach(async () => {
   await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');

@@ -110,25 +110,88 @@ function writeReport(report: ScenarioReport): void {
   );
 }
 
-/** docs/chaos-results.md: one row per scenario of a run, with the machine it ran on. */
-export function resultsMarkdown(reports: ScenarioReport[], rate: number, loadMs: number): string {
-  const rows = reports.map(
+/** What one run of the fault matrix left in test-output/chaos/reports.json. */
+export interface MatrixRun {
+  rate: number;
+  loadMs: number;
+  startedAt: string;
+  reports: ScenarioReport[];
+}
+
+const SCENARIO_HEADER = [
+  '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+
+function scenarioRows(reports: ScenarioReport[]): string[] {
+  return reports.map(
     (r) =>
       `| ${r.scenario} | ${r.written} | ${r.confirmedChanges} | ${r.failedWrites} | ${r.delivered.join(' / ')} | ${r.lost} | ${r.duplicates} | ${r.maxLagMs} |`,
   );
+}
+
+function setupLines(run: Pick<MatrixRun, 'rate' | 'loadMs'>, how: string): string[] {
+  return [
+    `${how} on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB,`,
+    `Node ${process.version}. Each scenario: two api+gateway processes, two bridges, a writer load aimed at`,
+    `${run.rate} changes/s for ${run.loadMs / 1000} s (half direct SQL, half REST API), four observers resuming with`,
+    '`since` after every disconnect; one fault; then a quiet period and the checks of test/chaos/verify.ts.',
+    '"written" counts events in the change log; "confirmed" the changes whose commit the writers saw',
+    'confirmed (all of them must be in the log); "failed writes" were refused or cut off by the fault.',
+  ];
+}
+
+/** docs/chaos-results.md after one run: one row per scenario, with the machine it ran on. */
+export function resultsMarkdown(run: MatrixRun): string {
   return [
     '# Fault matrix: last results',
     '',
-    `Run by \`npm run test:chaos\` (CHAOS_PROFILE=long) on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores,`,
-    `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. Each scenario: two api+gateway processes, two bridges, a`,
-    `writer load aimed at ${rate} changes/s for ${loadMs / 1000} s (half direct SQL, half REST API), four observers resuming`,
-    'with `since` after every disconnect; one fault; then a quiet period and the checks of test/chaos/verify.ts.',
-    '"written" counts events in the change log; "confirmed" the changes whose commit the writers saw',
-    'confirmed (all of them must be in the log); "failed writes" were refused or cut off by the fault.',
+    ...setupLines(run, 'Run by `npm run test:chaos` (CHAOS_PROFILE=long)'),
     '',
-    '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) |',
+    ...SCENARIO_HEADER,
+    ...scenarioRows(run.reports),
+    '',
+  ].join('\n');
+}
+
+/** docs/chaos-results.md after a series of runs: a line per run, then every run's scenarios. */
+export function seriesMarkdown(
+  runs: { run: MatrixRun | null; passed: boolean; seconds: number }[],
+  scenarios: number,
+): string {
+  const sum = (f: (r: ScenarioReport) => number) => (run: MatrixRun | null) =>
+    (run?.reports ?? []).reduce((total, r) => total + f(r), 0);
+  const lost = sum((r) => r.lost);
+  const duplicates = sum((r) => r.duplicates);
+  const written = sum((r) => r.written);
+  const passed = runs.filter((r) => r.passed).length;
+  const first = runs.find((r) => r.run)?.run ?? { rate: 0, loadMs: 0 };
+  return [
+    '# Fault matrix: results of a series of runs',
+    '',
+    ...setupLines(
+      first,
+      `${runs.length} runs in a row by \`npm run test:chaos:series\` (CHAOS_PROFILE=long)`,
+    ),
+    '',
+    `**${passed} of ${runs.length} runs passed**; lost ${runs.reduce((t, r) => t + lost(r.run), 0)}, duplicates ` +
+      `${runs.reduce((t, r) => t + duplicates(r.run), 0)} across every scenario of every run.`,
+    '',
+    '| run | started (UTC) | result | scenarios passed | events written | lost | duplicates | minutes |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows,
+    ...runs.map(
+      (r, i) =>
+        `| ${i + 1} | ${r.run?.startedAt.slice(11, 19) ?? '–'} | ${r.passed ? 'passed' : 'FAILED'} | ` +
+        `${r.run?.reports.length ?? 0} of ${scenarios} | ${written(r.run)} | ${lost(r.run)} | ${duplicates(r.run)} | ` +
+        `${(r.seconds / 60).toFixed(1)} |`,
+    ),
     '',
+    ...runs.flatMap((r, i) => [
+      `## Run ${i + 1}`,
+      '',
+      ...SCENARIO_HEADER,
+      ...scenarioRows(r.run?.reports ?? []),
+      '',
+    ]),
   ].join('\n');
 }
