@@ -91,7 +91,7 @@ END
 $$;
 
 -- A delete carries the last row and version + 1: a tombstone newer than any snapshot that still
--- shows the row, so "apply when the version is newer" removes it (DESIGN.md, invariant 8).
+-- shows the row, so "apply when the version is newer" removes it (docs/design.md, invariant 8).
 CREATE FUNCTION orders_capture_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -2,11 +2,11 @@
 
 -- The doorbell rings only when the bridge may be waiting. PostgreSQL serialises the commits of
 -- notifying transactions on one global lock, so a NOTIFY per statement costs writers most of
--- the database's throughput under concurrency (DESIGN.md, "What the doorbell costs"). While the
--- bridge leader is draining it holds a lease here (`quiet_until` in the future) and polls; the
--- capture triggers then skip the NOTIFY. When it goes idle it lets the lease go, drains once
--- more and sleeps until the bell or its slow poll. A bridge that dies stops renewing the lease:
--- within LEASE seconds writers ring again, so with no bridge running the trigger rings.
+-- the database's throughput under concurrency (docs/design.md, "What the doorbell costs").
+-- While the bridge leader is draining it holds a lease here (`quiet_until` in the future) and
+-- polls; the capture triggers then skip the NOTIFY. When it goes idle it lets the lease go,
+-- drains once more and sleeps until the bell or its slow poll. A bridge that dies stops renewing
+-- the lease: within LEASE seconds writers ring again, so with no bridge running the trigger rings.
 CREATE TABLE bridge_doorbell (
   id          integer     PRIMARY KEY DEFAULT 1 CHECK (id = 1),
   quiet_until timestamptz NOT NULL DEFAULT '-infinity'

@@ -78,7 +78,7 @@ const schemas = {
   },
   OrderEvent: {
     type: 'object',
-    description: 'The event envelope of DESIGN.md, the same on RabbitMQ and the socket.',
+    description: 'The event envelope of docs/design.md, the same on RabbitMQ and the socket.',
     properties: {
       position: { type: 'integer' },
       op: { type: 'string', enum: ['insert', 'update', 'delete', 'truncate'] },

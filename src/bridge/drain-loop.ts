@@ -1,5 +1,5 @@
-// When the leader drains: the state machine behind the idle-flag doorbell (DESIGN.md, "What the
-// doorbell costs").
+// When the leader drains: the state machine behind the idle-flag doorbell (docs/design.md,
+// "What the doorbell costs").
 //
 //   idle    the lease is released, so every capturing statement rings NOTIFY; the leader sleeps
 //           until the bell, a LISTEN reconnect or the slow poll, then drains. Work found → active.

@@ -1,4 +1,4 @@
-// The wire contract of DESIGN.md: the event envelope, shared by RabbitMQ, the socket and
+// The wire contract of docs/design.md: the event envelope, shared by RabbitMQ, the socket and
 // GET /events, with the names of the AMQP objects. Types, schemas and pure functions only.
 
 import { z } from 'zod';

@@ -36,7 +36,7 @@ export interface OrdersPage {
   orders: Order[];
   /** The cursor of the next page, or null when this page is the last. */
   next: number | null;
-  /** The last event position reflected in this page (DESIGN.md, invariant 8). */
+  /** The last event position reflected in this page (docs/design.md, invariant 8). */
   position: number;
 }
 

@@ -30,9 +30,17 @@ export interface GatewayOptions {
   verifyToken?: SocketServerOptions['verifyToken'];
   /** Events kept in memory for resume. @default RECENT_EVENTS */
   recentEvents?: number;
+  /** How often the head is compared with the log's. @default CATCH_UP_INTERVAL_MS */
+  catchUpIntervalMs?: number;
   registry: Registry;
   log: Logger;
 }
+
+/**
+ * How often a connected gateway also compares its head with the log's, as the bridge polls
+ * behind its doorbell: whatever the broker failed to bring waits at most this long.
+ */
+export const CATCH_UP_INTERVAL_MS = 5_000;
 
 export interface Gateway extends Service {
   /** The last position broadcast. */
@@ -60,14 +68,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     onEvent: (event) => stream?.offer(event),
     onDeadLetter: () => metrics.deadLettered.inc(),
     onReconnect: () => metrics.reconnects.inc(),
-    onConnected() {
-      // The queue is new: what was published while there was none is read from the log.
-      lastPublishedPosition(pool).then(
-        (position) => stream?.catchUp(position),
-        (e: unknown) => log.warn({ err: toError(e) }, 'cannot read the log head after connecting'),
-      );
-    },
+    // The queue is new: what was published while there was none is read from the log.
+    onConnected: () => catchUp('after connecting'),
   });
+  let catchUpTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Reads the log up to its last numbered position. Not the confirmed watermark: an event
+   * published before this gateway's queue was bound, whose confirmation is recorded after this
+   * read, would then wait for a later event to reveal the gap. Every position is numbered before
+   * it is published, so the last numbered one covers everything the broker could have carried.
+   */
+  function catchUp(when: string): void {
+    lastPosition(pool).then(
+      (position) => stream?.catchUp(position),
+      (e: unknown) => log.warn({ err: toError(e), when }, 'cannot read the log head to catch up'),
+    );
+  }
 
   return {
     name: 'gateway',
@@ -96,10 +113,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       );
       started = true;
       await consumer.start();
+      catchUpTimer = setInterval(() => {
+        if (consumer.connected) catchUp('on the slow timer');
+      }, options.catchUpIntervalMs ?? CATCH_UP_INTERVAL_MS);
       log.info({ position: start }, 'gateway started');
     },
     async stop() {
       started = false;
+      clearInterval(catchUpTimer);
       await consumer.stop();
       detach?.();
       stream?.stop();

@@ -1,7 +1,7 @@
-// The fault matrix (DESIGN.md's promise, from a user's side): the system as four processes, a
-// mixed API + SQL write load, observers that resume after every disconnect — and one fault per
-// scenario. After a quiet period every observer must have every position exactly once and the
-// table rebuilt exactly (test/chaos/verify.ts). CHAOS_PROFILE=long runs longer loads.
+// The fault matrix (the promise of docs/design.md, from a user's side): the system as four
+// processes, a mixed API + SQL write load, observers that resume after every disconnect — and
+// one fault per scenario. After a quiet period every observer must have every position exactly
+// once and the table rebuilt exactly (test/chaos/verify.ts). CHAOS_PROFILE=long runs longer loads.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';

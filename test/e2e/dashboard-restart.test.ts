@@ -1,4 +1,4 @@
-// The dashboard across a restart of the system it talks to (DESIGN.md, invariant 6 from the
+// The dashboard across a restart of the system it talks to (docs/design.md, invariant 6 from the
 // page's side), on a server with API tokens: it asks for the token, then, when the process
 // serving it is stopped and started again on the same port, shows reconnecting, resumes after
 // its last position and shows what changed meanwhile, without a reload; and when the server

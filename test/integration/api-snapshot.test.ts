@@ -1,5 +1,5 @@
-// Invariant 8 of DESIGN.md, snapshot meets stream: a GET /orders page taken while the API and
-// plain SQL write and the "bridge" numbers events, caught up with GET /events?after=<its
+// Invariant 8 of docs/design.md, snapshot meets stream: a GET /orders page taken while the API
+// and plain SQL write and the "bridge" numbers events, caught up with GET /events?after=<its
 // X-Event-Position> (applying an event only where its version is newer), equals the table.
 
 import { isDeepStrictEqual } from 'node:util';
@@ -59,7 +59,7 @@ async function eventsAfter(position: number): Promise<OrderEvent[]> {
   }
 }
 
-/** The rule of DESIGN.md: newer versions win, deletes remove, truncate clears. */
+/** Invariant 8 of docs/design.md: newer versions win, deletes remove, truncate clears. */
 function apply(orders: Map<number, Order>, event: OrderEvent): void {
   if (event.op === 'truncate') {
     orders.clear();

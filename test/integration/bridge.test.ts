@@ -1,5 +1,5 @@
-// Invariants 3, 4 and 7 of DESIGN.md: positions without gaps, nothing lost on the way to the
-// broker whatever dies, and one leader at a time.
+// Invariants 3, 4 and 7 of docs/design.md: positions without gaps, nothing lost on the way to
+// the broker whatever dies, and one leader at a time.
 
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

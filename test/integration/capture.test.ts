@@ -1,4 +1,4 @@
-// Invariants 1 and 2 of DESIGN.md: capture in the database, whoever writes.
+// Invariants 1 and 2 of docs/design.md: capture in the database, whoever writes.
 
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
-// The idle-flag doorbell (DESIGN.md, "What the doorbell costs"): writers under sustained load pay
-// no NOTIFY while the bridge drains, an isolated write still takes the notification path, and the
-// race between a writer and the bridge letting its lease go is caught by the poll.
+// The idle-flag doorbell (docs/design.md, "What the doorbell costs"): writers under sustained
+// load pay no NOTIFY while the bridge drains, an isolated write still takes the notification
+// path, and the race between a writer and the bridge letting its lease go is caught by the poll.
 
 import type pg from 'pg';
 import { Registry } from 'prom-client';

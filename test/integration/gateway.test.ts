@@ -1,5 +1,5 @@
-// Invariants 5 and 6 of DESIGN.md and the socket contract: exactly once and in order to every
-// client, resume with `since`, filters, auth, dead letters, slow clients.
+// Invariants 5 and 6 of docs/design.md and the socket contract: exactly once and in order to
+// every client, resume with `since`, filters, auth, dead letters, slow clients.
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +51,12 @@ interface TestGateway {
 }
 
 async function startGateway(
-  options: { maxBufferedBytes?: number; recentEvents?: number; tokens?: Record<string, string> } = {},
+  options: {
+    maxBufferedBytes?: number;
+    recentEvents?: number;
+    catchUpIntervalMs?: number;
+    tokens?: Record<string, string>;
+  } = {},
 ): Promise<TestGateway> {
   const http = createHttpServer(
     (_req, res) => {
@@ -69,6 +74,7 @@ async function startGateway(
     exchange,
     config: { prefetch: 500, maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024 },
     recentEvents: options.recentEvents,
+    catchUpIntervalMs: options.catchUpIntervalMs,
     verifyToken: tokens
       ? (token) => {
           const name = Object.keys(tokens).find((n) => tokens[n] === token);
@@ -130,11 +136,46 @@ async function lastPosition(): Promise<number> {
   return rows[0].p;
 }
 
+/**
+ * Writes an order and numbers its event as the bridge does, without publishing it: what a
+ * gateway sees of an event published before its queue was bound, or lost on the way.
+ */
+async function numberedButNotPublished(): Promise<number> {
+  await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('Late', 'Unpublished')");
+  const { rows } = await pool.query<{ position: number }>(
+    `WITH counter AS (UPDATE bridge_state SET last_position = last_position + 1 RETURNING last_position)
+     UPDATE order_events SET position = (SELECT last_position FROM counter), published_at = now()
+     WHERE id = (SELECT max(id) FROM order_events WHERE position IS NULL)
+     RETURNING position::int`,
+  );
+  expect((await pool.query('SELECT 1 FROM order_events WHERE position IS NULL')).rowCount).toBe(0);
+  return rows[0]!.position;
+}
+
 function expectExactly(c: TestClient, from: number, to: number): void {
   expect(c.positions()).toEqual(span(from, to));
 }
 
 describe('delivery', () => {
+  it('catches up after connecting to what was numbered before its queue existed, confirmed or not', async () => {
+    const position = await numberedButNotPublished();
+    // The slow timer out of the way: only the catch-up after connecting can bring it.
+    const gw = await startGateway({ catchUpIntervalMs: 3_600_000 });
+    const c = client(gw.url, { since: position - 1 });
+    await c.waitPosition(position);
+    expectExactly(c, position, position);
+  });
+
+  it('brings on its slow timer what the broker never delivered', async () => {
+    const gw = await startGateway({ catchUpIntervalMs: 200 });
+    const c = client(gw.url);
+    const start = await c.waitReady();
+    const position = await numberedButNotPublished();
+    expect(position).toBe(start + 1);
+    await c.waitPosition(position);
+    expectExactly(c, position, position);
+  });
+
   it('delivers psql-style INSERT, UPDATE and DELETE with the contract envelope', async () => {
     await startBridge();
     const gw = await startGateway();

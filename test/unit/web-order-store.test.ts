@@ -1,5 +1,6 @@
-// The dashboard's model (web/src/order-store.ts): DESIGN.md invariant 8 from the page's side —
-// an event applies only where its version is newer; deletes remove, truncate clears, counters follow.
+// The dashboard's model (web/src/order-store.ts): invariant 8 of docs/design.md from the page's
+// side — an event applies only where its version is newer; deletes remove, truncate clears,
+// counters follow.
 
 import { describe, expect, it } from 'vitest';
 import type { Order, OrderEvent, OrderStatus } from '../../src/contract/events.js';

@@ -54,7 +54,7 @@ export function createLiveConnection(options: LiveConnectionOptions): LiveConnec
     path: SOCKET_PATH,
     autoConnect: false,
     // WebSocket only: no long-polling phase to upgrade from, and no sticky sessions needed
-    // behind a load balancer (DESIGN.md, scaling out).
+    // behind a load balancer (docs/design.md, "Scaling out").
     transports: ['websocket'],
     // Retry after 0.5 s, 1 s, 2 s, 4 s, then every 5 s (±50 % jitter) for as long as it takes.
     reconnectionDelay: RETRY_BASE_MS,

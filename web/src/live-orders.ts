@@ -1,7 +1,7 @@
 // The model kept live: the snapshot (every page of GET /orders), then the stream after its
-// position (DESIGN.md, invariant 8); resume with `since` on every reconnect, and a new snapshot
-// on `resync`. Every event is applied to the model the moment it arrives and recorded for the
-// next frame; drawing is the caller's business.
+// position (docs/design.md, invariant 8); resume with `since` on every reconnect, and a new
+// snapshot on `resync`. Every event is applied to the model the moment it arrives and recorded
+// for the next frame; drawing is the caller's business.
 
 import type { ApiClient } from './api-client.js';
 import { FEED_LIMIT } from './event-feed.js';

@@ -1,5 +1,5 @@
-// The snapshot half of "snapshot meets stream" (DESIGN.md, invariant 8): every page of GET /orders
-// and the event position to resume the stream from.
+// The snapshot half of "snapshot meets stream" (docs/design.md, invariant 8): every page of
+// GET /orders and the event position to resume the stream from.
 
 import type { Order } from '../../src/contract/events.js';
 import type { ApiClient } from './api-client.js';

@@ -1,6 +1,6 @@
 // The dashboard's model of the orders table: a snapshot (GET /orders) with the events after its
-// position applied (DESIGN.md, invariant 8). Pure and synchronous: no DOM, no I/O, so the rules
-// that make snapshot and stream meet are unit-tested (test/unit/web-order-store.test.ts).
+// position applied (docs/design.md, invariant 8). Pure and synchronous: no DOM, no I/O, so the
+// rules that make snapshot and stream meet are unit-tested (test/unit/web-order-store.test.ts).
 
 import type { Order, OrderEvent, OrderStatus } from '../../src/contract/events.js';
 import { ORDER_STATUSES } from './contract-values.js';
