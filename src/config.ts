@@ -3,11 +3,13 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
+import { EXCHANGE } from './contract/constants.js';
 
 export type Role = 'api' | 'bridge' | 'gateway';
 export const ROLES: readonly Role[] = ['api', 'bridge', 'gateway'];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 export interface Config {
   /** PostgreSQL connection string; from DATABASE_URL, else built from DB_HOST … DB_NAME. */
@@ -21,6 +23,8 @@ export interface Config {
   /** Roles this process runs. */
   readonly roles: readonly Role[];
   readonly logLevel: LogLevel;
+  /** JSON lines, readable lines, or readable on a terminal and JSON otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Apply pending migrations at start. */
   readonly migrateOnStart: boolean;
   /** Create the database when it does not exist. */
@@ -71,12 +75,13 @@ export const DEFAULTS = {
   HOST: '127.0.0.1',
   ROLES: 'api,bridge,gateway',
   LOG_LEVEL: 'info',
+  LOG_FORMAT: 'auto',
   MIGRATE_ON_START: 'true',
   CREATE_DATABASE: 'true',
   API_TOKENS: '',
   ALLOW_UNAUTHENTICATED: 'false',
   BODY_LIMIT: '100kb',
-  AMQP_EXCHANGE: 'orders.events',
+  AMQP_EXCHANGE: EXCHANGE,
   // 500: under load a relay step carries ~250–470 events at 5,000 events/s (BENCHMARKS.md); a
   // cap of 500 leaves them whole, while the numbering statement stays ~7 ms on an idle box.
   BRIDGE_BATCH_SIZE: '500',
@@ -128,6 +133,7 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     host: read('HOST'),
     roles: overrides.roles ?? roles('ROLES', read('ROLES'), problems),
     logLevel: oneOf('LOG_LEVEL', read('LOG_LEVEL'), LOG_LEVELS, problems),
+    logFormat: oneOf('LOG_FORMAT', read('LOG_FORMAT'), LOG_FORMATS, problems),
     migrateOnStart: boolean('MIGRATE_ON_START', read('MIGRATE_ON_START'), problems),
     createDatabase: boolean('CREATE_DATABASE', read('CREATE_DATABASE'), problems),
     apiTokens: apiTokens('API_TOKENS', read('API_TOKENS'), problems),

@@ -11,6 +11,7 @@ import { dashboardHandlers } from './api/dashboard.js';
 import { createHttpServer } from './api/http-server.js';
 import { createOpsRouter, type ReadinessCheck } from './api/ops.js';
 import { createBridge } from './bridge/bridge.js';
+import { startBanner } from './cli/banner.js';
 import {
   COMMAND_HELP,
   type CommandContext,
@@ -105,7 +106,10 @@ async function start(args: string[]): Promise<CommandResult> {
   const config = loadConfig(readEnvironment(), overrides);
   const exposure = config.roles.includes('api') ? checkExposure(config) : null;
   if (exposure) throw new Error(exposure);
-  const log = createLogger(config.logLevel);
+  // A person at a terminal reads lines and a banner; anything else (a file, a collector) gets JSON.
+  const forPeople =
+    config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  const log = createLogger(config.logLevel, undefined, forPeople ? 'pretty' : 'json');
   // Fail fast, in one line, when a service is not there; once running, every link retries.
   await probeDatabase(config.databaseUrl);
   if (config.roles.includes('bridge') || config.roles.includes('gateway'))
@@ -167,7 +171,7 @@ async function start(args: string[]): Promise<CommandResult> {
 
   const group = await startServices(services);
   log.info({ roles: config.roles, url: http.url() }, 'orders-live started');
-  if (config.roles.includes('api') && process.stdout.isTTY) console.error(`\n  dashboard: ${http.url()}\n`);
+  if (forPeople) console.log(startBanner({ ...config, url: http.url() }));
   installSignalHandlers(log, () => {
     // New connections are refused at the signal, before any role stops: else the clients the
     // gateway disconnects would reconnect to this same process, and requests taken meanwhile

@@ -3,7 +3,7 @@
 // logged with their stack at error level; the client gets a sentence, never a stack trace.
 
 import type { ErrorRequestHandler } from 'express';
-import { AppError, pgCode, toError } from '../lib/errors.js';
+import { AppError, isConnectionError, pgCode, toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 import { type Problem, ProblemError, sendProblem, statusTitle } from './problem.js';
 
@@ -14,19 +14,6 @@ export interface ErrorAnswer {
 
 /** A client retrying after this many seconds usually finds the conflict or outage over. */
 const RETRY_AFTER_SECONDS = '1';
-
-/** Node and pg errors that mean "no usable connection to PostgreSQL", not "bad request". */
-const CONNECTION_ERRNOS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-]);
-const CONNECTION_MESSAGES =
-  /timeout exceeded when trying to connect|Connection terminated|not queryable|Cannot use a pool after calling end/i;
 
 export function createErrorHandler(log: Logger): ErrorRequestHandler {
   return (thrown, req, res, next) => {
@@ -69,13 +56,8 @@ function fromPostgres(err: Error): ErrorAnswer | undefined {
     const detail = 'the write collided with a concurrent one and was rolled back; retry it';
     return answer(503, 'retryable_conflict', detail, retry, retryHeaders);
   }
-  const errno = (err as NodeJS.ErrnoException).code;
   const unreachable =
-    code?.startsWith('08') ||
-    code?.startsWith('53') ||
-    code?.startsWith('57P') ||
-    (errno !== undefined && CONNECTION_ERRNOS.has(errno)) ||
-    CONNECTION_MESSAGES.test(err.message);
+    code?.startsWith('08') || code?.startsWith('53') || code?.startsWith('57P') || isConnectionError(err);
   if (unreachable) {
     return answer(
       503,

@@ -2,7 +2,7 @@
 // routes it describes; test/integration/api-server.test.ts checks that every route is listed.
 
 import { ORDER_STATUSES } from '../contract/events.js';
-import { DEFAULT_PAGE_LIMIT, MAX_ID, MAX_NAME_LENGTH, MAX_PAGE_LIMIT } from './validation.js';
+import { DEFAULT_PAGE_LIMIT, MAX_ID, MAX_NAME_LENGTH, MAX_PAGE_LIMIT } from '../contract/rest.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const problem = (description: string) => ({
@@ -74,7 +74,17 @@ const schemas = {
   OrderChanges: {
     type: 'object',
     additionalProperties: false,
-    properties: { customer_name: name, product_name: name, status },
+    description:
+      'Any subset of customer_name, product_name, status. The read-only fields of an order may come along, so that an order from GET can be sent back changed: `id` must be the id in the path (else 400), `version` acts as If-Match (412 when stale; 400 when it contradicts the header), `created_at` and `updated_at` must agree with the stored order (else 412).',
+    properties: {
+      customer_name: name,
+      product_name: name,
+      status,
+      id: { type: 'integer', description: 'Must be the id in the path.' },
+      version: { type: 'integer', minimum: 1, description: 'Acts as If-Match.' },
+      created_at: { type: 'string', format: 'date-time', description: 'Must agree with the stored order.' },
+      updated_at: { type: 'string', format: 'date-time', description: 'Must agree with the stored order.' },
+    },
   },
   OrderEvent: {
     type: 'object',
@@ -167,7 +177,9 @@ const paths = {
       responses: {
         '200': orderResponse('The order after the change.'),
         ...writeErrors,
-        '412': problem('Stale.'),
+        '412': problem(
+          "Stale: If-Match, the body's version, or a read-only field differs from the stored order.",
+        ),
       },
     },
     patch: {
@@ -178,7 +190,9 @@ const paths = {
       responses: {
         '200': orderResponse('The order after the change.'),
         ...writeErrors,
-        '412': problem('Stale.'),
+        '412': problem(
+          "Stale: If-Match, the body's version, or a read-only field differs from the stored order.",
+        ),
       },
     },
     delete: {

@@ -8,7 +8,7 @@ import type { Order } from '../contract/events.js';
 import type { OrdersRepository } from '../db/orders.js';
 import { actorOf, requireWriteToken } from './auth.js';
 import { methodNotAllowed, ProblemError } from './problem.js';
-import { parseId, parseIfMatch, parseListQuery, parseNewOrder, parseOrderChanges } from './validation.js';
+import { parseId, parseIfMatch, parseListQuery, parseNewOrder, parseOrderUpdate } from './validation.js';
 
 export interface OrdersRouterOptions {
   orders: OrdersRepository;
@@ -25,15 +25,15 @@ export function createOrdersRouter({ orders, tokens, bodyLimitBytes }: OrdersRou
   const auth = requireWriteToken(tokens);
   const body = [
     requireJsonContentType,
-    express.json({ limit: bodyLimitBytes, type: JSON_TYPES, strict: true, verify: noteEmptyBody }),
+    // Not strict: a body of `null` or `42` is valid JSON, and validation says what it should be.
+    express.json({ limit: bodyLimitBytes, type: JSON_TYPES, strict: false, verify: noteEmptyBody }),
     dropEmptyBody,
   ];
 
   const update: RequestHandler = async (req, res) => {
     const id = parseId(req.params.id);
-    const changes = parseOrderChanges(req.body);
-    const ifMatch = parseIfMatch(req.get('if-match'));
-    sendOrder(res, await orders.update(id, changes, { actor: actorOf(res), ifMatch }));
+    const { changes, options } = parseOrderUpdate(req.body, id, req.get('if-match'));
+    sendOrder(res, await orders.update(id, changes, { actor: actorOf(res), ...options }));
   };
 
   router

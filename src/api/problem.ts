@@ -3,24 +3,10 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { RequestHandler, Response } from 'express';
+import type { FieldError, Problem } from '../contract/rest.js';
 import { AppError } from '../lib/errors.js';
 
-export interface Problem {
-  /** HTTP status. */
-  status: number;
-  /** Short, stable summary of the problem type ("Bad Request"). */
-  title: string;
-  /** What exactly went wrong with this request, in words a caller can act on. */
-  detail: string;
-  /** Extension members (e.g. `errors` per field). */
-  [extension: string]: unknown;
-}
-
-/** One invalid input: `field` is a body member ("customer_name"), a parameter or a header. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError, Problem };
 
 export function sendProblem(res: Response, problem: Problem): void {
   res

@@ -2,50 +2,21 @@
 // If-Match. Every failure is a ProblemError 400 naming each bad field; nothing here does I/O.
 
 import { z } from 'zod';
-import { ORDER_STATUSES } from '../contract/events.js';
-import type { ListQuery, NewOrder, OrderChanges, WriteOptions } from '../db/orders.js';
+import {
+  DEFAULT_PAGE_LIMIT,
+  MAX_ID,
+  MAX_PAGE_LIMIT,
+  type NewOrder,
+  newOrderSchema,
+  type OrderChanges,
+  orderUpdateSchema,
+  show,
+} from '../contract/rest.js';
+import type { ListQuery, WriteOptions } from '../db/orders.js';
 import { type FieldError, invalidInput } from './problem.js';
 
-/** Names longer than this are refused: enough for any real name, small enough for any screen. */
-export const MAX_NAME_LENGTH = 200;
-/** Page sizes of GET /orders and GET /events. */
-export const DEFAULT_PAGE_LIMIT = 100;
-export const MAX_PAGE_LIMIT = 1_000;
-/** Ids and positions are bigint in PostgreSQL but numbers in JSON: the safe range of both. */
-export const MAX_ID = Number.MAX_SAFE_INTEGER;
-
-const STATUS_LIST = ORDER_STATUSES.join(', ');
-
-const nameSchema = z
-  .string({ error: (issue) => typeMessage(issue.input, 'a string') })
-  .superRefine((value, ctx) => {
-    const problem = nameProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
-
-const statusSchema = z.enum(ORDER_STATUSES, {
-  error: (issue) =>
-    issue.input === undefined ? 'is required' : `must be one of ${STATUS_LIST}; got ${show(issue.input)}`,
-});
-
-const objectError = { error: (issue: { input?: unknown }) => typeMessage(issue.input, 'a JSON object') };
-
-const newOrderSchema = z.strictObject(
-  { customer_name: nameSchema, product_name: nameSchema, status: statusSchema.optional() },
-  objectError,
-);
-
-const orderChangesSchema = z.strictObject(
-  {
-    customer_name: nameSchema.optional(),
-    product_name: nameSchema.optional(),
-    status: statusSchema.optional(),
-  },
-  objectError,
-);
-
 const listQuerySchema = z.strictObject({
-  status: statusSchema.optional(),
+  status: newOrderSchema.shape.status,
   after: integerParam(0, MAX_ID).default(0),
   limit: integerParam(1, MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
 });
@@ -59,8 +30,42 @@ export function parseNewOrder(body: unknown): NewOrder {
   return parse(newOrderSchema, requireBody(body), 'body', 'is not a field of an order');
 }
 
-export function parseOrderChanges(body: unknown): OrderChanges {
-  return parse(orderChangesSchema, requireBody(body), 'body', 'is not a field of an order');
+/**
+ * A PUT or PATCH body. Read-only fields of the order may come along (a GET's answer sent back):
+ * `id` must be the path's; `version` becomes the If-Match (or must agree with the header); the
+ * timestamps are returned as conditions the stored order must meet.
+ */
+export function parseOrderUpdate(
+  body: unknown,
+  id: number,
+  ifMatchHeader: string | undefined,
+): { changes: OrderChanges; options: Pick<WriteOptions, 'ifMatch' | 'unchanged'> } {
+  const update = parse(orderUpdateSchema, requireBody(body), 'body', 'is not a field of an order');
+  const { customer_name, product_name, status, version, created_at, updated_at } = update;
+  const problems: FieldError[] = [];
+  if (update.id !== undefined && update.id !== id)
+    problems.push({
+      field: 'id',
+      message: `must be ${id}, the id in the path (an order's id cannot change); got ${show(update.id)}`,
+    });
+  let ifMatch = parseIfMatch(ifMatchHeader);
+  if (version !== undefined) {
+    // `If-Match: *` asks only that the order exists; the body's version asks more.
+    if (ifMatch === undefined || ifMatch === 'any') ifMatch = [version];
+    else if (!ifMatch.includes(version))
+      problems.push({
+        field: 'version',
+        message: `is ${version} but If-Match says ${ifMatchHeader}: send one of them`,
+      });
+  }
+  if (problems.length > 0) throw invalidInput(problems);
+  const changes: OrderChanges = {};
+  if (customer_name !== undefined) changes.customer_name = customer_name;
+  if (product_name !== undefined) changes.product_name = product_name;
+  if (status !== undefined) changes.status = status;
+  const unchanged =
+    created_at === undefined && updated_at === undefined ? undefined : { created_at, updated_at };
+  return { changes, options: { ifMatch, unchanged } };
 }
 
 export function parseListQuery(query: unknown): ListQuery {
@@ -95,17 +100,6 @@ export function parseIfMatch(header: string | undefined): WriteOptions['ifMatch'
     if (!match[1]) versions.push(Number(match[2]));
   }
   return versions;
-}
-
-/** What is wrong with a customer or product name, if anything. */
-function nameProblem(value: string): string | undefined {
-  if (value.trim() === '') return 'must not be empty';
-  if (value.includes('\u0000')) return 'must not contain NUL characters (\\u0000)';
-  // With the u flag, only unpaired surrogates match: PostgreSQL cannot store them.
-  if (/\p{Cs}/u.test(value)) return 'must be valid Unicode text (it contains an unpaired surrogate)';
-  const length = [...value].length; // characters as PostgreSQL counts them: code points
-  if (length > MAX_NAME_LENGTH) return `must be at most ${MAX_NAME_LENGTH} characters; got ${length}`;
-  return undefined;
 }
 
 /** A query parameter holding a whole number in [min, max]. */
@@ -144,26 +138,4 @@ function fieldErrors(error: z.ZodError, root: string, unknownField: string): Fie
     }
     return [{ field: path || root, message: issue.message }];
   });
-}
-
-function typeMessage(input: unknown, expected: string): string {
-  return input === undefined ? 'is required' : `must be ${expected}, not ${describe(input)}`;
-}
-
-function describe(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'an array';
-  const type = typeof input;
-  return `${type === 'object' ? 'an' : 'a'} ${type}`;
-}
-
-/**
- * A value quoted for a message, cut short so that a 1 MB string does not come back whole. Only
- * scalars are quoted: stringifying an array nested thousands deep would overflow the stack.
- */
-function show(value: unknown): string {
-  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
-    return describe(value);
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }

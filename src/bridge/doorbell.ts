@@ -28,10 +28,7 @@ export interface DoorbellOptions {
   onReconnect?(): void;
 }
 
-export interface Doorbell extends Service {
-  /** True while the LISTEN connection is up. */
-  readonly listening: boolean;
-}
+export type Doorbell = Service;
 
 export function createDoorbell({
   databaseUrl,
@@ -42,7 +39,6 @@ export function createDoorbell({
 }: DoorbellOptions): Doorbell {
   const stopped = new AbortController();
   let subscriber: Subscriber | undefined;
-  let listening = false;
   let poll: NodeJS.Timeout | undefined;
   let connecting: Promise<void> | undefined;
 
@@ -64,20 +60,17 @@ export function createDoorbell({
         void sub.close().catch(() => undefined);
         return;
       }
-      listening = true;
       ring('connected');
     });
     sub.events.on('reconnect', (attempt: number) => {
       // Throwing here ends pg-listen's retry loop: a stopped doorbell must not reconnect.
       if (stopped.signal.aborted) throw new Error('doorbell stopped');
-      listening = false;
       if (attempt === 1) {
         log.warn('LISTEN connection lost; reconnecting');
         onReconnect?.();
       }
     });
     sub.events.on('error', (err: Error) => {
-      listening = false;
       if (stopped.signal.aborted) return;
       log.error({ err }, 'LISTEN subscriber failed; replacing it');
       void sub.close().catch(() => undefined);
@@ -104,7 +97,6 @@ export function createDoorbell({
         ring('connected');
         return;
       } catch (e) {
-        listening = false;
         await sub.close().catch(() => undefined);
         log.warn({ err: toError(e), attempt }, 'cannot LISTEN yet; the poll covers until it can');
         await delay(backoffDelayMs(attempt, { capMs: 5_000 }), stopped.signal);
@@ -114,9 +106,6 @@ export function createDoorbell({
 
   return {
     name: 'doorbell',
-    get listening() {
-      return listening;
-    },
     async start() {
       poll = setInterval(() => ring('poll'), pollIntervalMs);
       connecting = connect().finally(() => {
@@ -128,7 +117,6 @@ export function createDoorbell({
       stopped.abort();
       clearInterval(poll);
       await connecting;
-      listening = false;
       await subscriber?.close().catch(() => undefined);
       subscriber = undefined;
     },

@@ -10,8 +10,10 @@ import type { Service } from '../lib/service.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 
-/** One lock per database: hashtextextended makes a stable bigint from a readable name. */
-const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended('orders-live:bridge-leader', 0)) AS acquired";
+/** The advisory lock's key, as SQL: hashtextextended makes a stable bigint from a readable name. */
+export const LEADER_LOCK_KEY_SQL = "hashtextextended('orders-live:bridge-leader', 0)";
+/** One lock per database. */
+const LOCK_SQL = `SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY_SQL}) AS acquired`;
 
 export type LeaderState = 'unknown' | 'standby' | 'leader';
 

@@ -3,6 +3,7 @@
 
 import amqp from 'amqplib';
 import pg from 'pg';
+import { LEADER_LOCK_KEY_SQL } from '../bridge/leader-lock.js';
 import { amqpNames } from '../contract/events.js';
 import { backlog } from '../db/event-log.js';
 import { migrationStatus } from '../db/migrate.js';
@@ -52,11 +53,7 @@ export async function diagnose(options: DoctorOptions): Promise<Finding[]> {
     add({ ok: true, check: 'postgres', detail: `reachable at ${options.shownDatabaseUrl}` });
     await checkDatabase(client, options, add);
   } catch (e) {
-    add({
-      ok: false,
-      check: 'postgres',
-      detail: `cannot reach ${options.shownDatabaseUrl} (${toError(e).message}): start PostgreSQL ("docker compose up -d postgres") or set DATABASE_URL`,
-    });
+    add({ ok: false, check: 'postgres', detail: postgresProblem(e, options.shownDatabaseUrl) });
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -143,7 +140,7 @@ async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promis
   const leader = await client.query(`
     SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('orders-live:bridge-leader', 0)`);
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = ${LEADER_LOCK_KEY_SQL}`);
   add(
     leader.rowCount
       ? { ok: true, check: 'bridge', detail: 'a bridge holds the leader lock' }
@@ -220,4 +217,15 @@ async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): P
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+/** Why PostgreSQL could not be used, and what to do: the server may be up with the database missing. */
+function postgresProblem(e: unknown, shownUrl: string): string {
+  const err = toError(e);
+  const code = (e as { code?: string }).code;
+  if (code === '3D000')
+    return `the database of ${shownUrl} does not exist (the server answered): "orders-live start" creates it, or create it yourself (createdb)`;
+  if (code === '28P01' || code === '28000')
+    return `PostgreSQL refused the login for ${shownUrl} (${err.message}): check the user and password in DATABASE_URL`;
+  return `cannot reach ${shownUrl} (${err.message}): start PostgreSQL ("docker compose up -d postgres") or set DATABASE_URL`;
 }

@@ -4,7 +4,7 @@
 import amqp from 'amqplib';
 import pg from 'pg';
 import { redactUrl } from '../config.js';
-import { toError } from '../lib/errors.js';
+import { isConnectionError, toError } from '../lib/errors.js';
 
 const HOW = {
   PostgreSQL:
@@ -21,15 +21,14 @@ export class UnreachableError extends Error {
   }
 }
 
-/** Connection failures (as opposed to, say, a failed query) from pg or amqplib. */
+/**
+ * What keeps `start` from using a service at all: no connection (lib/errors.ts), a timeout, or
+ * the login refused (PostgreSQL or RabbitMQ credentials, a database that does not exist).
+ */
 function isConnectionFailure(e: unknown): boolean {
-  const err = toError(e);
-  const code = (e as { code?: string }).code ?? '';
   return (
-    /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH)$/.test(code) ||
-    /timeout|Connection terminated|ACCESS_REFUSED|password authentication failed|does not exist/i.test(
-      err.message,
-    )
+    isConnectionError(e) ||
+    /timeout|ACCESS_REFUSED|password authentication failed|does not exist/i.test(toError(e).message)
   );
 }
 

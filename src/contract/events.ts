@@ -3,76 +3,58 @@
 
 import { z } from 'zod';
 
-export const ORDER_STATUSES = ['pending', 'processing', 'shipped', 'delivered', 'cancelled'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+import { EVENT_OPS, EVENT_SOURCES, EXCHANGE, ORDER_STATUSES } from './constants.js';
 
-export const EVENT_OPS = ['insert', 'update', 'delete', 'truncate'] as const;
-export type EventOp = (typeof EVENT_OPS)[number];
-
-export type EventSource = 'api' | 'sql';
+export {
+  EVENT_OPS,
+  EVENT_SOURCES,
+  type EventOp,
+  type EventSource,
+  EXCHANGE,
+  NOTIFY_CHANNEL,
+  ORDER_STATUSES,
+  type OrderStatus,
+} from './constants.js';
 
 /** An order as the REST API and the events carry it (snake_case). */
-export interface Order {
-  id: number;
-  customer_name: string;
-  product_name: string;
-  status: OrderStatus;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-/** One change of the orders table, numbered by the bridge leader. */
-export interface OrderEvent {
-  /** 1, 2, 3 … with no gap, in capture order; never changes. */
-  position: number;
-  op: EventOp;
-  /** null for truncate. */
-  order_id: number | null;
-  /** The row's version after the change; for delete the last version + 1; null for truncate. */
-  version: number | null;
-  /** The new row; for delete the old row; null for truncate. */
-  order: Order | null;
-  /** `{column: [old, new]}` for updates, null otherwise. */
-  changes: Record<string, [unknown, unknown]> | null;
-  source: EventSource;
-  /** Database user and application_name (`postgres/psql`), or the API caller. */
-  actor: string;
-  /** The writing transaction's id, as a string (it is a 64-bit number). */
-  txid: string;
-  /** When the change was captured, ISO 8601 with microseconds. */
-  occurred_at: string;
-  /** When the bridge published it (null while not yet published). */
-  published_at: string | null;
-}
-
-const orderSchema = z.looseObject({
+export const orderSchema = z.object({
   id: z.number().int().positive(),
   customer_name: z.string(),
   product_name: z.string(),
   status: z.enum(ORDER_STATUSES),
+  /** 1 at insert, + 1 at every change of a column (kept by the database). */
   version: z.number().int(),
+  /** RFC 3339, UTC as Z, microseconds. */
   created_at: z.string(),
+  /** RFC 3339, UTC as Z, microseconds. */
   updated_at: z.string(),
 });
+export type Order = z.infer<typeof orderSchema>;
 
-/** Validates an envelope received from the broker (or anywhere untrusted). */
+/** One change of the orders table, numbered by the bridge leader; validates what the broker brings. */
 export const orderEventSchema = z.object({
+  /** 1, 2, 3 … with no gap, in capture order; never changes. */
   position: z.number().int().positive(),
   op: z.enum(EVENT_OPS),
+  /** null for truncate. */
   order_id: z.number().int().positive().nullable(),
+  /** The row's version after the change; for delete the last version + 1; null for truncate. */
   version: z.number().int().nullable(),
+  /** The new row; for delete the old row; null for truncate. */
   order: orderSchema.nullable(),
+  /** `{column: [old, new]}` for updates, null otherwise. */
   changes: z.record(z.string(), z.tuple([z.unknown(), z.unknown()])).nullable(),
-  source: z.enum(['api', 'sql']),
+  source: z.enum(EVENT_SOURCES),
+  /** Database user and application_name (`postgres/psql`), or the API caller. */
   actor: z.string(),
+  /** The writing transaction's id, as a string (it is a 64-bit number). */
   txid: z.string(),
+  /** When the change was captured: RFC 3339, UTC as Z, microseconds. */
   occurred_at: z.string(),
+  /** When the bridge numbered it for publishing (milliseconds); null only before that. */
   published_at: z.string().nullable(),
 });
-
-/** The durable topic exchange every event is published to. */
-export const EXCHANGE = 'orders.events';
+export type OrderEvent = z.infer<typeof orderEventSchema>;
 
 /** AMQP names derived from the exchange name (which tests and side-by-side systems change). */
 export function amqpNames(exchange = EXCHANGE) {
@@ -90,6 +72,3 @@ export function routingKey(event: Pick<OrderEvent, 'op' | 'order'>): string {
   if (event.op === 'truncate') return 'order.truncate.all';
   return `order.${event.op}.${event.order?.status ?? 'unknown'}`;
 }
-
-/** The PostgreSQL channel the capture triggers ring. */
-export const NOTIFY_CHANNEL = 'order_events';

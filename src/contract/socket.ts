@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ORDER_STATUSES, type OrderEvent, type OrderStatus } from './events.js';
 
-export const SOCKET_PATH = '/socket.io';
+export { SOCKET_PATH } from './constants.js';
 
 /** Which events a client wants. Truncates always pass: they concern every order. */
 export interface EventFilter {

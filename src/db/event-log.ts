@@ -34,14 +34,31 @@ export function toEnvelope(row: EnvelopeRow): OrderEvent {
     op: row.op,
     order_id: row.order_id === null ? null : Number(row.order_id),
     version: row.version,
-    order: row.order,
-    changes: row.changes,
+    order: row.order && {
+      ...row.order,
+      created_at: rfc3339(row.order.created_at),
+      updated_at: rfc3339(row.order.updated_at),
+    },
+    changes: row.changes?.created_at
+      ? { ...row.changes, created_at: row.changes.created_at.map(rfc3339) as [unknown, unknown] }
+      : row.changes,
     source: row.source,
     actor: row.actor,
     txid: row.txid,
     occurred_at: row.occurred_at,
     published_at: row.published_at,
   };
+}
+
+/**
+ * A timestamp the capture wrote into jsonb (`2026-11-24T10:00:00.12+00:00`: UTC, PostgreSQL's
+ * JSON form) as the REST API writes them: RFC 3339 with `Z` and six fractional digits. Anything
+ * else is returned as it is.
+ */
+export function rfc3339<T>(value: T): T {
+  if (typeof value !== 'string') return value;
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00(?::00)?$/.exec(value);
+  return (match ? `${match[1]}.${(match[2] ?? '').padEnd(6, '0')}Z` : value) as T;
 }
 
 /** Published (confirmed) events with position > `after`, ascending, at most `limit`. */

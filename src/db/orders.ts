@@ -5,25 +5,19 @@
 
 import type pg from 'pg';
 import type { Order, OrderStatus } from '../contract/events.js';
+import type { NewOrder, OrderChanges } from '../contract/rest.js';
 import { AppError } from '../lib/errors.js';
 import { lastPosition } from './event-log.js';
 import { inTransaction } from './pool.js';
 
 /** Formatted by PostgreSQL: UTC with microseconds, like the envelope's `occurred_at`. */
-const ORDER_COLUMNS = `id, customer_name, product_name, status, version,
+const ORDER_TIMESTAMPS = `
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at`;
+const ORDER_COLUMNS = `id, customer_name, product_name, status, version, ${ORDER_TIMESTAMPS}`;
 
 /** The columns a caller may write; `version` and the timestamps belong to the database. */
 const WRITABLE_COLUMNS = ['customer_name', 'product_name', 'status'] as const;
-
-export interface NewOrder {
-  customer_name: string;
-  product_name: string;
-  status?: OrderStatus;
-}
-
-export type OrderChanges = Partial<NewOrder>;
 
 export interface ListQuery {
   status?: OrderStatus;
@@ -48,6 +42,11 @@ export interface WriteOptions {
    * (If-Match: *) needs only that the order exists; undefined skips the check.
    */
   ifMatch?: readonly number[] | 'any';
+  /**
+   * Read-only fields the caller sent back (RFC 3339): the write happens only when the stored
+   * order still has these values; else 412, like a stale If-Match.
+   */
+  unchanged?: { created_at?: string | undefined; updated_at?: string | undefined };
 }
 
 export interface OrdersRepository {
@@ -103,15 +102,18 @@ export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
       // With nothing to set, `status = status` still locks the row and checks If-Match; the
       // versioning trigger sees no difference, so the version stays and nothing is captured.
       const assignments =
-        columns.length === 0 ? 'status = status' : columns.map((c, i) => `${c} = $${i + 3}`).join(', ');
+        columns.length === 0 ? 'status = status' : columns.map((c, i) => `${c} = $${i + 5}`).join(', ');
+      const { created_at = null, updated_at = null } = options.unchanged ?? {};
       return inApiTransaction(pool, options, async (client) => {
         const { rows } = await client.query<OrderRow>(
           `UPDATE orders SET ${assignments} WHERE id = $1 AND ${VERSION_MATCHES}
+             AND ($3::timestamptz IS NULL OR created_at = $3::timestamptz)
+             AND ($4::timestamptz IS NULL OR updated_at = $4::timestamptz)
            RETURNING ${ORDER_COLUMNS}`,
-          [id, versionsParameter(options.ifMatch), ...columns.map((c) => changes[c])],
+          [id, versionsParameter(options.ifMatch), created_at, updated_at, ...columns.map((c) => changes[c])],
         );
         if (rows[0]) return toOrder(rows[0]);
-        throw await whyNoRow(client, id);
+        throw await whyNoRow(client, id, options);
       });
     },
 
@@ -121,7 +123,7 @@ export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
           id,
           versionsParameter(options.ifMatch),
         ]);
-        if (rowCount === 0) throw await whyNoRow(client, id);
+        if (rowCount === 0) throw await whyNoRow(client, id, options);
       });
     },
   };
@@ -140,13 +142,44 @@ function versionsParameter(ifMatch: WriteOptions['ifMatch']): number[] | null {
   return ifMatch.filter((v) => Number.isInteger(v) && v >= 0 && v <= 2_147_483_647);
 }
 
-/** After a write matched no row: 404 when the order does not exist, else 412 with its version. */
-async function whyNoRow(client: pg.PoolClient, id: number): Promise<AppError> {
-  const { rows } = await client.query<{ version: number }>('SELECT version FROM orders WHERE id = $1', [id]);
-  if (!rows[0]) return new AppError('order_not_found', `order ${id} does not exist`, 404);
+/**
+ * After a write matched no row: 404 when the order does not exist, else 412 naming what differs
+ * (its version, or a read-only field sent back).
+ */
+async function whyNoRow(
+  client: pg.PoolClient,
+  id: number,
+  { ifMatch, unchanged = {} }: WriteOptions = {},
+): Promise<AppError> {
+  const { rows } = await client.query<{
+    version: number;
+    created_at: string;
+    updated_at: string;
+    stale: string[];
+  }>(
+    `SELECT version, ${ORDER_TIMESTAMPS},
+       array_remove(ARRAY[
+         CASE WHEN $2::timestamptz IS NOT NULL AND created_at <> $2::timestamptz THEN 'created_at' END,
+         CASE WHEN $3::timestamptz IS NOT NULL AND updated_at <> $3::timestamptz THEN 'updated_at' END
+       ], NULL) AS stale
+     FROM orders WHERE id = $1`,
+    [id, unchanged.created_at ?? null, unchanged.updated_at ?? null],
+  );
+  const row = rows[0];
+  if (!row) return new AppError('order_not_found', `order ${id} does not exist`, 404);
+  // A stale version says more than the timestamps that changed with it: it is named first.
+  const versionStale = Array.isArray(ifMatch) && !ifMatch.includes(row.version);
+  const field = row.stale[0] as 'created_at' | 'updated_at' | undefined;
+  if (field && !versionStale) {
+    return new AppError(
+      'read_only_mismatch',
+      `order ${id} has ${field} ${row[field]}, not the one sent (${field} cannot be changed); fetch it again and retry`,
+      412,
+    );
+  }
   return new AppError(
     'version_mismatch',
-    `order ${id} is at version ${rows[0].version}, not the one in If-Match; fetch it again and retry`,
+    `order ${id} is at version ${row.version}, not the one in If-Match or the body's version; fetch it again and retry`,
     412,
   );
 }

@@ -43,8 +43,6 @@ export interface GatewayOptions {
 export const CATCH_UP_INTERVAL_MS = 5_000;
 
 export interface Gateway extends Service {
-  /** The last position broadcast. */
-  readonly head: number;
   ready(): Promise<void>;
 }
 
@@ -88,9 +86,6 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     name: 'gateway',
-    get head() {
-      return fanout?.head ?? 0;
-    },
     async start() {
       const start = await lastPublishedPosition(pool);
       const rooms = socketRooms(io, (room) => fanout?.forget(room));

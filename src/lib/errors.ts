@@ -29,3 +29,27 @@ export function pgCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
+
+/** Node errnos that mean "no usable connection", from pg or amqplib alike. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+/** What pg says when a connection could not be made or was lost. */
+const CONNECTION_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|not queryable|Cannot use a pool after calling end/i;
+
+/** Whether `e` means the connection failed or was lost (not that a request was refused). */
+export function isConnectionError(e: unknown): boolean {
+  const errno = (e as { code?: unknown } | null)?.code;
+  return (
+    (typeof errno === 'string' && CONNECTION_ERRNOS.has(errno)) ||
+    CONNECTION_MESSAGES.test(toError(e).message)
+  );
+}

@@ -158,6 +158,7 @@ export function resultsMarkdown(run: MatrixRun): string {
 export function seriesMarkdown(
   runs: { run: MatrixRun | null; passed: boolean; seconds: number }[],
   scenarios: number,
+  commit: string,
 ): string {
   const sum = (f: (r: ScenarioReport) => number) => (run: MatrixRun | null) =>
     (run?.reports ?? []).reduce((total, r) => total + f(r), 0);
@@ -173,6 +174,8 @@ export function seriesMarkdown(
       first,
       `${runs.length} runs in a row by \`npm run test:chaos:series\` (CHAOS_PROFILE=long)`,
     ),
+    '',
+    `The code under test: commit ${commit}.`,
     '',
     `**${passed} of ${runs.length} runs passed**; lost ${runs.reduce((t, r) => t + lost(r.run), 0)}, duplicates ` +
       `${runs.reduce((t, r) => t + duplicates(r.run), 0)} across every scenario of every run.`,

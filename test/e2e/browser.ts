@@ -10,6 +10,18 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/** Why Chromium cannot be used, with how to get it, or null when it is there. */
+export function chromiumProblem(): string | null {
+  if (existsSync(CHROMIUM_PATH)) return null;
+  return `Chromium not found at ${CHROMIUM_PATH} (the browser tests need it): install Debian's package (sudo apt-get install -y chromium) or set CHROMIUM_PATH`;
+}
+
+/** Throws `chromiumProblem()` as one line. */
+export function requireChromium(): void {
+  const problem = chromiumProblem();
+  if (problem) throw new Error(problem);
+}
+
 /** Quiet, offline-friendly Chromium: no GPU, no QUIC, no background fetches of its own. */
 const CHROMIUM_ARGS = [
   '--headless',
@@ -43,11 +55,7 @@ export async function openDashboard(
   url: string,
   viewport: { width: number; height: number } = { width: 1440, height: 900 },
 ): Promise<DashboardBrowser> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM_PATH}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`,
-    );
-  }
+  requireChromium();
   const profile = await mkdtemp(join(tmpdir(), 'orders-live-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { TestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { type CliProcess, startCli } from '../helpers/process.js';
-import { type DashboardBrowser, openDashboard } from './browser.js';
+import { type DashboardBrowser, openDashboard, requireChromium } from './browser.js';
 import type { RowInDom } from './dashboard-page.js';
 import { ensureWebBuilt } from './web-build.js';
 
@@ -53,18 +53,29 @@ export interface DashboardSystem {
   browser: DashboardBrowser;
 }
 
-/** Each e2e file's start: the page built, a psql pool, optional seed rows, the system, the page. */
+/**
+ * Each e2e file's start: the page built, a psql pool, optional seed rows, the system, the page.
+ * Without Chromium it fails before starting anything; when a later step fails, what the earlier
+ * ones started is closed before the error goes on (the file's afterAll never got hold of it).
+ */
 export async function openDashboardSystem(
   db: TestDatabase,
   env: Record<string, string>,
   seedSql?: string,
 ): Promise<DashboardSystem> {
+  requireChromium();
   await ensureWebBuilt();
-  const psql = db.pool({ application_name: 'psql' });
-  if (seedSql) await psql.query(seedSql);
-  const system = await startSystem(env);
-  const browser = await openDashboard(system.url);
-  return { psql, system, browser };
+  const parts: Partial<DashboardSystem> = {};
+  try {
+    parts.psql = db.pool({ application_name: 'psql' });
+    if (seedSql) await parts.psql.query(seedSql);
+    parts.system = await startSystem(env);
+    parts.browser = await openDashboard(parts.system.url);
+    return parts as DashboardSystem;
+  } catch (e) {
+    await closeDashboardSystem(parts).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Closes what openDashboardSystem opened (call it in an afterAll registered after useTestDatabase). */

@@ -16,6 +16,8 @@ export interface CliProcess {
   readonly logs: Record<string, unknown>[];
   /** Everything the process printed (stdout and stderr). */
   output(): string;
+  /** What it printed on stdout alone. */
+  stdout(): string;
   /** Waits for a log line matching `match` (an object whose entries must all be equal). */
   waitForLog(match: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Sends the signal and waits for the exit; returns the exit code (or the signal's name). */
@@ -32,9 +34,11 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   });
   const logs: Record<string, unknown>[] = [];
   let text = '';
+  let out = '';
   let pending = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     text += chunk.toString();
+    out += chunk.toString();
     pending += chunk.toString();
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
@@ -57,6 +61,7 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
     logs,
     exited,
     output: () => text,
+    stdout: () => out,
     waitForLog(match, timeoutMs = 15_000) {
       return waitFor(() => logs.find((l) => Object.entries(match).every(([k, v]) => l[k] === v)), {
         timeoutMs,
@@ -76,4 +81,10 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
 
 afterAll(async () => {
   await Promise.all([...children].map((c) => c.kill('SIGKILL')));
+});
+
+// Last resort, should the worker exit without running afterAll (a failed hook before it, a
+// timeout): a child never outlives the test process.
+process.once('exit', () => {
+  for (const c of children) c.child.kill('SIGKILL');
 });

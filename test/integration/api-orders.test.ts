@@ -243,6 +243,67 @@ describe('partial changes and If-Match', () => {
   });
 });
 
+describe('PUT takes back what GET returned', () => {
+  it('ignores the read-only fields when they agree, and treats version as If-Match', async () => {
+    const order = await create();
+    const got = (await api.call('GET', `/orders/${order.id}`)).body;
+    const res = await api.call('PUT', `/orders/${order.id}`, { json: { ...got, status: 'shipped' } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      id: order.id,
+      status: 'shipped',
+      version: 2,
+      created_at: got.created_at,
+    });
+    // The same object again: its version (1) is stale now, as an If-Match of "1" would be.
+    const stale = await api.call('PUT', `/orders/${order.id}`, { json: { ...got, status: 'delivered' } });
+    expect(stale.status).toBe(412);
+    expect(stale.body.detail).toBe(
+      `order ${order.id} is at version 2, not the one in If-Match or the body's version; fetch it again and retry`,
+    );
+    expect((await api.call('GET', `/orders/${order.id}`)).body.status).toBe('shipped');
+  });
+
+  it("refuses an id other than the path's (400) and timestamps that differ from the stored order (412)", async () => {
+    const order = await create();
+    const got = (await api.call('GET', `/orders/${order.id}`)).body;
+    const moved = await api.call('PUT', `/orders/${order.id}`, { json: { ...got, id: order.id + 1 } });
+    expect(moved.status).toBe(400);
+    expect(moved.body.errors).toEqual([
+      {
+        field: 'id',
+        message: `must be ${order.id}, the id in the path (an order's id cannot change); got ${order.id + 1}`,
+      },
+    ]);
+    const older = await api.call('PUT', `/orders/${order.id}`, {
+      json: { ...got, created_at: '2020-01-01T00:00:00Z', status: 'shipped' },
+    });
+    expect(older.status).toBe(412);
+    expect(older.body).toMatchObject({ code: 'read_only_mismatch' });
+    expect(older.body.detail).toContain(
+      `order ${order.id} has created_at ${got.created_at}, not the one sent`,
+    );
+    // The same instant written another way agrees.
+    const sameInstant = got.created_at.replace('Z', '+00:00');
+    const ok = await api.call('PATCH', `/orders/${order.id}`, {
+      json: { created_at: sameInstant, status: 'shipped' },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('refuses a body version that contradicts If-Match', async () => {
+    const order = await create();
+    const res = await api.call('PATCH', `/orders/${order.id}`, {
+      json: { version: 1, status: 'shipped' },
+      headers: { 'if-match': '"2"' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([
+      { field: 'version', message: 'is 1 but If-Match says "2": send one of them' },
+    ]);
+  });
+});
+
 describe('capture of API writes', () => {
   it('records API writes in order_events with source api', async () => {
     const order = await create();

@@ -68,6 +68,25 @@ describe('start', () => {
     expect(output).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('shows a person a banner and readable log lines (LOG_FORMAT=pretty, as on a terminal)', async () => {
+    const proc = startCli(['start', '--port', '0'], { ...env(), LOG_FORMAT: 'pretty' });
+    try {
+      await waitFor(() => proc.stdout().includes('Ctrl-C stops it.'), {
+        timeoutMs: 30_000,
+        what: 'the banner',
+      });
+      const out = proc.stdout();
+      expect(out).toContain('orders-live is running: api, bridge, gateway');
+      expect(out).toMatch(/ {2}dashboard {2}http:\/\/127\.0\.0\.1:\d+\//);
+      expect(out).toMatch(/ {2}socket {5}ws:\/\/127\.0\.0\.1:\d+\/socket\.io/);
+      expect(out).toContain(`database   ${db.url.replace(/:[^:@/]*@/, ':***@')}`);
+      expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}INFO {3}bridge\/leader-lock {2}became leader/m);
+      expect(out).not.toMatch(/^\{"level"/m);
+    } finally {
+      await proc.kill('SIGTERM');
+    }
+  });
+
   it('names every bad variable at once', async () => {
     const { code, output } = await runToEnd(['start'], { PORT: 'eighty', GATEWAY_PREFETCH: '0' });
     expect(code).toBe(1);
@@ -184,6 +203,60 @@ describe('tail, demo and doctor against a running system', () => {
     expect(api + sql).toBeLessThanOrEqual(620);
     expect(api).toBeGreaterThan(250);
     expect(sql).toBeGreaterThan(250);
+  });
+
+  it('tail --json writes nothing but JSON lines on stdout', async () => {
+    const tail = startCli(['tail', '--json', '--url', system.url], env());
+    await waitFor(() => tail.output().includes('live at position'), { what: 'tail to be live' });
+    await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('Json', 'only')");
+    await waitFor(() => tail.stdout().includes('"Json"'), { what: 'the event on stdout' });
+    await tail.kill('SIGINT');
+    const lines = tail.stdout().split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+  });
+
+  it('demo stopped early reports what it did, not what it planned', async () => {
+    const events = async () =>
+      (await pool.query("SELECT count(*)::int AS n FROM order_events WHERE source IN ('api', 'sql')")).rows[0]
+        .n;
+    const before = await events();
+    const demo = startCli(
+      ['demo', '--rate', '100', '--duration', '60', '--orders', '1', '--url', system.url],
+      env(),
+    );
+    await waitFor(() => /demo: (\d{3,})\/6000/.test(demo.output()), {
+      timeoutMs: 20_000,
+      what: '100 changes',
+    });
+    expect(await demo.kill('SIGINT')).toBe(0);
+    const last = [
+      ...demo.output().matchAll(/demo: (\d+)\/6000 changes \((\d+) api, (\d+) sql, (\d+) failed\)/g),
+    ].at(-1)!;
+    const [done, api, sql, failed] = last.slice(1).map(Number) as [number, number, number, number];
+    expect(demo.output()).toContain(', stopped');
+    expect(done).toBe(api + sql + failed);
+    expect(done).toBeLessThan(6000);
+    // Every change it counted is one event in the log (wait for the last ones to commit).
+    const seeded = Number(/demo: created (\d+) orders/.exec(demo.output())?.[1] ?? 0);
+    await waitFor(async () => (await events()) - before === seeded + api + sql, {
+      what: `${seeded + api + sql} new events`,
+    });
+    // The first line already counts only the timed run: no setup orders in it, no rate from a blink.
+    const first = /demo: (\d+)\/6000 changes \((\d+) api, (\d+) sql, \d+ failed\)(, \d+\/s)?/.exec(
+      demo.output(),
+    )!;
+    expect(Number(first[2]) + Number(first[3])).toBeLessThanOrEqual(Number(first[1]));
+  });
+
+  it('doctor tells a missing database from a server that is down', async () => {
+    const missing = db.url.replace(/\/[^/]+$/, '/orders_live_no_such_database');
+    const { code, output } = await runToEnd(['doctor'], { DATABASE_URL: missing });
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /✗ postgres\s+the database of .*orders_live_no_such_database does not exist \(the server answered\)/,
+    );
+    expect(output).not.toContain('start PostgreSQL');
   });
 
   it('doctor passes on a healthy system and names dropped triggers', async () => {

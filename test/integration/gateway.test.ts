@@ -224,7 +224,11 @@ describe('delivery', () => {
       version: 2,
     });
     expect(del).toMatchObject({ op: 'delete', version: 3, order: { status: 'shipped' } });
-    expect(update.occurred_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    // One timestamp format everywhere, the REST API's: RFC 3339, UTC as Z, microseconds.
+    const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+    expect(update.occurred_at).toMatch(rfc3339);
+    expect(update.order!.created_at).toMatch(rfc3339);
+    expect(update.order!.updated_at).toMatch(rfc3339);
     expect(update.published_at).not.toBeNull();
   });
 

@@ -34,3 +34,8 @@ it('documents every CLI command', () => {
     );
   }
 });
+
+it("runs the CLI through npm silently, so its output is the program's alone", () => {
+  const loud = readme.split('\n').filter((line) => /npm run cli\b/.test(line));
+  expect(loud, 'README lines with "npm run cli" (use "npm run -s cli")').toEqual([]);
+});

@@ -2,15 +2,10 @@
 // with the token (Bearer) and If-Match. Every failure becomes an ApiError carrying the server's
 // problem+json (title, detail, field errors), or a made-up one when the server did not answer.
 
-import type { Order, OrderStatus } from '../../src/contract/events.js';
+import type { Order } from '../../src/contract/events.js';
+import type { NewOrder, OrderChanges, OrdersPageBody, Problem } from '../../src/contract/rest.js';
 
-/** RFC 9457 problem details, as the API answers every error. */
-export interface Problem {
-  status: number;
-  title: string;
-  detail: string;
-  errors?: { field: string; message: string }[];
-}
+export type { NewOrder, Problem };
 
 export class ApiError extends Error {
   readonly problem: Problem;
@@ -21,25 +16,16 @@ export class ApiError extends Error {
   }
 }
 
-export interface OrdersPage {
-  orders: Order[];
-  /** The `after` cursor of the next page, or null on the last one. */
-  next: number | null;
+export interface OrdersPage extends OrdersPageBody {
   /** X-Event-Position: every event up to it is reflected in this page. */
   position: number;
-}
-
-export interface NewOrder {
-  customer_name: string;
-  product_name: string;
-  status?: OrderStatus;
 }
 
 export interface ApiClient {
   listPage(after: number, limit: number): Promise<OrdersPage>;
   create(order: NewOrder): Promise<Order>;
   /** Changes fields of order `id`, refused with 412 unless it still has `version`. */
-  update(id: number, changes: Partial<NewOrder>, version: number): Promise<Order>;
+  update(id: number, changes: OrderChanges, version: number): Promise<Order>;
   remove(id: number, version: number): Promise<void>;
 }
 
@@ -83,7 +69,7 @@ export function createApiClient({
   return {
     async listPage(after, limit) {
       const response = await request('GET', `/orders?after=${after}&limit=${limit}`);
-      const body = (await response.json()) as { orders: Order[]; next: number | null };
+      const body = (await response.json()) as OrdersPageBody;
       const position = Number(response.headers.get('X-Event-Position'));
       if (!Number.isSafeInteger(position) || position < 0) {
         throw new ApiError({
