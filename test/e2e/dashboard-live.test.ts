@@ -135,7 +135,7 @@ describe('the dashboard', () => {
     expect(await dbRows()).not.toContainEqual(expect.objectContaining({ id }));
   });
 
-  it('shows the API error when an edit is stale (412 from If-Match)', async () => {
+  it('keeps the dialog open when an edit is stale (412 from If-Match), overwriting nothing', async () => {
     const { page } = browser;
     await page.click(`${rowSelector(3)} button[data-action="edit"]`);
     // Someone else changes the order while the dialog is open; the page shows it (the dialog keeps
@@ -146,13 +146,14 @@ describe('the dashboard', () => {
     await page.waitForSelector(rowSelector(3, { version: rows[0]!.version }), { timeout: 5_000 });
     await page.selectOption('[data-testid="edit-status"]', 'cancelled');
     await page.click('[data-testid="edit-save"]');
-    const error = page.locator('[data-testid="api-error"]');
-    await error.waitFor({ state: 'visible', timeout: 5_000 });
-    expect(await error.getAttribute('data-status')).toBe('412');
-    expect(await error.textContent()).toContain('Could not save the order');
+    // What the dialog offers then is test/e2e/dashboard-edit.test.ts's subject.
+    const alert = page.locator('[data-testid="edit-alert"][data-kind="conflict"]');
+    await alert.waitFor({ state: 'visible', timeout: 5_000 });
+    expect(await alert.textContent()).toContain('product: Product 3 → Changed in psql');
+    expect(await page.inputValue('[data-testid="edit-status"]')).toBe('cancelled');
     expect((await dbRows()).find((r) => r.id === 3)?.status).not.toBe('cancelled');
-    await error.getByRole('button', { name: 'Dismiss' }).click();
-    await error.waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Discard my changes' }).click();
+    await page.waitForSelector('[data-testid="edit-dialog"]', { state: 'hidden' });
   });
 
   it('shows the latency readout and a capped, ordered feed', async () => {

@@ -104,3 +104,61 @@ export async function feedPositions(page: Page): Promise<number[]> {
     items.map((li) => Number((li as unknown as DataElement).dataset.position)),
   );
 }
+
+/** How Chromium's accessibility tree presents a form control: what a screen reader announces. */
+export interface AccessibleControl {
+  name: string;
+  description: string;
+  invalid: boolean;
+  focused: boolean;
+}
+
+/** The accessibility node of the element `selector` finds, read through the DevTools protocol. */
+export async function accessibleControl(page: Page, selector: string): Promise<AccessibleControl> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    if (!nodeId) throw new Error(`no element matches ${selector}`);
+    const { nodes } = await cdp.send('Accessibility.getPartialAXTree', { nodeId, fetchRelatives: false });
+    const node = nodes[0];
+    const property = (name: string) => node?.properties?.find((p) => p.name === name)?.value.value;
+    const invalid = property('invalid');
+    return {
+      name: String(node?.name?.value ?? ''),
+      description: String(node?.description?.value ?? ''),
+      invalid: invalid !== undefined && invalid !== 'false',
+      focused: property('focused') === true,
+    };
+  } finally {
+    await cdp.detach();
+  }
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** The element's box on the page, in CSS pixels; fails when it is not rendered. */
+export async function boxOf(page: Page, selector: string): Promise<Box> {
+  const box = await page.locator(selector).boundingBox();
+  if (!box) throw new Error(`${selector} is not rendered`);
+  return box;
+}
+
+/** `inner` lies within `outer`, give or take `slackPx` (sub-pixel rounding). */
+export function isWithin(inner: Box, outer: Box, slackPx = 0.5): boolean {
+  return (
+    inner.x >= outer.x - slackPx &&
+    inner.y >= outer.y - slackPx &&
+    inner.x + inner.width <= outer.x + outer.width + slackPx &&
+    inner.y + inner.height <= outer.y + outer.height + slackPx
+  );
+}
+
+export function verticalCenter(box: Box): number {
+  return box.y + box.height / 2;
+}

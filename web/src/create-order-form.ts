@@ -1,10 +1,11 @@
 // The "New order" form: POST /orders with the token. The new row is not drawn from the answer but
-// arrives through the stream like every other change, so the page shows one truth.
+// arrives through the stream like every other change, so the page shows one truth. A refused
+// create keeps what was typed and shows each field's error next to it.
 
 import type { OrderStatus } from '../../src/contract/events.js';
 import { type ApiClient, ApiError } from './api-client.js';
 import { ORDER_STATUSES } from './contract-values.js';
-import { byTestId, el } from './dom.js';
+import { byTestId, clearFieldErrors, el, firstInvalidControl, showFieldErrors } from './dom.js';
 
 export interface CreateOrderFormOptions {
   api: ApiClient;
@@ -20,11 +21,12 @@ export function wireCreateOrderForm(
   const status = form.elements.namedItem('status') as HTMLSelectElement;
   status.append(...ORDER_STATUSES.map((s) => el('option', { value: s }, s)));
   const submit = form.querySelector<HTMLButtonElement>('button[type="submit"]')!;
+  form.addEventListener('input', (event) => clearFieldErrors(form, event.target as Element));
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+    clearFieldErrors(form);
     submit.disabled = true;
     api
       .create({
@@ -38,21 +40,16 @@ export function wireCreateOrderForm(
           onCreated(order.id);
         },
         (err: unknown) => {
-          markInvalidFields(form, err);
+          submit.disabled = false; // before focusing: a disabled button takes no focus
           onError('Could not create the order', err);
+          if (err instanceof ApiError) showFieldErrors(form, err.problem.errors ?? []);
+          const invalid = firstInvalidControl(form);
+          if (invalid) invalid.focus();
+          else if (document.activeElement === document.body) submit.focus(); // it lost focus when disabled
         },
       )
       .finally(() => {
         submit.disabled = false;
       });
   });
-}
-
-/** aria-invalid on the inputs the API named in `errors[].field`. */
-export function markInvalidFields(form: HTMLFormElement, err: unknown): void {
-  if (!(err instanceof ApiError)) return;
-  for (const { field } of err.problem.errors ?? []) {
-    const input = form.elements.namedItem(field);
-    if (input instanceof HTMLElement) input.setAttribute('aria-invalid', 'true');
-  }
 }

@@ -39,13 +39,21 @@ export function startDashboard(root: HTMLElement): void {
       if (order) dialog.open(order);
     },
   });
-  const dialog = createEditOrderDialog(root, { api, onDone: (text) => messages.info(text), onError });
+  const dialog = createEditOrderDialog(root, {
+    api,
+    latest: (id) => live.store.get(id),
+    onDone: (text) => messages.info(text),
+    onError,
+  });
   wireCreateOrderForm(root, { api, onCreated: (id) => messages.info(`Order #${id} created.`), onError });
   wireTableFilter(root, (filter) => table.setFilter(filter, live.store));
   wireDismiss(root, messages);
 
   const draw = createFrameDrawing(root, status);
-  const scheduler = createFrameScheduler((now) => draw(live, table, now));
+  const scheduler = createFrameScheduler((now) => {
+    draw(live, table, now);
+    dialog.refresh();
+  });
   const live = createLiveOrders({
     api,
     token: token.get,
@@ -53,6 +61,7 @@ export function startDashboard(root: HTMLElement): void {
     onSnapshot() {
       table.reload(live.store);
       draw(live, table, Date.now());
+      dialog.refresh();
     },
     onState(state, detail) {
       status.setState(state, detail);

@@ -1,6 +1,7 @@
 // What the page tells the user about their own actions: an error (role=alert) with the API's
-// problem detail and field errors, or a short confirmation (role=status). One of each, replaced
-// by the next; an error stays until dismissed or replaced, a confirmation fades after a while.
+// problem detail and any field error it does not already say, or a short confirmation
+// (role=status). One of each, replaced by the next; an error stays until dismissed or replaced,
+// a confirmation fades after a while.
 
 import { ApiError } from './api-client.js';
 import { byTestId, el } from './dom.js';
@@ -32,7 +33,7 @@ export function createMessages(root: HTMLElement): Messages {
       errorBox.dataset.status = String(problem?.status ?? 0);
       errorBox.replaceChildren(
         el('p', {}, el('strong', {}, `${context}: `), problem ? `${problem.title}: ${detail}` : detail),
-        fieldErrors(problem?.errors) ?? '',
+        fieldErrors(problem?.errors, detail) ?? '',
         el('button', { type: 'button', className: 'dismiss', 'data-action': 'dismiss' }, 'Dismiss'),
       );
       errorBox.hidden = false;
@@ -48,9 +49,16 @@ export function createMessages(root: HTMLElement): Messages {
   };
 }
 
-function fieldErrors(errors: { field: string; message: string }[] | undefined): HTMLUListElement | null {
-  if (!errors?.length) return null;
-  return el('ul', {}, ...errors.map((e) => el('li', {}, `${e.field}: ${e.message}`)));
+/** The field errors `detail` does not already say (this API's 400 lists them all in it). */
+function fieldErrors(
+  errors: { field: string; message: string }[] | undefined,
+  detail: string,
+): HTMLUListElement | null {
+  const unsaid = (errors ?? [])
+    .map((e) => `${e.field}: ${e.message}`)
+    .filter((text) => !detail.includes(text));
+  if (unsaid.length === 0) return null;
+  return el('ul', {}, ...unsaid.map((text) => el('li', {}, text)));
 }
 
 /** Wires the Dismiss button of the error box (delegated: the box is rebuilt each time). */

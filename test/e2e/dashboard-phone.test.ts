@@ -1,0 +1,157 @@
+// The dashboard on a phone (390 × 844 CSS px), measured from the elements' boxes: the sort arrow
+// of a column head lies inside its cell (the "Order" head cut it off), every label stays on the
+// line of its control (the Status label wrapped away from its select), nothing scrolls sideways,
+// and the edit dialog holds a refused field's message under it and a stale edit's question with
+// both answers. Screenshots of each state go to test-output/e2e/phone-*.png.
+
+import { mkdirSync } from 'node:fs';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useExchange } from '../helpers/amqp.js';
+import { useTestDatabase } from '../helpers/db.js';
+import type { DashboardBrowser } from './browser.js';
+import {
+  boxOf,
+  isWithin,
+  type PageGlobals,
+  rowSelector,
+  verticalCenter,
+  waitForState,
+} from './dashboard-page.js';
+import { closeDashboardSystem, openDashboardSystem, systemEnv, type TestSystem } from './system.js';
+
+const PHONE = { width: 390, height: 844 };
+const SCREENSHOTS = 'test-output/e2e';
+/** Two boxes on one line have their vertical centres this close. */
+const SAME_LINE_PX = 3;
+
+const db = useTestDatabase();
+const exchange = useExchange();
+let system: TestSystem;
+let browser: DashboardBrowser;
+let psql: pg.Pool;
+
+beforeAll(async () => {
+  ({ psql, system, browser } = await openDashboardSystem(
+    db,
+    systemEnv(db, exchange),
+    `INSERT INTO orders (customer_name, product_name, status)
+     SELECT 'Customer ' || i, 'Product ' || i, (ARRAY['pending','processing','shipped'])[1 + i % 3]
+     FROM generate_series(1, 12) i`,
+  ));
+  await browser.page.setViewportSize(PHONE);
+  await waitForState(browser.page, 'live');
+  await browser.page.waitForSelector(rowSelector(12));
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+// Registered after useTestDatabase(), so it runs before the database's leak check.
+afterAll(() => closeDashboardSystem({ browser, system, psql }));
+
+const head = (key: string) => `th:has(> button[data-sort="${key}"])`;
+
+/** Whether the text of `selector` shows whole (not shortened with an ellipsis). */
+async function showsWhole(selector: string): Promise<boolean> {
+  return browser.page.$eval(selector, (element) => {
+    const box = element as unknown as { scrollWidth: number; clientWidth: number };
+    return box.scrollWidth <= box.clientWidth;
+  });
+}
+
+describe('the dashboard on a phone', () => {
+  it('draws the "Order" sort arrow inside its cell, both ways, with the label whole', async () => {
+    const { page } = browser;
+    for (const direction of ['descending', 'ascending']) {
+      if ((await page.getAttribute(head('id'), 'aria-sort')) !== direction) await page.click(head('id'));
+      expect(await page.getAttribute(head('id'), 'aria-sort')).toBe(direction);
+      const arrow = await boxOf(page, `${head('id')} .sort-arrow`);
+      expect(arrow.width).toBeGreaterThan(4); // drawn, not an empty span
+      expect(isWithin(arrow, await boxOf(page, head('id')))).toBe(true);
+      expect(await showsWhole(`${head('id')} .sort-label`)).toBe(true);
+    }
+    await page.click(head('id')); // back to newest first
+    expect(await page.getAttribute(head('id'), 'aria-sort')).toBe('descending');
+    await page.screenshot({ path: `${SCREENSHOTS}/phone-table.png` });
+  });
+
+  it('draws the arrow inside its cell for every column a phone shows', async () => {
+    const { page } = browser;
+    for (const key of ['customer_name', 'product_name', 'status']) {
+      await page.click(head(key));
+      expect(await page.getAttribute(head(key), 'aria-sort')).toBe('ascending');
+      const arrow = await boxOf(page, `${head(key)} .sort-arrow`);
+      expect(arrow.width).toBeGreaterThan(4);
+      expect(isWithin(arrow, await boxOf(page, head(key)))).toBe(true);
+    }
+    await page.click(head('id'));
+    expect(await page.getAttribute(head('id'), 'aria-sort')).toBe('descending');
+  });
+
+  it('keeps every label on the line of its control: the filters and the new-order form', async () => {
+    const { page } = browser;
+    await page.click('summary:has-text("New order")');
+    await page.waitForSelector('[data-testid="create-form"]', { state: 'visible' });
+    const labels = await page.$$eval(
+      '[data-testid="filter-form"] label[for], [data-testid="create-form"] label[for]',
+      (found) => found.map((label) => (label as unknown as { htmlFor: string }).htmlFor),
+    );
+    expect(labels).toEqual(['search', 'status-filter', 'new-customer', 'new-product', 'new-status']);
+    for (const id of labels) {
+      const label = await boxOf(page, `label[for="${id}"]`);
+      const control = await boxOf(page, `#${id}`);
+      expect(Math.abs(verticalCenter(label) - verticalCenter(control)), id).toBeLessThanOrEqual(SAME_LINE_PX);
+      expect(label.x + label.width, id).toBeLessThanOrEqual(control.x); // label first, then its control
+      expect(await showsWhole(`label[for="${id}"]`), `${id}: the label's text fits its box`).toBe(true);
+    }
+    await page.screenshot({ path: `${SCREENSHOTS}/phone-new-order.png` });
+    await page.click('summary:has-text("New order")');
+  });
+
+  it('does not scroll sideways', async () => {
+    const overflow = await browser.page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      return g.document.documentElement.scrollWidth - g.innerWidth;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
+  });
+
+  it("shows a refused field's message under it in the edit dialog", async () => {
+    const { page } = browser;
+    await page.click(`${rowSelector(5)} button[data-action="edit"]`);
+    await page.fill('#edit-product', '  ');
+    await page.click('[data-testid="edit-save"]');
+    await page.waitForSelector('#edit-product[aria-invalid="true"]', { timeout: 5_000 });
+    const field = await boxOf(page, '#edit-product');
+    const message = await boxOf(page, '#edit-product-error');
+    expect(message.y).toBeGreaterThanOrEqual(field.y + field.height);
+    expect(isWithin(message, await boxOf(page, '[data-testid="edit-dialog"]'))).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOTS}/phone-edit-error.png` });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.waitForSelector('[data-testid="edit-dialog"]', { state: 'hidden' });
+  });
+
+  it("fits a stale edit's question and both answers in the dialog", async () => {
+    const { page } = browser;
+    await page.click(`${rowSelector(6)} button[data-action="edit"]`);
+    await page.fill('#edit-customer', 'Typed on the phone');
+    await psql.query("UPDATE orders SET product_name = 'Changed in psql' WHERE id = 6");
+    await page.waitForSelector(rowSelector(6, { version: 2 }), { timeout: 5_000 });
+    await page.click('[data-testid="edit-save"]');
+    await page.waitForSelector('[data-testid="edit-alert"][data-kind="conflict"]', { timeout: 5_000 });
+    const dialog = await boxOf(page, '[data-testid="edit-dialog"]');
+    for (const selector of [
+      '[data-testid="edit-alert"]',
+      '[data-testid="edit-rebase"]',
+      '[data-testid="edit-discard"]',
+    ])
+      expect(isWithin(await boxOf(page, selector), dialog), selector).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOTS}/phone-edit-conflict.png` });
+    await page.click('[data-testid="edit-discard"]');
+    await page.waitForSelector('[data-testid="edit-dialog"]', { state: 'hidden' });
+  });
+
+  it('loaded nothing from outside and raised no page error', () => {
+    expect(browser.external).toEqual([]);
+    expect(browser.errors).toEqual([]);
+  });
+});
