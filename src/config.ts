@@ -24,7 +24,7 @@ export interface Config {
   readonly roles: readonly Role[];
   readonly logLevel: LogLevel;
   /** JSON lines, readable lines, or readable on a terminal and JSON otherwise. */
-  readonly logFormat: 'auto' | 'json' | 'pretty';
+  readonly logFormat: (typeof LOG_FORMATS)[number];
   /** Apply pending migrations at start. */
   readonly migrateOnStart: boolean;
   /** Create the database when it does not exist. */

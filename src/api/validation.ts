@@ -41,7 +41,7 @@ export function parseOrderUpdate(
   ifMatchHeader: string | undefined,
 ): { changes: OrderChanges; options: Pick<WriteOptions, 'ifMatch' | 'unchanged'> } {
   const update = parse(orderUpdateSchema, requireBody(body), 'body', 'is not a field of an order');
-  const { customer_name, product_name, status, version, created_at, updated_at } = update;
+  const { id: _id, version, created_at, updated_at, ...changes } = update;
   const problems: FieldError[] = [];
   if (update.id !== undefined && update.id !== id)
     problems.push({
@@ -59,10 +59,6 @@ export function parseOrderUpdate(
       });
   }
   if (problems.length > 0) throw invalidInput(problems);
-  const changes: OrderChanges = {};
-  if (customer_name !== undefined) changes.customer_name = customer_name;
-  if (product_name !== undefined) changes.product_name = product_name;
-  if (status !== undefined) changes.status = status;
   const unchanged =
     created_at === undefined && updated_at === undefined ? undefined : { created_at, updated_at };
   return { changes, options: { ifMatch, unchanged } };

@@ -7,7 +7,7 @@ import { LEADER_LOCK_KEY_SQL } from '../bridge/leader-lock.js';
 import { amqpNames } from '../contract/events.js';
 import { backlog } from '../db/event-log.js';
 import { migrationStatus } from '../db/migrate.js';
-import { toError } from '../lib/errors.js';
+import { pgCode, toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 
 export interface DoctorOptions {
@@ -222,7 +222,7 @@ async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): P
 /** Why PostgreSQL could not be used, and what to do: the server may be up with the database missing. */
 function postgresProblem(e: unknown, shownUrl: string): string {
   const err = toError(e);
-  const code = (e as { code?: string }).code;
+  const code = pgCode(e);
   if (code === '3D000')
     return `the database of ${shownUrl} does not exist (the server answered): "orders-live start" creates it, or create it yourself (createdb)`;
   if (code === '28P01' || code === '28000')

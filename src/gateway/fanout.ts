@@ -57,9 +57,13 @@ export interface FanoutOptions {
 export function createFanout({ rooms, start, metrics, recentEvents = RECENT_EVENTS }: FanoutOptions): Fanout {
   const ring = createReplayRing(recentEvents, start);
   let pending: OrderEvent[] = [];
-  let queuedThrough = start; // the last position broadcast or waiting in `pending`
   let scheduled: NodeJS.Immediate | undefined;
   const filters = new Map<string, EventFilter | undefined>([[ALL, undefined]]);
+
+  /** The last position broadcast or waiting in `pending`. */
+  function queuedThrough(): number {
+    return pending.at(-1)?.position ?? ring.end;
+  }
 
   function flush(): void {
     if (scheduled) clearImmediate(scheduled);
@@ -97,7 +101,6 @@ export function createFanout({ rooms, start, metrics, recentEvents = RECENT_EVEN
       rooms.resync(room, reason);
     }
     ring.reset(to);
-    queuedThrough = to;
   }
 
   return {
@@ -105,18 +108,17 @@ export function createFanout({ rooms, start, metrics, recentEvents = RECENT_EVEN
       return ring.end;
     },
     push(events) {
-      const { parts, refused, through } = continueStream(queuedThrough, events);
+      const { parts, refused } = continueStream(queuedThrough(), events);
       if (refused > 0) metrics.duplicates.inc(refused);
       for (const part of parts) {
         if ('hole' in part) skip(part.hole);
         else pending.push(...part.events);
       }
-      queuedThrough = through;
       if (pending.length >= MAX_BATCH) flush();
       else if (pending.length > 0) scheduled ??= setImmediate(flush);
     },
     skip(range) {
-      if (range.to > queuedThrough) skip(range);
+      if (range.to > queuedThrough()) skip(range);
     },
     recent(after, limit) {
       return ring.after(after, limit);
