@@ -2,6 +2,7 @@
 // environment wins); every bad value is collected and reported at once by `ConfigError`.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { EXCHANGE } from './contract/constants.js';
 
@@ -29,10 +30,26 @@ export interface Config {
   readonly migrateOnStart: boolean;
   /** Create the database when it does not exist. */
   readonly createDatabase: boolean;
-  /** Named bearer tokens (API_TOKENS); when any is set, writes through the API need one. Never logged. */
+  /**
+   * Named bearer tokens (API_TOKENS), read-write or read-only; when any is set, every route that
+   * returns or changes data, and the socket, needs one. Never logged.
+   */
   readonly apiTokens: readonly ApiToken[];
-  /** Explicit opt-out of the refusal to serve unauthenticated writes on a non-loopback HOST. */
+  /** Explicit opt-out of the refusal to listen beyond loopback without tokens. */
   readonly allowUnauthenticated: boolean;
+  /**
+   * Host names served besides loopback ones (ALLOWED_HOSTS); a leading dot takes subdomains too.
+   * Empty: without tokens only loopback names are served, with tokens any name.
+   */
+  readonly allowedHosts: readonly string[];
+  /** Browser origins besides the server's own that may open a socket or call the API (CORS). */
+  readonly allowedOrigins: readonly string[];
+  /** Requests one client (token, else IP address) may make to the REST API per window; null: no limit. */
+  readonly rateLimit: RateLimit | null;
+  /** A loopback-only listener serving /metrics (METRICS_PORT); null: /metrics on the main port. */
+  readonly metricsPort: number | null;
+  /** Express's "trust proxy" (TRUST_PROXY): which proxies' X-Forwarded-For names the client. */
+  readonly trustProxy: number | readonly string[] | false;
   /** Largest request body the API accepts, in bytes (BODY_LIMIT, e.g. "100kb"). */
   readonly bodyLimitBytes: number;
   /** The topic exchange events go to; its dead-letter names derive from it. */
@@ -80,6 +97,13 @@ export const DEFAULTS = {
   CREATE_DATABASE: 'true',
   API_TOKENS: '',
   ALLOW_UNAUTHENTICATED: 'false',
+  ALLOWED_HOSTS: '',
+  ALLOWED_ORIGINS: '',
+  // 10,000 per 10 s: 1,000 requests a second per client, twice what the fault matrix's writers
+  // send through one address (500/s); a client looping on GET /orders?limit=1000 is held to it.
+  RATE_LIMIT: '10000/10s',
+  METRICS_PORT: '',
+  TRUST_PROXY: 'false',
   BODY_LIMIT: '100kb',
   AMQP_EXCHANGE: EXCHANGE,
   // 500: under load a relay step carries ~250–470 events at 5,000 events/s (BENCHMARKS.md); a
@@ -138,6 +162,11 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     createDatabase: boolean('CREATE_DATABASE', read('CREATE_DATABASE'), problems),
     apiTokens: apiTokens('API_TOKENS', read('API_TOKENS'), problems),
     allowUnauthenticated: boolean('ALLOW_UNAUTHENTICATED', read('ALLOW_UNAUTHENTICATED'), problems),
+    allowedHosts: list('ALLOWED_HOSTS', read('ALLOWED_HOSTS'), allowedHost, problems),
+    allowedOrigins: list('ALLOWED_ORIGINS', read('ALLOWED_ORIGINS'), allowedOrigin, problems),
+    rateLimit: rateLimit('RATE_LIMIT', read('RATE_LIMIT'), problems),
+    metricsPort: optionalPort('METRICS_PORT', read('METRICS_PORT'), problems),
+    trustProxy: trustProxy('TRUST_PROXY', read('TRUST_PROXY'), problems),
     bodyLimitBytes: byteSize('BODY_LIMIT', read('BODY_LIMIT'), problems),
     amqpExchange: amqpName('AMQP_EXCHANGE', read('AMQP_EXCHANGE'), problems),
     bridge: {
@@ -152,11 +181,16 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
       maxBufferedBytes: byteSize('GATEWAY_MAX_BUFFERED_BYTES', read('GATEWAY_MAX_BUFFERED_BYTES'), problems),
     },
   };
+  if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port)
+    problems.push(
+      `METRICS_PORT must differ from PORT (${config.port}); leave it empty to serve /metrics there`,
+    );
   for (const [name, replacement] of Object.entries(RENAMED))
     if (env[name] !== undefined) problems.push(`${name} is no longer read: use ${replacement}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     ...config,
+    rateLimit: config.rateLimit && Object.freeze(config.rateLimit),
     bridge: Object.freeze(config.bridge),
     gateway: Object.freeze(config.gateway),
   });
@@ -277,18 +311,23 @@ function roles(name: string, value: string, problems: string[]): Role[] {
   return parsed.roles;
 }
 
+/** What a token may do: read (REST reads, GET /events, the socket, /metrics) or also write. */
+export type Access = 'read' | 'write';
+export const ACCESS_LEVELS: readonly Access[] = ['read', 'write'];
+
 /** A named bearer token of API_TOKENS; writes made with it are recorded as actor `api/<name>`. */
 export interface ApiToken {
   readonly name: string;
   /** The secret itself: compared, never logged nor echoed in a message. */
   readonly token: string;
+  readonly access: Access;
 }
 
 /** 16 characters of a random token are ≥ 80 bits: hopeless to guess over HTTP. */
 export const MIN_TOKEN_LENGTH = 16;
 const TOKEN_NAME = /^[\w.-]{1,64}$/;
 
-/** "name:token,name2:token2". Problems name entries by position and name, never by token. */
+/** "name:token,name2:token2:read". Problems name entries by position and name, never by token. */
 function apiTokens(name: string, value: string, problems: string[]): readonly ApiToken[] {
   const tokens: ApiToken[] = [];
   if (value.trim() === '') return Object.freeze(tokens);
@@ -300,13 +339,18 @@ function apiTokens(name: string, value: string, problems: string[]): readonly Ap
   return Object.freeze(tokens);
 }
 
-/** One "name:token" entry, or what is wrong with it. */
+/** One "name:token" or "name:token:read|write" entry, or what is wrong with it. */
 function apiToken(entry: string, seen: readonly ApiToken[]): ApiToken | string {
-  const colon = entry.indexOf(':');
-  if (colon < 0) return 'must be name:token (entries are separated by commas)';
-  const name = entry.slice(0, colon).trim();
-  const token = entry.slice(colon + 1).trim();
+  const parts = entry.split(':').map((p) => p.trim());
+  if (parts.length < 2) return 'must be name:token or name:token:read (entries are separated by commas)';
+  const [name = '', token = '', access = 'write'] = parts;
   if (!TOKEN_NAME.test(name)) return "needs a name of 1–64 letters, digits, '.', '_' or '-' before the ':'";
+  if (parts.length > 3 || !ACCESS_LEVELS.includes(access as Access)) {
+    return (
+      `("${name}") must end in :read or :write after the token, or nothing (read-write); ` +
+      "a token cannot contain ':'"
+    );
+  }
   if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
     return (
       `("${name}") needs a token of at least ${MIN_TOKEN_LENGTH} characters without spaces; ` +
@@ -315,7 +359,87 @@ function apiToken(entry: string, seen: readonly ApiToken[]): ApiToken | string {
   }
   if (seen.some((t) => t.name === name)) return `("${name}") repeats a name; names must be unique`;
   if (seen.some((t) => t.token === token)) return `("${name}") reuses the token of another entry`;
-  return { name, token };
+  return { name, token, access: access as Access };
+}
+
+/** A comma-separated list whose entries are each checked (and normalized) by `entry`. */
+function list(
+  name: string,
+  value: string,
+  entry: (raw: string) => { value: string } | { problem: string },
+  problems: string[],
+): readonly string[] {
+  const values: string[] = [];
+  for (const raw of value.split(',').map((s) => s.trim())) {
+    if (raw === '') continue;
+    const parsed = entry(raw);
+    if ('problem' in parsed) problems.push(`${name}: "${raw}" ${parsed.problem}`);
+    else if (!values.includes(parsed.value)) values.push(parsed.value);
+  }
+  return Object.freeze(values);
+}
+
+/** A host name (example.com), a domain with its subdomains (.example.com), or an IP address. */
+function allowedHost(raw: string): { value: string } | { problem: string } {
+  const host = raw.toLowerCase();
+  const name = /^\.?(?:[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?\.)*[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?$/;
+  if (name.test(host) || isIP(host) === 4 || isIP(host.replace(/^\[(.*)\]$/, '$1')) === 6)
+    return { value: host.replace(/^\[(.*)\]$/, '$1') };
+  return { problem: 'is not a host name (no scheme, port or path; a leading dot takes subdomains)' };
+}
+
+/** A browser origin: scheme://host[:port], nothing after it; stored as the browser sends it. */
+function allowedOrigin(raw: string): { value: string } | { problem: string } {
+  try {
+    const url = new URL(raw);
+    const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && bare) return { value: url.origin };
+  } catch {
+    // reported below
+  }
+  return { problem: 'is not an origin such as https://dashboard.example.com or http://localhost:5173' };
+}
+
+export interface RateLimit {
+  /** Requests allowed per window. */
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** "10000/10s", "600/1m", or "off". */
+function rateLimit(name: string, value: string, problems: string[]): RateLimit | null {
+  if (value.toLowerCase() === 'off') return null;
+  const match = /^(\d{1,9})\s*\/\s*(\d*)\s*([smh])$/.exec(value);
+  const limit = Number(match?.[1]);
+  const windowMs = Number(match?.[2] || 1) * (DURATION_UNITS_MS[match?.[3] as 's'] ?? Number.NaN);
+  if (!match || limit < 1 || !(windowMs >= 1_000 && windowMs <= 3_600_000)) {
+    problems.push(
+      `${name} must be requests per window such as 10000/10s, 600/1m or 100/s (window 1s–1h), or off; got "${value}"`,
+    );
+    return null;
+  }
+  return { limit, windowMs };
+}
+
+function optionalPort(name: string, value: string, problems: string[]): number | null {
+  return value === '' ? null : integer(name, value, 0, 65_535, problems);
+}
+
+const TRUST_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** false, a number of proxy hops, or addresses, subnets and Express's keywords. */
+function trustProxy(name: string, value: string, problems: string[]): number | readonly string[] | false {
+  const v = value.toLowerCase();
+  if (['false', 'off', 'no', '0'].includes(v)) return false;
+  if (/^\d{1,2}$/.test(v)) return Number(v);
+  const entries = v.split(',').map((s) => s.trim());
+  const bad = entries.filter((e) => !TRUST_KEYWORDS.includes(e) && isIP(e.replace(/\/\d{1,3}$/, '')) === 0);
+  if (bad.length === 0) return Object.freeze(entries);
+  problems.push(
+    `${name} must be false, a number of proxy hops, or addresses/subnets and ${TRUST_KEYWORDS.join(', ')} ` +
+      `(comma-separated); "${bad.join('", "')}" is none of them`,
+  );
+  return false;
 }
 
 const BYTE_UNITS = { b: 1, kb: 1024, mb: 1024 ** 2 } as const;

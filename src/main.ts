@@ -3,13 +3,13 @@
 // the signal handlers. Everything else receives its dependencies.
 
 import { parseArgs } from 'node:util';
-import express from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createApp } from './api/app.js';
+import { createApp, createMetricsApp, createOpsApp } from './api/app.js';
 import { checkExposure, createTokenVerifier } from './api/auth.js';
 import { dashboardHandlers } from './api/dashboard.js';
 import { createHttpServer } from './api/http-server.js';
-import { createOpsRouter, type ReadinessCheck } from './api/ops.js';
+import type { ReadinessCheck } from './api/ops.js';
+import { createOriginPolicy, handshakeProblem } from './api/origin-policy.js';
 import { createBridge } from './bridge/bridge.js';
 import { startBanner } from './cli/banner.js';
 import {
@@ -27,6 +27,7 @@ import { type Config, ConfigError, loadConfig, parseRoles, readEnvironment } fro
 import { ensureDatabase, migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createGateway } from './gateway/gateway.js';
+import type { AdmitRequest } from './gateway/socket-server.js';
 import { toError } from './lib/errors.js';
 import { type Service, startServices } from './lib/service.js';
 import { createLogger, type Logger } from './log.js';
@@ -104,7 +105,7 @@ async function start(args: string[]): Promise<CommandResult> {
     overrides.port = Number(values.port);
   }
   const config = loadConfig(readEnvironment(), overrides);
-  const exposure = config.roles.includes('api') ? checkExposure(config) : null;
+  const exposure = checkExposure(config);
   if (exposure) throw new Error(exposure);
   // A person at a terminal reads lines and a banner; anything else (a file, a collector) gets JSON.
   const forPeople =
@@ -144,13 +145,23 @@ async function start(args: string[]): Promise<CommandResult> {
         log: log.child({ role: 'api' }),
         registry,
         checks,
-        tokens: config.apiTokens,
+        access: config,
         bodyLimitBytes: config.bodyLimitBytes,
         extraHandlers: dashboardHandlers(projectPath('web', 'dist')),
       })
-    : opsOnlyApp(registry, checks);
+    : createOpsApp({ log, registry, checks, access: config });
   const http = createHttpServer(app, { port: config.port, host: config.host, log });
   services.push(http);
+  // Loopback only: whoever can reach it is on this machine (Prometheus beside the process).
+  const metricsHttp =
+    config.metricsPort === null
+      ? undefined
+      : createHttpServer(createMetricsApp({ registry, log }), {
+          port: config.metricsPort,
+          host: '127.0.0.1',
+          log: log.child({ listener: 'metrics' }),
+        });
+  if (metricsHttp) services.push(metricsHttp);
 
   if (config.roles.includes('gateway')) {
     const gateway = createGateway({
@@ -160,6 +171,7 @@ async function start(args: string[]): Promise<CommandResult> {
       exchange: config.amqpExchange,
       config: config.gateway,
       verifyToken: config.apiTokens.length > 0 ? createTokenVerifier(config.apiTokens) : undefined,
+      admit: handshakeAdmission(config),
       registry,
       log: log.child({ role: 'gateway' }),
     });
@@ -171,7 +183,7 @@ async function start(args: string[]): Promise<CommandResult> {
 
   const group = await startServices(services);
   log.info({ roles: config.roles, url: http.url() }, 'orders-live started');
-  if (forPeople) console.log(startBanner({ ...config, url: http.url() }));
+  if (forPeople) console.log(startBanner({ ...config, url: http.url(), metricsUrl: metricsHttp?.url() }));
   installSignalHandlers(log, () => {
     // New connections are refused at the signal, before any role stops: else the clients the
     // gateway disconnects would reconnect to this same process, and requests taken meanwhile
@@ -179,17 +191,16 @@ async function start(args: string[]): Promise<CommandResult> {
     // to reconnect), http (in-flight requests finish within its deadline), bridge, and the pool
     // last, because those requests still use it.
     http.refuseNew();
+    metricsHttp?.refuseNew();
     return group.stop(STOP_DEADLINE_MS);
   });
   return 'running';
 }
 
-/** A bridge- or gateway-only process still answers /healthz, /readyz and /metrics. */
-function opsOnlyApp(registry: Registry, checks: ReadinessCheck[]): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(createOpsRouter({ registry, checks }));
-  return app;
+/** The socket handshake's Host and Origin, judged as the REST API's are. */
+function handshakeAdmission(config: Config): AdmitRequest {
+  const policy = createOriginPolicy({ tokensRequired: config.apiTokens.length > 0, ...config });
+  return (req) => handshakeProblem(policy, req.headers);
 }
 
 async function prepareDatabase(config: Config, log: Logger): Promise<void> {

@@ -23,6 +23,7 @@ export default defineConfig({
     proxy: {
       '/orders': target,
       '/events': target,
+      '/access': target,
       '/socket.io': { target, ws: true },
     },
   },

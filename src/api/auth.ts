@@ -1,15 +1,23 @@
-// Who may write: named bearer tokens from the configuration, compared in constant time. Reads stay
-// open. Also the secure default at start: no serving unauthenticated writes beyond loopback
-// unless the operator opted out. Fails with a 401 ProblemError; no I/O.
+// Who may do what: named bearer tokens from the configuration, read-write or read-only, compared
+// in constant time. With tokens configured, every route that returns or changes data needs one;
+// without, everything is open to whoever is local (origin-policy.ts keeps foreign pages out).
+// Also the secure default at start: no listening beyond loopback without tokens unless the
+// operator opted out. Fails with 401/403 ProblemErrors; no I/O.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { RequestHandler, Response } from 'express';
-import type { ApiToken, Config } from '../config.js';
+import type { Access, ApiToken, Config } from '../config.js';
 import { ProblemError } from './problem.js';
 
+/** Who presented a token, and what it allows. */
+export interface Caller {
+  name: string;
+  access: Access;
+}
+
 /** The caller a token belongs to, or null for a missing or unknown token. */
-export type TokenVerifier = (token: string | undefined) => { name: string } | null;
+export type TokenVerifier = (token: string | undefined) => Caller | null;
 
 /**
  * Looks tokens up in constant time: both sides are hashed to 32 bytes (timingSafeEqual needs
@@ -17,55 +25,93 @@ export type TokenVerifier = (token: string | undefined) => { name: string } | nu
  * the time taken tells neither which token matched nor how much of one did.
  */
 export function createTokenVerifier(tokens: readonly ApiToken[]): TokenVerifier {
-  const entries = tokens.map((t) => ({ name: t.name, digest: sha256(t.token) }));
+  const entries = tokens.map((t) => ({
+    caller: { name: t.name, access: t.access },
+    digest: sha256(t.token),
+  }));
   return (token) => {
     if (!token) return null;
     const candidate = sha256(token);
-    let found: string | null = null;
+    let found: Caller | null = null;
     for (const entry of entries) {
-      if (timingSafeEqual(candidate, entry.digest) && found === null) found = entry.name;
+      if (timingSafeEqual(candidate, entry.digest) && found === null) found = entry.caller;
     }
-    return found === null ? null : { name: found };
+    return found === null ? null : { ...found };
   };
 }
 
 /**
- * Middleware for writes: with no token configured it lets everything through; otherwise it needs
- * `Authorization: Bearer <token>` and records the caller as the actor (`api/<name>`).
+ * Reads `Authorization: Bearer <token>` and records who sent it (callerOf), refusing nothing:
+ * the rate limiter keys on the caller, and requireAccess decides per route.
  */
-export function requireWriteToken(tokens: readonly ApiToken[]): RequestHandler {
+export function identifyCaller(tokens: readonly ApiToken[]): RequestHandler {
   const verify = createTokenVerifier(tokens);
-  const enabled = tokens.length > 0;
   return (req, res, next) => {
-    if (!enabled) return next();
     const header = req.get('authorization');
-    const token = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
-    const caller = verify(token);
-    if (!caller) throw unauthorized(header !== undefined);
-    res.locals.actor = `api/${caller.name}`;
+    if (header !== undefined) {
+      res.locals.credentials = true;
+      const caller = verify(/^Bearer +(\S+) *$/i.exec(header)?.[1]);
+      if (caller) res.locals.caller = caller;
+    }
     next();
   };
 }
 
-/** The actor `requireWriteToken` recorded for this response, if any. */
+/**
+ * Middleware of a route that reads (`read`) or changes (`write`) data: with tokens configured
+ * it needs a caller (401) whose token allows it (403); writes are recorded as actor `api/<name>`.
+ * Without tokens everything passes.
+ */
+export function requireAccess(needed: Access, tokensRequired: boolean): RequestHandler {
+  return (_req, res, next) => {
+    if (!tokensRequired) return next();
+    const caller = callerOf(res);
+    if (!caller) throw unauthorized(res.locals.credentials === true, needed);
+    if (needed === 'write' && caller.access !== 'write') {
+      throw new ProblemError(
+        'forbidden',
+        403,
+        `the token "${caller.name}" is read-only; changes need a read-write token of API_TOKENS`,
+        { headers: { 'WWW-Authenticate': 'Bearer realm="orders-live", error="insufficient_scope"' } },
+      );
+    }
+    if (needed === 'write') res.locals.actor = `api/${caller.name}`;
+    next();
+  };
+}
+
+/** The caller identifyCaller found for this response, if any. */
+export function callerOf(res: Response): Caller | undefined {
+  const caller: unknown = res.locals.caller;
+  return typeof caller === 'object' && caller !== null ? (caller as Caller) : undefined;
+}
+
+/** The actor requireAccess('write') recorded for this response, if any. */
 export function actorOf(res: Response): string | undefined {
   const actor: unknown = res.locals.actor;
   return typeof actor === 'string' ? actor : undefined;
 }
 
 /**
- * Why the API must not start as configured, or null when it may: a HOST beyond loopback with no
- * API token would let anyone on the network write orders, unless ALLOW_UNAUTHENTICATED=true.
+ * Why the process must not start as configured, or null when it may: every role listens (the
+ * api and gateway serve orders, each serves /metrics), and a HOST beyond loopback with no token
+ * would let anyone on the network read them and, with the api, change them, unless
+ * ALLOW_UNAUTHENTICATED=true.
  */
 export function checkExposure(
-  config: Pick<Config, 'host' | 'apiTokens' | 'allowUnauthenticated'>,
+  config: Pick<Config, 'host' | 'apiTokens' | 'allowUnauthenticated' | 'roles'>,
 ): string | null {
   if (config.apiTokens.length > 0 || config.allowUnauthenticated || isLoopback(config.host)) return null;
+  const what = config.roles.includes('api')
+    ? 'read, create, change and delete orders'
+    : config.roles.includes('gateway')
+      ? 'follow every change of every order'
+      : 'read its metrics';
   return (
     `HOST=${config.host} accepts connections from other machines, but no API token is configured, ` +
-    'so anyone who can reach it could create, change and delete orders. Set API_TOKENS=name:token ' +
+    `so anyone who can reach it could ${what}. Set API_TOKENS=name:token ` +
     '(a token of at least 16 characters, e.g. from "openssl rand -hex 24"; several as ' +
-    'name1:token1,name2:token2), or listen on HOST=127.0.0.1, or accept open writes explicitly ' +
+    'name1:token1,name2:token2:read), or listen on HOST=127.0.0.1, or accept open access explicitly ' +
     'with ALLOW_UNAUTHENTICATED=true.'
   );
 }
@@ -83,14 +129,15 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-function unauthorized(sentCredentials: boolean): ProblemError {
+function unauthorized(sentCredentials: boolean, needed: Access): ProblemError {
   // RFC 6750: a rejected token is "invalid_token"; a request without one gets the bare challenge.
   const challenge = sentCredentials
     ? 'Bearer realm="orders-live", error="invalid_token"'
     : 'Bearer realm="orders-live"';
   const detail = sentCredentials
     ? 'the bearer token is not valid; send Authorization: Bearer <token> with a token of API_TOKENS'
-    : 'writes need a bearer token: send Authorization: Bearer <token> with a token of API_TOKENS';
+    : `${needed === 'write' ? 'changes need' : 'this route needs'} a bearer token: ` +
+      'send Authorization: Bearer <token> with a token of API_TOKENS';
   return new ProblemError('unauthorized', 401, detail, { headers: { 'WWW-Authenticate': challenge } });
 }
 

@@ -2,7 +2,13 @@
 // routes it describes; test/integration/api-server.test.ts checks that every route is listed.
 
 import { ORDER_STATUSES } from '../contract/events.js';
-import { DEFAULT_PAGE_LIMIT, MAX_ID, MAX_NAME_LENGTH, MAX_PAGE_LIMIT } from '../contract/rest.js';
+import {
+  DEFAULT_PAGE_LIMIT,
+  MAX_ID,
+  MAX_LISTED_ERRORS,
+  MAX_NAME_LENGTH,
+  MAX_PAGE_LIMIT,
+} from '../contract/rest.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const problem = (description: string) => ({
@@ -39,9 +45,26 @@ const pageParams = (what: string) => [
   },
 ];
 
-const writeErrors = {
-  '400': problem('Invalid id, body or If-Match; `errors` names each field.'),
+/** What any route that returns or changes data may answer before it looks at the request. */
+const accessErrors = {
   '401': problem('A bearer token is needed (when API_TOKENS is set) or the one sent is wrong.'),
+  '403': problem(
+    'A read-only token tried to write (`forbidden`), or the request came from a page of an origin that is neither this server nor in ALLOWED_ORIGINS (`origin_not_allowed`).',
+  ),
+  '421': problem(
+    'The Host is not a name of this server: without API_TOKENS only loopback names and ALLOWED_HOSTS are served (`host_not_allowed`).',
+  ),
+  '429': {
+    ...problem('Over RATE_LIMIT for this client (its token, else its address); see Retry-After.'),
+    headers: {
+      'Retry-After': { description: 'Seconds until the window resets.', schema: { type: 'integer' } },
+    },
+  },
+};
+
+const writeErrors = {
+  '400': problem('Invalid id, body or If-Match; `errors` names the first 20 fields, `error_count` all.'),
+  ...accessErrors,
   '404': problem('No such order.'),
   '413': problem('The body is larger than BODY_LIMIT.'),
   '415': problem('The body is not application/json.'),
@@ -118,7 +141,10 @@ const schemas = {
           type: 'object',
           properties: { field: { type: 'string' }, message: { type: 'string' } },
         },
+        maxItems: MAX_LISTED_ERRORS,
+        description: `The first ${MAX_LISTED_ERRORS} bad fields.`,
       },
+      error_count: { type: 'integer', description: 'How many problems there were, listed or not.' },
       retryable: { type: 'boolean' },
     },
   },
@@ -134,6 +160,7 @@ const paths = {
   '/orders': {
     get: {
       summary: 'A page of orders by id, with the event position it reflects',
+      security: [{ bearer: [] }],
       parameters: [{ name: 'status', in: 'query', schema: status }, ...pageParams('orders')],
       responses: {
         '200': {
@@ -148,6 +175,7 @@ const paths = {
           }),
         },
         '400': problem('A bad query parameter.'),
+        ...accessErrors,
       },
     },
     post: {
@@ -167,7 +195,8 @@ const paths = {
     parameters: [idParam],
     get: {
       summary: 'One order',
-      responses: { '200': orderResponse('The order.'), '404': problem('No such order.') },
+      security: [{ bearer: [] }],
+      responses: { '200': orderResponse('The order.'), ...accessErrors, '404': problem('No such order.') },
     },
     put: {
       summary: 'Change any of customer_name, product_name, status (same as PATCH)',
@@ -205,6 +234,7 @@ const paths = {
   '/events': {
     get: {
       summary: 'Published change events by position',
+      security: [{ bearer: [] }],
       parameters: pageParams('events'),
       responses: {
         '200': {
@@ -215,18 +245,51 @@ const paths = {
           }),
         },
         '400': problem('A bad query parameter.'),
+        ...accessErrors,
       },
     },
   },
-  '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Alive.' } } } },
+  '/access': {
+    get: {
+      summary: 'What the token sent allows',
+      security: [{ bearer: [] }],
+      responses: {
+        '200': {
+          description:
+            'Without API_TOKENS: `{tokens_required: false, caller: null, access: "write"}`. With them: the token\'s name and `read` or `write`.',
+          content: json({
+            type: 'object',
+            required: ['tokens_required', 'caller', 'access'],
+            properties: {
+              tokens_required: { type: 'boolean' },
+              caller: { type: ['string', 'null'] },
+              access: { type: 'string', enum: ['read', 'write'] },
+            },
+          }),
+        },
+        ...accessErrors,
+      },
+    },
+  },
+  '/healthz': {
+    get: { summary: 'Liveness; open, under any Host', responses: { '200': { description: 'Alive.' } } },
+  },
   '/readyz': {
     get: {
-      summary: 'Readiness of the dependencies',
+      summary: 'Readiness of the dependencies; open, under any Host',
       responses: { '200': { description: 'Ready.' }, '503': problem('A dependency is not ready.') },
     },
   },
   '/metrics': {
-    get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text format.' } } },
+    get: {
+      summary: 'Prometheus metrics; with METRICS_PORT set, only on that loopback listener',
+      security: [{ bearer: [] }],
+      responses: {
+        '200': { description: 'Text format.' },
+        '401': accessErrors['401'],
+        '404': problem('Served on METRICS_PORT instead.'),
+      },
+    },
   },
   '/openapi.json': {
     get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.' } } },
@@ -240,8 +303,11 @@ export const OPENAPI_DOCUMENT = {
     title: 'orders-live',
     version: '0.1.0',
     description:
-      'Orders and their change log. Errors are application/problem+json. Reads are open; writes need ' +
-      '`Authorization: Bearer <token>` when API_TOKENS is configured.',
+      'Orders and their change log. Errors are application/problem+json. When API_TOKENS is ' +
+      'configured, every route that returns or changes data needs `Authorization: Bearer <token>`: ' +
+      'reads any token, writes a read-write one. Without tokens the server answers only under ' +
+      'loopback Host names. Browser pages of other origins are refused unless in ALLOWED_ORIGINS, ' +
+      'which get CORS. Each client is held to RATE_LIMIT.',
   },
   paths,
   components: {

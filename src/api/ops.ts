@@ -1,7 +1,7 @@
 // Operations endpoints served by every process that serves HTTP: liveness, readiness and
-// Prometheus metrics. A bridge-only process serves just these.
+// Prometheus metrics (guarded as the caller says). A bridge-only process serves just these.
 
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { toError } from '../lib/errors.js';
 import { sendProblem } from './problem.js';
@@ -16,14 +16,18 @@ export interface ReadinessCheck {
 /** A check that does not answer within this is failed: /readyz must answer fast. */
 const CHECK_TIMEOUT_MS = 2_000;
 
-export function createOpsRouter({
-  registry,
-  checks,
-}: {
+export interface OpsRouterOptions {
   registry: Registry;
   checks: readonly ReadinessCheck[];
-}): Router {
+  /** What guards GET /metrics (e.g. a token check); null: /metrics is not served here. */
+  metrics: readonly RequestHandler[] | null;
+  /** Serve only these paths (the metrics listener serves just /metrics). */
+  only?: readonly string[];
+}
+
+export function createOpsRouter({ registry, checks, metrics, only }: OpsRouterOptions): Router {
   const router = express.Router();
+  if (only) router.use((req, _res, next) => (only.includes(req.path) ? next() : next('router')));
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -42,7 +46,8 @@ export function createOpsRouter({
       checks: body,
     });
   });
-  router.get('/metrics', async (_req, res) => {
+  if (metrics === null) return router;
+  router.get('/metrics', ...metrics, async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
   return router;

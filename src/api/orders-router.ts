@@ -1,18 +1,19 @@
 // /orders: list (keyset pages with the snapshot's event position), read, create, change, delete.
-// Writes need a token when tokens are configured and honour If-Match; the database's triggers
-// version and capture every change, so nothing here publishes anything.
+// With tokens configured reads need one and writes a read-write one; writes honour If-Match. The
+// database's triggers version and capture every change, so nothing here publishes anything.
 
+import { isUtf8 } from 'node:buffer';
 import express, { type RequestHandler, type Response, type Router } from 'express';
-import type { ApiToken } from '../config.js';
 import type { Order } from '../contract/events.js';
 import type { OrdersRepository } from '../db/orders.js';
-import { actorOf, requireWriteToken } from './auth.js';
+import { actorOf, requireAccess } from './auth.js';
 import { methodNotAllowed, ProblemError } from './problem.js';
 import { parseId, parseIfMatch, parseListQuery, parseNewOrder, parseOrderUpdate } from './validation.js';
 
 export interface OrdersRouterOptions {
   orders: OrdersRepository;
-  tokens: readonly ApiToken[];
+  /** API_TOKENS is set: reads need a token, writes a read-write one. */
+  tokensRequired: boolean;
   /** Largest accepted body, in bytes. */
   bodyLimitBytes: number;
 }
@@ -20,13 +21,14 @@ export interface OrdersRouterOptions {
 /** JSON and its structured-syntax variants (application/merge-patch+json, …). */
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
-export function createOrdersRouter({ orders, tokens, bodyLimitBytes }: OrdersRouterOptions): Router {
+export function createOrdersRouter({ orders, tokensRequired, bodyLimitBytes }: OrdersRouterOptions): Router {
   const router = express.Router();
-  const auth = requireWriteToken(tokens);
+  const read = requireAccess('read', tokensRequired);
+  const write = requireAccess('write', tokensRequired);
   const body = [
     requireJsonContentType,
     // Not strict: a body of `null` or `42` is valid JSON, and validation says what it should be.
-    express.json({ limit: bodyLimitBytes, type: JSON_TYPES, strict: false, verify: noteEmptyBody }),
+    express.json({ limit: bodyLimitBytes, type: JSON_TYPES, strict: false, verify: checkRawBody }),
     dropEmptyBody,
   ];
 
@@ -38,12 +40,12 @@ export function createOrdersRouter({ orders, tokens, bodyLimitBytes }: OrdersRou
 
   router
     .route('/orders')
-    .get(async (req, res) => {
+    .get(read, async (req, res) => {
       const page = await orders.list(parseListQuery(req.query));
       res.set('X-Event-Position', String(page.position));
       res.json({ orders: page.orders, next: page.next });
     })
-    .post(auth, ...body, async (req, res) => {
+    .post(write, ...body, async (req, res) => {
       const order = await orders.create(parseNewOrder(req.body), { actor: actorOf(res) });
       res.status(201).location(`/orders/${order.id}`);
       sendOrder(res, order);
@@ -52,15 +54,15 @@ export function createOrdersRouter({ orders, tokens, bodyLimitBytes }: OrdersRou
 
   router
     .route('/orders/:id')
-    .get(async (req, res) => {
+    .get(read, async (req, res) => {
       const id = parseId(req.params.id);
       const order = await orders.get(id);
       if (!order) throw new ProblemError('order_not_found', 404, `order ${id} does not exist`);
       sendOrder(res, order);
     })
-    .put(auth, ...body, update)
-    .patch(auth, ...body, update)
-    .delete(auth, async (req, res) => {
+    .put(write, ...body, update)
+    .patch(write, ...body, update)
+    .delete(write, async (req, res) => {
       const id = parseId(req.params.id);
       await orders.remove(id, { actor: actorOf(res), ifMatch: parseIfMatch(req.get('if-match')) });
       res.status(204).end();
@@ -77,8 +79,15 @@ function sendOrder(res: Response, order: Order): void {
 
 /** A body in another type would be silently ignored by the JSON parser: refuse it instead. */
 // body-parser reads an empty JSON body (or a lone BOM) as {}, which would pass as "change
-// nothing"; it is a missing body, and validation says so.
-function noteEmptyBody(_req: unknown, res: unknown, buffer: Buffer): void {
+// nothing"; it is a missing body, and validation says so. Bytes that are not UTF-8 would be
+// decoded to U+FFFD and stored as such: they are refused.
+function checkRawBody(_req: unknown, res: unknown, buffer: Buffer): void {
+  if (!isUtf8(buffer)) {
+    const message = 'is not valid UTF-8: JSON text must be UTF-8 (RFC 8259)';
+    throw new ProblemError('invalid_utf8', 400, `body: ${message}`, {
+      extensions: { errors: [{ field: 'body', message }] },
+    });
+  }
   const bomOnly = buffer.length === 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
   if (buffer.length === 0 || bomOnly) (res as Response).locals.emptyBody = true;
 }

@@ -3,7 +3,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { RequestHandler, Response } from 'express';
-import type { FieldError, Problem } from '../contract/rest.js';
+import { type FieldError, MAX_LISTED_ERRORS, type Problem } from '../contract/rest.js';
 import { AppError } from '../lib/errors.js';
 
 export type { FieldError, Problem };
@@ -41,15 +41,32 @@ export class ProblemError extends AppError {
   }
 }
 
-/** 400 (or `status`) naming every bad field; `detail` lists them all in one sentence. */
+/**
+ * 400 (or `status`) naming the bad fields in `errors` and in one sentence of `detail`: the first
+ * MAX_LISTED_ERRORS, each field name cut short, and how many there were in all (`error_count`),
+ * so that a body of thousands of unknown keys gets an answer of a few kilobytes.
+ */
 export function invalidInput(
   errors: readonly FieldError[],
   status = 400,
   code = 'invalid_input',
 ): ProblemError {
-  const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-  return new ProblemError(code, status, detail, { extensions: { errors } });
+  const listed = errors.slice(0, MAX_LISTED_ERRORS).map((e) => ({ ...e, field: shortField(e.field) }));
+  const more = errors.length - listed.length;
+  const detail =
+    listed.map((e) => `${e.field}: ${e.message}`).join('; ') +
+    (more > 0 ? `; and ${more} more (${errors.length} problems in all)` : '');
+  return new ProblemError(code, status, detail, {
+    extensions: { errors: listed, error_count: errors.length },
+  });
 }
+
+/** Field names come from the client (unknown keys): a long one is cut. */
+function shortField(field: string): string {
+  return field.length > MAX_FIELD_LENGTH ? `${field.slice(0, MAX_FIELD_LENGTH - 1)}…` : field;
+}
+
+const MAX_FIELD_LENGTH = 64;
 
 /** The last handler of a known path: OPTIONS lists the methods, any other method gets 405. */
 export function methodNotAllowed(allow: string): RequestHandler {

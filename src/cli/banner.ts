@@ -10,9 +10,11 @@ export interface BannerInput {
   roles: readonly Role[];
   databaseUrl: string;
   rabbitmqUrl: string;
+  /** The loopback listener of /metrics (METRICS_PORT), when there is one. */
+  metricsUrl?: string;
 }
 
-export function startBanner({ url, roles, databaseUrl, rabbitmqUrl }: BannerInput): string {
+export function startBanner({ url, roles, databaseUrl, rabbitmqUrl, metricsUrl }: BannerInput): string {
   const rows: [string, string][] = [];
   if (roles.includes('api')) {
     rows.push(['dashboard', `${url}/`]);
@@ -20,7 +22,9 @@ export function startBanner({ url, roles, databaseUrl, rabbitmqUrl }: BannerInpu
   }
   if (roles.includes('gateway'))
     rows.push(['socket', `${url.replace(/^http/, 'ws')}/socket.io  (Socket.IO)`]);
-  if (!roles.includes('api')) rows.push(['health', `${url}/readyz, ${url}/metrics`]);
+  const metrics = metricsUrl ?? url;
+  if (!roles.includes('api')) rows.push(['health', `${url}/readyz, ${metrics}/metrics`]);
+  else if (metricsUrl) rows.push(['metrics', `${metricsUrl}/metrics`]);
   rows.push(['database', redactUrl(databaseUrl)]);
   if (roles.includes('bridge') || roles.includes('gateway')) rows.push(['broker', redactUrl(rabbitmqUrl)]);
   return [

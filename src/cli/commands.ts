@@ -48,7 +48,7 @@ Writes realistic order traffic — half through the REST API, half as direct SQL
   --rate      changes per second (default 20)
   --duration  seconds (default 30)
   --orders    orders to have before the timed run (default 50)
-  --url       the API (default: http://127.0.0.1:PORT)`,
+  --url       the API (default: http://127.0.0.1:PORT); the first read-write API_TOKENS token is sent`,
   doctor: `Usage: orders-live doctor
 
 Checks PostgreSQL, migrations, the capture triggers, a NOTIFY round trip, the bridge leader and
@@ -154,7 +154,8 @@ export async function demoCommand(
     {
       databaseUrl: config.databaseUrl,
       apiUrl: values.url ?? localUrl(config),
-      token: config.apiTokens[0]?.token,
+      // Its API half writes: the first token that may.
+      token: config.apiTokens.find((t) => t.access === 'write')?.token,
       rate: positiveNumber('rate', values.rate, 20),
       durationS: positiveNumber('duration', values.duration, 30),
       orders: Math.round(positiveNumber('orders', values.orders, 50)),

@@ -98,10 +98,25 @@ export interface Problem {
   detail: string;
   /** A stable name for the error, e.g. `invalid_input`, `version_mismatch`. */
   code?: string;
-  /** One entry per bad field, for 400 invalid_input. */
+  /** One entry per bad field, for 400 invalid_input: the first MAX_LISTED_ERRORS of them. */
   errors?: FieldError[];
+  /** How many problems were found, listed or not (with `errors`). */
+  error_count?: number;
   /** Other extension members. */
   [extension: string]: unknown;
+}
+
+/** A problem lists at most this many field errors; `error_count` tells how many there were. */
+export const MAX_LISTED_ERRORS = 20;
+
+/** GET /access: what the token sent with the request allows. */
+export interface AccessBody {
+  /** API_TOKENS is set: reads and writes need a token. */
+  tokens_required: boolean;
+  /** The token's name; null without tokens configured. */
+  caller: string | null;
+  /** `read`: reads only (a read-only token); `write`: reads and changes. */
+  access: 'read' | 'write';
 }
 
 /** What is wrong with a customer or product name, if anything. */

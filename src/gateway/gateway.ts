@@ -15,6 +15,7 @@ import { createFanout, type Fanout } from './fanout.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createOrderedStream, type OrderedStream } from './ordered-stream.js';
 import {
+  type AdmitRequest,
   attachHandlers,
   createSocketServer,
   type SocketServerOptions,
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   exchange: string;
   config: GatewayConfig;
   verifyToken?: SocketServerOptions['verifyToken'];
+  /** Refuses handshakes by their Host and Origin headers (origin-policy.ts); absent: admits all. */
+  admit?: AdmitRequest;
   /** Events kept in memory for resume. @default RECENT_EVENTS */
   recentEvents?: number;
   /** How often the head is compared with the log's. @default CATCH_UP_INTERVAL_MS */
@@ -49,7 +52,7 @@ export interface Gateway extends Service {
 export function createGateway(options: GatewayOptions): Gateway {
   const { pool, log, config } = options;
   const metrics = createGatewayMetrics(options.registry);
-  const io = createSocketServer(options.httpServer, log);
+  const io = createSocketServer(options.httpServer, log, options.admit);
   let started = false;
   let fanout: Fanout | undefined;
   let stream: OrderedStream | undefined;

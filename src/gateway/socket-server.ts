@@ -5,7 +5,7 @@
 // the change log in pages — and repeats until it has caught up with the fanout's head; then, in
 // the same tick, it joins its live room and gets `ready`. Every later broadcast is past that head.
 
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { OrderEvent } from '../contract/events.js';
 import {
@@ -69,10 +69,20 @@ const AHEAD_WAIT_MS = 5_000;
 /** How often unsent buffers are checked. */
 const SLOW_CHECK_MS = 250;
 
-export function createSocketServer(httpServer: HttpServer, log: Logger): OrdersServer {
+/** Why a handshake request is refused (its Host or browser Origin), or null to admit it. */
+export type AdmitRequest = (req: IncomingMessage) => string | null;
+
+export function createSocketServer(httpServer: HttpServer, log: Logger, admit?: AdmitRequest): OrdersServer {
   const io: OrdersServer = new Server(httpServer, {
     path: SOCKET_PATH,
     serveClient: false,
+    // Asked for every new connection, long polling and websocket alike, before any packet.
+    allowRequest: admit
+      ? (req, callback) => {
+          const refusal = admit(req);
+          callback(refusal ?? '', refusal === null);
+        }
+      : undefined,
     // Clients send only `subscribe`: a small limit keeps a hostile client from costing memory.
     maxHttpBufferSize: 64 * 1024,
   });

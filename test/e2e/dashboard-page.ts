@@ -45,6 +45,13 @@ export async function recordedStates(page: Page): Promise<string[]> {
   return page.evaluate(() => (globalThis as unknown as PageGlobals).states ?? []);
 }
 
+/** The token the page keeps in localStorage (token-field.ts), or null. */
+export async function storedToken(page: Page): Promise<string | null> {
+  return page.evaluate(() =>
+    (globalThis as unknown as PageGlobals).localStorage.getItem('orders-live.token'),
+  );
+}
+
 export interface RowInDom {
   id: number;
   status: string;

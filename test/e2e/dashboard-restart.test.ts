@@ -1,8 +1,8 @@
 // The dashboard across a restart of the system it talks to (docs/design.md, invariant 6 from the
-// page's side), on a server with API tokens: it asks for the token, then, when the process
-// serving it is stopped and started again on the same port, shows reconnecting, resumes after
-// its last position and shows what changed meanwhile, without a reload; and when the server
-// cannot resume its position (resync), it reloads the snapshot instead.
+// page's side), on a server with API tokens: it asks for the token before it shows anything,
+// then, when the process serving it is stopped and started again on the same port, shows
+// reconnecting, resumes after its last position and shows what changed meanwhile, without a
+// reload; and when the server cannot resume its position (resync), it reloads the snapshot.
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import {
   recordStates,
   rowSelector,
   rowsInDom,
+  storedToken,
   waitForState,
 } from './dashboard-page.js';
 import {
@@ -61,19 +62,16 @@ async function lastPosition(): Promise<number> {
 }
 
 describe('the dashboard with API tokens', () => {
-  it('shows the orders, asks for a token, and goes live once it is entered', async () => {
+  it('asks for a token, shows nothing without one, and goes live once it is entered', async () => {
     const { page } = browser;
     await waitForState(page, 'unauthorized');
     await page.waitForSelector('[data-testid="token-hint"]:visible');
-    expect((await rowsInDom(page)).length).toBe(10); // reading the snapshot needs no token
+    expect((await rowsInDom(page)).length).toBe(0); // reading orders needs a token too
     await page.fill('[data-testid="token"]', TOKEN);
     await page.press('[data-testid="token"]', 'Enter');
     await waitForState(page, 'live');
-    expect(
-      await page.evaluate(() =>
-        (globalThis as unknown as PageGlobals).localStorage.getItem('orders-live.token'),
-      ),
-    ).toBe(TOKEN);
+    expect((await rowsInDom(page)).length).toBe(10);
+    expect(await storedToken(page)).toBe(TOKEN);
   });
 
   it('answers a write without token with the 401 and points at the token field', async () => {

@@ -1,10 +1,12 @@
 // The API under test: the real app on a real listener (port 0) over a test database's pool, a
 // fetch wrapper that parses what comes back, and the stand-in for the bridge's numbering.
 
+import { request as httpRequest } from 'node:http';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
-import { type AppOptions, createApp } from '../../src/api/app.js';
+import { type AccessConfig, type AppOptions, createApp } from '../../src/api/app.js';
 import { createHttpServer } from '../../src/api/http-server.js';
+import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { TestDatabase } from './db.js';
 
@@ -29,9 +31,12 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** The app's access settings as the configuration's defaults make them (no tokens, the default rate limit). */
+export const DEFAULT_ACCESS: AccessConfig = loadConfig({});
+
 export async function startApi(
   db: TestDatabase,
-  options: Partial<AppOptions> & { log?: Logger } = {},
+  options: Partial<Omit<AppOptions, 'access'>> & { access?: Partial<AccessConfig>; log?: Logger } = {},
 ): Promise<RunningApi> {
   const pool = db.pool({ application_name: 'orders-live-api', max: 10 });
   const registry = new Registry();
@@ -41,9 +46,9 @@ export async function startApi(
     log,
     registry,
     checks: [{ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) }],
-    tokens: [],
     bodyLimitBytes: 100 * 1024,
     ...options,
+    access: { ...DEFAULT_ACCESS, ...options.access },
   });
   const http = createHttpServer(app, { host: '127.0.0.1', port: 0, log, closeDeadlineMs: 2_000 });
   await http.start();
@@ -69,6 +74,32 @@ export async function startApi(
       await pool.end();
     },
   };
+}
+
+/**
+ * A request with headers fetch will not send as given (Host) or a body of raw bytes (invalid
+ * UTF-8): node:http, parsed like `call`.
+ */
+export async function rawRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers))
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        const isJson = /json/.test(headers.get('content-type') ?? '');
+        resolve({ status: res.statusCode ?? 0, headers, body: isJson && text ? JSON.parse(text) : text });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { createHttpServer } from '../../src/api/http-server.js';
 import { createLogger } from '../../src/log.js';
-import { type RunningApi, startApi } from '../helpers/api.js';
+import { DEFAULT_ACCESS, type RunningApi, startApi } from '../helpers/api.js';
 import { useTestDatabase } from '../helpers/db.js';
 
 const db = useTestDatabase();
@@ -188,7 +188,7 @@ describe('server-side failures', () => {
       log,
       registry: new Registry(),
       checks: [{ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) }],
-      tokens: [],
+      access: DEFAULT_ACCESS,
       bodyLimitBytes: 1024,
     });
     const http = createHttpServer(app, { host: '127.0.0.1', port: 0, log });

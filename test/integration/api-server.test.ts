@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { createHttpServer } from '../../src/api/http-server.js';
 import { createLogger } from '../../src/log.js';
-import { type RunningApi, startApi } from '../helpers/api.js';
+import { DEFAULT_ACCESS, type RunningApi, startApi } from '../helpers/api.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -77,7 +77,7 @@ describe('documents and headers', () => {
       log: createLogger('silent'),
       registry: api.registry,
       checks: [],
-      tokens: [],
+      access: DEFAULT_ACCESS,
       bodyLimitBytes: 1,
     });
     expect(documented.sort()).toEqual(servedRoutes(app).sort());

@@ -12,11 +12,12 @@
 // On failure fast-check prints the seed and the shrunk counterexample; pass them back as
 // `fc.assert(…, { seed, path })` to replay it.
 
+import { isUtf8 } from 'node:buffer';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Order } from '../../src/contract/events.js';
-import { type RunningApi, startApi } from '../helpers/api.js';
+import { type RunningApi, rawRequest, startApi } from '../helpers/api.js';
 import { useTestDatabase } from '../helpers/db.js';
 import {
   codePoint,
@@ -1002,6 +1003,176 @@ describe('valid orders (model)', () => {
           },
         ),
         runs(200),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('encodings, names and origins', () => {
+  it(
+    'refuses any body that is not UTF-8 with 400 invalid_utf8, storing no replacement character',
+    async () => {
+      const notUtf8 = fc
+        .tuple(
+          fc.uint8Array({ maxLength: 64 }),
+          fc.constantFrom(
+            [0xff],
+            [0xfe],
+            [0xc0, 0x80],
+            [0xed, 0xa0, 0x80],
+            [0xe2, 0x82],
+            [0xf8, 0x88, 0x80, 0x80, 0x80],
+          ),
+          fc.uint8Array({ maxLength: 64 }),
+        )
+        .map(([a, bad, b]) =>
+          Buffer.concat([
+            Buffer.from('{"customer_name":"'),
+            a,
+            Buffer.from(bad),
+            b,
+            Buffer.from('","product_name":"x"}'),
+          ]),
+        )
+        .filter((bytes) => !isUtf8(bytes));
+      await fc.assert(
+        fc.asyncProperty(writeMethod, notUtf8, async (method, body) => {
+          const problem = await expectRefused(
+            { method, path: writePath(method), headers: jsonHeaders(), body },
+            [400],
+          );
+          expect(problem?.code).toBe('invalid_utf8');
+        }),
+        runs(100),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'lists at most 20 problems of any number of unknown members, and counts them all',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          writeMethod,
+          fc.uniqueArray(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 80 }), {
+            minLength: 1,
+            maxLength: 6_000,
+          }),
+          async (method, keys) => {
+            const known = new Set([
+              'id',
+              'customer_name',
+              'product_name',
+              'status',
+              'version',
+              'created_at',
+              'updated_at',
+            ]);
+            const unknown = keys.filter((k) => !known.has(k) && k !== '__proto__');
+            fc.pre(unknown.length > 0);
+            const body = {
+              customer_name: 'a',
+              product_name: 'b',
+              ...Object.fromEntries(unknown.map((k) => [k, 0])),
+            };
+            const text = JSON.stringify(body);
+            fc.pre(Buffer.byteLength(text) <= BODY_LIMIT_BYTES);
+            const res = await send({ method, path: writePath(method), headers: jsonHeaders(), body: text });
+            const problem = expectProblem(method, res) as Problem & { error_count: number };
+            expect(res.status).toBe(400);
+            expect(problem.errors).toHaveLength(Math.min(unknown.length, 20));
+            expect(problem.error_count).toBe(unknown.length);
+            expect(res.text.length).toBeLessThan(8_000);
+            await periodically();
+          },
+        ),
+        runs(40),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'serves a Host only when it is a loopback name: any other gets 421 and writes nothing',
+    async () => {
+      const port = fc.option(fc.integer({ min: 1, max: 65_535 }), { nil: undefined });
+      const loopback = fc
+        .tuple(
+          fc.constantFrom('localhost', 'LocalHost', '127.0.0.1', '127.1.2.3', '[::1]', 'app.localhost'),
+          port,
+        )
+        .map(([name, p]) => ({ host: p ? `${name}:${p}` : name, loopback: true }));
+      const foreign = fc
+        .tuple(
+          fc.oneof(
+            fc.constantFrom(
+              'attacker.example',
+              'localhost.example',
+              '127.0.0.1.nip.io',
+              '10.0.0.1',
+              '[::2]',
+              'localhos',
+            ),
+            fc.domain(),
+          ),
+          port,
+        )
+        .map(([name, p]) => ({ host: p ? `${name}:${p}` : name, loopback: false }));
+      // An empty Host would make node:http send its own (the loopback address): not what is meant.
+      const garbage = headerText(80)
+        .filter((host) => host !== '')
+        .map((host) => ({ host, loopback: undefined }));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(loopback, foreign, garbage),
+          writeMethod,
+          async ({ host, loopback }, method) => {
+            const body = JSON.stringify({ customer_name: 'via', product_name: host.slice(0, 50) || 'x' });
+            const request = { method, headers: { host, 'content-type': 'application/json' }, body };
+            if (loopback) {
+              lastRefused = undefined;
+              const res = await rawRequest(`${api.url}${writePath(method)}`, request);
+              expect(res.status, JSON.stringify(res.body)).toBeLessThan(500);
+              expect(res.status).not.toBe(421);
+              return;
+            }
+            const before = lastRefused ?? (await rowState());
+            const res = await rawRequest(`${api.url}${writePath(method)}`, request);
+            expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+            if (loopback === false) expect(res.status, host).toBe(421);
+            else expect([400, 421]).toContain(res.status);
+            lastRefused = await rowState();
+            expect(lastRefused).toEqual(before);
+            await periodically();
+          },
+        ),
+        runs(200),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'refuses a write from any page but its own origin with 403, writing nothing',
+    async () => {
+      const origin = fc.oneof(
+        fc.webUrl().map((u) => new URL(u).origin),
+        fc.constantFrom('null', 'file://', `${new URL(api.url).origin}.evil`, 'http://localhost'),
+        headerText(60),
+      );
+      await fc.assert(
+        fc.asyncProperty(writeMethod, origin, async (method, value) => {
+          fc.pre(value.trim() !== '' && value !== new URL(api.url).origin);
+          const body = JSON.stringify({ customer_name: 'from', product_name: 'elsewhere' });
+          const problem = await expectRefused(
+            { method, path: writePath(method), headers: { ...jsonHeaders(), origin: value }, body },
+            [403],
+          );
+          expect(problem?.code).toBe('origin_not_allowed');
+        }),
+        runs(150),
       );
     },
     TEST_TIMEOUT_MS,

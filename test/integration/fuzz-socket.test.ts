@@ -2,7 +2,8 @@
 // payloads and subscribe requests against real gateways (RabbitMQ consumer, PostgreSQL log reads;
 // no bridge, so the head stays at position 0).
 //
-// Properties: an invalid handshake gets connect_error `invalid handshake auth: …` (status 400), a
+// Properties: a handshake under a foreign Host (without tokens) or from a foreign page's Origin is
+// refused before any packet; an invalid handshake gets connect_error `invalid handshake auth: …` (status 400), a
 // valid one with a wrong token `unauthorized: …` (401) when tokens are configured, and a valid one
 // `ready` (or `resync` for a position this server never had); an invalid subscribe gets
 // { ok: false, error } and the connection stays usable; nothing crashes a gateway, a normal client
@@ -15,8 +16,10 @@ import type pg from 'pg';
 import { Registry } from 'prom-client';
 import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTokenVerifier } from '../../src/api/auth.js';
 import { createHttpServer } from '../../src/api/http-server.js';
+import { createOriginPolicy, handshakeProblem } from '../../src/api/origin-policy.js';
 import type { ApiToken } from '../../src/config.js';
 import type { EventFilter, HandshakeAuth } from '../../src/contract/socket.js';
 import { createGateway } from '../../src/gateway/gateway.js';
@@ -73,7 +76,7 @@ const clients = new Set<TestClient>();
 beforeAll(async () => {
   pool = db.pool({ application_name: 'orders-live-gateway' });
   open = await startGateway([]);
-  guarded = await startGateway([{ name: 'fuzz', token: TOKEN }]);
+  guarded = await startGateway([{ name: 'fuzz', token: TOKEN, access: 'read' }]);
 });
 
 afterEach(async () => {
@@ -97,6 +100,11 @@ afterAll(async () => {
 });
 
 async function startGateway(tokens: ApiToken[]): Promise<TestGateway> {
+  const policy = createOriginPolicy({
+    tokensRequired: tokens.length > 0,
+    allowedHosts: [],
+    allowedOrigins: [],
+  });
   const http = createHttpServer(
     (_req, res) => {
       res.statusCode = 404;
@@ -112,6 +120,7 @@ async function startGateway(tokens: ApiToken[]): Promise<TestGateway> {
     exchange,
     config: { prefetch: 500, maxBufferedBytes: 4 * 1024 * 1024 },
     verifyToken: tokens.length > 0 ? createTokenVerifier(tokens) : undefined,
+    admit: (req) => handshakeProblem(policy, req.headers),
     registry,
     log,
   });
@@ -127,6 +136,23 @@ async function startGateway(tokens: ApiToken[]): Promise<TestGateway> {
       await http.stop();
     },
   };
+}
+
+/** A raw websocket upgrade to the gateway with the headers given: Engine.IO's open packet or a refusal. */
+function openWebsocket(gw: TestGateway, headers: Record<string, string>): Promise<'open' | 'refused'> {
+  const url = `${gw.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('message', (data) => {
+      ws.terminate();
+      resolve(String(data).startsWith('0{') ? 'open' : 'refused');
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode === 400 ? 'refused' : 'open');
+    });
+    ws.once('error', reject);
+  });
 }
 
 function connect(gw: TestGateway, auth: unknown): TestClient {
@@ -350,6 +376,50 @@ describe('handshake', () => {
           await expectClients(gw, 0);
         }),
         runs(30),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'opens the websocket only under a loopback Host (without tokens) and for no Origin or its own',
+    async () => {
+      const port = new URL(open.url).port;
+      const host = fc.oneof(
+        fc.constantFrom(`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`),
+        fc.domain().map((d) => `${d}:${port}`),
+        fc.constantFrom('attacker.example', `127.0.0.1.nip.io:${port}`, `localhost.example:${port}`),
+      );
+      const origin = fc.option(
+        fc.oneof(
+          fc.constant('own'),
+          fc.webUrl().map((u) => new URL(u).origin),
+          fc.constantFrom('null', 'file://', 'http://localhost', `http://127.0.0.1:${Number(port) + 1}`),
+        ),
+        { nil: undefined },
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('open', 'guarded'),
+          host,
+          origin,
+          async (which, hostValue, originValue) => {
+            const gw = which === 'open' ? open : guarded;
+            const headers: Record<string, string> = { host: hostValue };
+            if (originValue !== undefined)
+              headers.origin = originValue === 'own' ? `http://${hostValue}` : originValue;
+            const name = hostValue.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+            const loopbackHost =
+              ['127.0.0.1', 'localhost', '::1'].includes(name) || name.endsWith('.localhost');
+            const admitted =
+              (gw === guarded || loopbackHost) && (originValue === undefined || originValue === 'own');
+            expect(await openWebsocket(gw, headers), JSON.stringify(headers)).toBe(
+              admitted ? 'open' : 'refused',
+            );
+            await expectClients(gw, 0);
+          },
+        ),
+        runs(100),
       );
     },
     TEST_TIMEOUT_MS,

@@ -2,16 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { checkExposure, createTokenVerifier, isLoopback } from '../../src/api/auth.js';
 
 const TOKENS = [
-  { name: 'ops', token: 'ops-token-0123456789abcdef' },
-  { name: 'shop', token: 'shop-token-fedcba9876543210' },
-];
+  { name: 'ops', token: 'ops-token-0123456789abcdef', access: 'write' },
+  { name: 'wall', token: 'wall-token-fedcba9876543210', access: 'read' },
+] as const;
 
 describe('createTokenVerifier', () => {
   const verify = createTokenVerifier(TOKENS);
 
-  it('names the caller of each configured token', () => {
-    expect(verify('ops-token-0123456789abcdef')).toEqual({ name: 'ops' });
-    expect(verify('shop-token-fedcba9876543210')).toEqual({ name: 'shop' });
+  it('names the caller of each configured token and what it may do', () => {
+    expect(verify('ops-token-0123456789abcdef')).toEqual({ name: 'ops', access: 'write' });
+    expect(verify('wall-token-fedcba9876543210')).toEqual({ name: 'wall', access: 'read' });
   });
 
   it.each([
@@ -31,7 +31,7 @@ describe('createTokenVerifier', () => {
 });
 
 describe('checkExposure', () => {
-  const open = { apiTokens: [], allowUnauthenticated: false };
+  const open = { apiTokens: [], allowUnauthenticated: false, roles: ['api', 'bridge', 'gateway'] } as const;
 
   it.each(['127.0.0.1', '127.8.9.10', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1'])(
     'allows loopback %s without tokens',
@@ -50,12 +50,23 @@ describe('checkExposure', () => {
     },
   );
 
+  it.each([
+    [['gateway'], /follow every change of every order/],
+    [['bridge'], /read its metrics/],
+    [['api'], /read, create, change and delete orders/],
+  ] as const)(
+    'refuses a %s-only process beyond loopback too, saying what it would expose',
+    (roles, exposed) => {
+      expect(checkExposure({ ...open, roles, host: '0.0.0.0' })).toMatch(exposed);
+    },
+  );
+
   it('allows any host once a token is configured', () => {
-    expect(checkExposure({ host: '0.0.0.0', apiTokens: TOKENS, allowUnauthenticated: false })).toBeNull();
+    expect(checkExposure({ ...open, host: '0.0.0.0', apiTokens: TOKENS })).toBeNull();
   });
 
   it('allows any host after the explicit opt-out', () => {
-    expect(checkExposure({ host: '0.0.0.0', apiTokens: [], allowUnauthenticated: true })).toBeNull();
+    expect(checkExposure({ ...open, host: '0.0.0.0', allowUnauthenticated: true })).toBeNull();
   });
 });
 

@@ -20,20 +20,27 @@ describe('API configuration', () => {
     });
   });
 
-  it('reads named tokens, trimming spaces around entries', () => {
+  it('reads named tokens, read-write unless marked :read, trimming spaces around entries', () => {
     const config = loadConfig({
-      API_TOKENS: ' ops:0123456789abcdef , shop.web-1:fedcba9876543210:with-colon ',
+      API_TOKENS: ' ops:0123456789abcdef , wall.tv-1:fedcba9876543210:read, ci:abcdef0123456789:write ',
     });
     expect(config.apiTokens).toEqual([
-      { name: 'ops', token: '0123456789abcdef' },
-      { name: 'shop.web-1', token: 'fedcba9876543210:with-colon' },
+      { name: 'ops', token: '0123456789abcdef', access: 'write' },
+      { name: 'wall.tv-1', token: 'fedcba9876543210', access: 'read' },
+      { name: 'ci', token: 'abcdef0123456789', access: 'write' },
     ]);
     expect(Object.isFrozen(config.apiTokens)).toBe(true);
     expect(Object.isFrozen(config.apiTokens[0])).toBe(true);
   });
 
   it.each([
-    ['no colon', 'justatokenwithoutname', /API_TOKENS entry 1 must be name:token/],
+    ['no colon', 'justatokenwithoutname', /API_TOKENS entry 1 must be name:token or name:token:read/],
+    [
+      'an unknown access',
+      'ops:0123456789abcdef:admin',
+      /API_TOKENS entry 1 \("ops"\) must end in :read or :write/,
+    ],
+    ['a colon in the token', 'ops:0123456789:abcdef:read', /a token cannot contain ':'/],
     ['an empty name', ':0123456789abcdef', /API_TOKENS entry 1 needs a name/],
     ['a name with spaces', 'my ops:0123456789abcdef', /API_TOKENS entry 1 needs a name/],
     ['a short token', 'ops:short', /API_TOKENS entry 1 \("ops"\) needs a token of at least 16 .* it has 5/],
@@ -85,14 +92,80 @@ describe('API configuration', () => {
     );
   });
 
+  it('reads hosts, origins, the rate limit, the metrics port and proxy trust', () => {
+    const config = loadConfig({
+      ALLOWED_HOSTS: 'Orders.Example.com, .corp.example, 10.0.0.5, [::1]',
+      ALLOWED_ORIGINS: 'https://wall.example.com/, http://localhost:5173',
+      RATE_LIMIT: '600/1m',
+      METRICS_PORT: '9464',
+      TRUST_PROXY: 'loopback, 10.0.0.0/8',
+    });
+    expect(config).toMatchObject({
+      allowedHosts: ['orders.example.com', '.corp.example', '10.0.0.5', '::1'],
+      allowedOrigins: ['https://wall.example.com', 'http://localhost:5173'],
+      rateLimit: { limit: 600, windowMs: 60_000 },
+      metricsPort: 9464,
+      trustProxy: ['loopback', '10.0.0.0/8'],
+    });
+  });
+
+  it('defaults to no extra hosts or origins, 10,000 requests per 10 s, /metrics on PORT, no proxy', () => {
+    expect(loadConfig({})).toMatchObject({
+      allowedHosts: [],
+      allowedOrigins: [],
+      rateLimit: { limit: 10_000, windowMs: 10_000 },
+      metricsPort: null,
+      trustProxy: false,
+    });
+    expect(loadConfig({ RATE_LIMIT: 'off', TRUST_PROXY: '2' })).toMatchObject({
+      rateLimit: null,
+      trustProxy: 2,
+    });
+    expect(loadConfig({ RATE_LIMIT: '100/s' }).rateLimit).toEqual({ limit: 100, windowMs: 1_000 });
+  });
+
+  it.each([
+    [
+      'ALLOWED_HOSTS',
+      'https://orders.example.com',
+      /ALLOWED_HOSTS: "https:\/\/orders.example.com" is not a host name/,
+    ],
+    ['ALLOWED_HOSTS', 'orders.example.com:3000', /is not a host name \(no scheme, port or path/],
+    ['ALLOWED_ORIGINS', 'wall.example.com', /ALLOWED_ORIGINS: "wall.example.com" is not an origin/],
+    ['ALLOWED_ORIGINS', 'https://wall.example.com/app', /is not an origin/],
+    ['ALLOWED_ORIGINS', '*', /is not an origin/],
+    ['RATE_LIMIT', '1000', /RATE_LIMIT must be requests per window such as 10000\/10s/],
+    ['RATE_LIMIT', '0/1s', /RATE_LIMIT must be/],
+    ['RATE_LIMIT', '10/2d', /RATE_LIMIT must be/],
+    ['METRICS_PORT', 'x', /METRICS_PORT must be a whole number/],
+    ['METRICS_PORT', '3000', /METRICS_PORT must differ from PORT \(3000\)/],
+    ['TRUST_PROXY', 'true', /TRUST_PROXY must be false, a number of proxy hops/],
+    ['TRUST_PROXY', 'proxy.local', /"proxy.local" is none of them/],
+  ])('refuses %s=%s', (name, value, expected) => {
+    expect(problemsOf({ [name]: value }).join('\n')).toMatch(expected);
+  });
+
   it('names every bad API variable in one error, next to the others', () => {
     const problems = problemsOf({
       API_TOKENS: 'ops:short',
       ALLOW_UNAUTHENTICATED: 'maybe',
       BODY_LIMIT: 'huge',
       PORT: 'x',
+      ALLOWED_HOSTS: 'a b',
+      ALLOWED_ORIGINS: 'nope',
+      RATE_LIMIT: 'lots',
+      METRICS_PORT: '-1',
+      TRUST_PROXY: 'maybe',
     }).join('\n');
-    for (const name of ['API_TOKENS', 'ALLOW_UNAUTHENTICATED', 'BODY_LIMIT', 'PORT'])
+    const names = [
+      'API_TOKENS',
+      'ALLOW_UNAUTHENTICATED',
+      'BODY_LIMIT',
+      'PORT',
+      'ALLOWED_HOSTS',
+      'ALLOWED_ORIGINS',
+    ];
+    for (const name of [...names, 'RATE_LIMIT', 'METRICS_PORT', 'TRUST_PROXY'])
       expect(problems).toContain(name);
   });
 });

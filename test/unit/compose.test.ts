@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { checkExposure } from '../../src/api/auth.js';
 import { loadConfig, parseRoles } from '../../src/config.js';
 import { projectPath } from '../../src/paths.js';
 
@@ -82,11 +83,19 @@ describe('docker-compose.yml', () => {
     expect(services.app!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${port}/readyz`);
   });
 
-  it('refuses to expose unauthenticated writes unless the user sets a token or opts out', () => {
+  it('refuses to expose any role without tokens unless the user sets a token or opts out', () => {
     const env = services.app!.environment!;
     expect(substitute(env.API_TOKENS ?? '')).toBe('');
     expect(substitute(env.ALLOW_UNAUTHENTICATED ?? '')).toBe('false');
     expect(env.API_TOKENS).toMatch(/\$\{API_TOKENS/);
+    for (const [name, service] of appServices) {
+      if (service.command?.[0] !== 'start') continue;
+      const vars = Object.fromEntries(
+        Object.entries(service.environment ?? {}).map(([k, v]) => [k, substitute(v)]),
+      );
+      const roles = parseRoles(service.command[2] ?? 'api,bridge,gateway').roles;
+      expect(checkExposure(loadConfig(vars, { roles })), name).toMatch(/^HOST=0.0.0.0 accepts connections/);
+    }
   });
 });
 

@@ -1,11 +1,11 @@
-// The REST API as the page uses it: orders pages for the snapshot, and create / change / delete
-// with the token (Bearer) and If-Match. Every failure becomes an ApiError carrying the server's
+// The REST API as the page uses it, every request with the token (Bearer): what the token allows,
+// orders pages for the snapshot, and create / change / delete with If-Match. Every failure becomes an ApiError carrying the server's
 // problem+json (title, detail, field errors), or a made-up one when the server did not answer.
 
 import type { Order } from '../../src/contract/events.js';
-import type { NewOrder, OrderChanges, OrdersPageBody, Problem } from '../../src/contract/rest.js';
+import type { AccessBody, NewOrder, OrderChanges, OrdersPageBody, Problem } from '../../src/contract/rest.js';
 
-export type { NewOrder, Problem };
+export type { AccessBody, NewOrder, Problem };
 
 export class ApiError extends Error {
   readonly problem: Problem;
@@ -22,6 +22,8 @@ export interface OrdersPage extends OrdersPageBody {
 }
 
 export interface ApiClient {
+  /** What the current token allows (401 when the server needs one and it is missing or wrong). */
+  access(): Promise<AccessBody>;
   listPage(after: number, limit: number): Promise<OrdersPage>;
   create(order: NewOrder): Promise<Order>;
   /** Changes fields of order `id`, refused with 412 unless it still has `version`. */
@@ -67,6 +69,9 @@ export function createApiClient({
   }
 
   return {
+    async access() {
+      return (await request('GET', '/access')).json() as Promise<AccessBody>;
+    },
     async listPage(after, limit) {
       const response = await request('GET', `/orders?after=${after}&limit=${limit}`);
       const body = (await response.json()) as OrdersPageBody;

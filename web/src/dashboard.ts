@@ -36,7 +36,7 @@ export function startDashboard(root: HTMLElement): void {
     summary: byTestId(root, 'row-summary'),
     onEdit: (id) => {
       const order = live.store.get(id);
-      if (order) dialog.open(order);
+      if (order && root.dataset.access !== 'read') dialog.open(order);
     },
   });
   const dialog = createEditOrderDialog(root, {
@@ -66,6 +66,12 @@ export function startDashboard(root: HTMLElement): void {
     onState(state, detail) {
       status.setState(state, detail);
       if (state === 'unauthorized') token.markNeeded();
+    },
+    onAccess(access) {
+      // A read-only token: the controls that change orders are hidden (styles.css) and the
+      // edit dialog does not open.
+      root.dataset.access = access.access;
+      token.showAccess(access);
     },
     onLoadError: (err) => onError('Could not load the orders (retrying)', err),
     onLoadRecovered: () => messages.clear(),

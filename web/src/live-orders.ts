@@ -3,7 +3,7 @@
 // snapshot on `resync`. Every event is applied to the model the moment it arrives and recorded
 // for the next frame; drawing is the caller's business.
 
-import type { ApiClient } from './api-client.js';
+import { type AccessBody, type ApiClient, ApiError } from './api-client.js';
 import { FEED_LIMIT } from './event-feed.js';
 import { LATENCY_SAMPLES } from './latency-meter.js';
 import { type ConnectionState, createLiveConnection } from './live-connection.js';
@@ -23,6 +23,8 @@ export interface LiveOrdersOptions {
   /** The model was replaced by a snapshot: redraw everything. */
   onSnapshot: () => void;
   onState: (state: ConnectionState, detail?: string) => void;
+  /** What the token allows, read before each snapshot and whenever the token changes. */
+  onAccess: (access: AccessBody) => void;
   /** A snapshot could not be loaded (it is retried); `recovered` clears what was shown. */
   onLoadError: (err: unknown) => void;
   onLoadRecovered: () => void;
@@ -34,7 +36,10 @@ export interface LiveOrders {
   /** The last position applied (or of `ready`); undefined before the first snapshot. */
   position(): number | undefined;
   start(): void;
-  /** Connects again when the handshake was refused (a new token was entered). */
+  /**
+   * A new token was entered: reads what it allows, and loads the snapshot or connects again if
+   * the old one was refused.
+   */
   retry(): void;
 }
 
@@ -43,6 +48,8 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
   const pending = createPendingChanges(FEED_LIMIT, LATENCY_SAMPLES);
   let position: number | undefined;
   let state: ConnectionState = 'connecting';
+  /** Set while a load waits for a token: retry() resolves it. */
+  let tokenEntered: (() => void) | undefined;
 
   const connection = createLiveConnection({
     auth: () => ({ token: options.token(), since: position }),
@@ -60,17 +67,23 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
       options.onChange();
     },
     onResync: () => void load(true),
-    onState(next, detail) {
-      state = next;
-      options.onState(next, detail);
-    },
+    onState: setState,
   });
 
-  /** Snapshot first, retried until the API answers; then the stream after its position. */
+  function setState(next: ConnectionState, detail?: string): void {
+    state = next;
+    options.onState(next, detail);
+  }
+
+  /**
+   * What the token allows and the snapshot, retried until the API answers; then the stream after
+   * its position. Without a valid token (401) it waits for one instead of retrying.
+   */
   async function load(resync: boolean): Promise<void> {
     let failed = false;
     for (let attempt = 0; ; attempt += 1) {
       try {
+        options.onAccess(await options.api.access());
         const snapshot = await loadSnapshot(options.api);
         store.load(snapshot.orders);
         position = snapshot.position;
@@ -78,6 +91,15 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
         options.onSnapshot();
         break;
       } catch (err) {
+        if (err instanceof ApiError && err.problem.status === 401) {
+          setState('unauthorized', err.problem.detail);
+          await new Promise<void>((resolve) => {
+            tokenEntered = resolve;
+          });
+          setState('connecting');
+          attempt = -1;
+          continue;
+        }
         failed = true;
         options.onLoadError(err);
         await new Promise((resolve) =>
@@ -99,6 +121,13 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
       void load(false);
     },
     retry() {
+      if (tokenEntered) {
+        const resume = tokenEntered;
+        tokenEntered = undefined;
+        resume();
+        return;
+      }
+      options.api.access().then(options.onAccess, () => undefined);
       if (state === 'unauthorized' || state === 'refused') connection.reconnect();
     },
   };

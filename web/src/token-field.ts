@@ -1,7 +1,9 @@
-// The API token: typed once, kept in localStorage, sent as Bearer with writes and in the socket
-// handshake. Marked as needed (aria-invalid, a hint) when the server answered 401.
+// The API token: typed once, kept in localStorage, sent as Bearer with every request and in the
+// socket handshake. Marked as needed (aria-invalid, a hint) when the server answered 401; says
+// whose token it is and whether it is read-only once the server told (GET /access).
 
-import { byTestId } from './dom.js';
+import type { AccessBody } from './api-client.js';
+import { byTestId, setText } from './dom.js';
 
 export const TOKEN_STORAGE_KEY = 'orders-live.token';
 
@@ -9,6 +11,8 @@ export interface TokenField {
   get(): string | undefined;
   /** Highlights the field and moves focus to it: the last request needed a token. */
   markNeeded(): void;
+  /** Shows what the current token allows. */
+  showAccess(access: AccessBody): void;
 }
 
 export function createTokenField(
@@ -17,6 +21,8 @@ export function createTokenField(
 ): TokenField {
   const input = byTestId<HTMLInputElement>(root, 'token');
   const hint = byTestId(root, 'token-hint');
+  const summary = byTestId(root, 'token-summary');
+  const status = byTestId(root, 'token-status');
   input.value = readStored();
   const current = () => input.value.trim() || undefined;
 
@@ -34,6 +40,21 @@ export function createTokenField(
       hint.hidden = false;
       input.closest('details')?.setAttribute('open', '');
       input.focus();
+    },
+    showAccess({ tokens_required, caller, access }) {
+      if (!tokens_required) {
+        setText(summary, 'API token');
+        setText(status, 'This server needs no token.');
+        return;
+      }
+      const readOnly = access === 'read';
+      setText(summary, readOnly ? 'API token: read-only' : 'API token');
+      setText(
+        status,
+        readOnly
+          ? `Token "${caller}" may only read: creating, editing and deleting orders are hidden.`
+          : `Token "${caller}" may read and change orders.`,
+      );
     },
   };
 }
