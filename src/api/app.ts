@@ -17,7 +17,7 @@ import { createEventsRouter } from './events-router.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { createOpsRouter, type ReadinessCheck } from './ops.js';
 import { createOrdersRouter } from './orders-router.js';
-import { createOriginPolicy } from './origin-policy.js';
+import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
 import { methodNotAllowed, ProblemError, routeNotFound } from './problem.js';
 import { hostGuard, originGuard, rateLimiter } from './request-guards.js';
 import { createRequestObserver } from './request-observer.js';
@@ -53,8 +53,8 @@ const PROBE_PATHS = ['/healthz', '/readyz'];
 export function createApp(options: AppOptions): Express {
   const { pool, log, access, bodyLimitBytes, extraHandlers = [] } = options;
   const tokensRequired = access.apiTokens.length > 0;
-  const policy = createOriginPolicy({ tokensRequired, ...access });
-  const app = guardedApp(options);
+  const policy = policyFor(access);
+  const app = guardedApp(options, policy);
   app.use(helmet(helmetOptions()));
   app.use(createOpsRouter({ ...options, metrics: metricsAccess(access) }));
   const apiGuards = [originGuard(policy), identifyCaller(access.apiTokens)];
@@ -76,7 +76,7 @@ export function createApp(options: AppOptions): Express {
 
 /** A process without the api role (bridge, gateway) still answers /healthz, /readyz and /metrics. */
 export function createOpsApp(options: OpsAppOptions): Express {
-  const app = guardedApp(options);
+  const app = guardedApp(options, policyFor(options.access));
   app.use(createOpsRouter({ ...options, metrics: metricsAccess(options.access) }));
   app.all(PROBE_PATHS, methodNotAllowed('GET, HEAD'));
   app.all('/metrics', metricsFallback(options.access));
@@ -97,15 +97,18 @@ export function createMetricsApp({ registry, log }: Pick<OpsAppOptions, 'registr
   return finish(app, log);
 }
 
+function policyFor(access: AccessConfig): OriginPolicy {
+  return createOriginPolicy({ tokensRequired: access.apiTokens.length > 0, ...access });
+}
+
 /** Observation, proxy trust and the Host check: what every listener of a role starts with. */
-function guardedApp({ log, registry, access }: OpsAppOptions): Express {
+function guardedApp({ log, registry, access }: OpsAppOptions, policy: OriginPolicy): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', access.trustProxy);
   // ETags are order versions, set by the routes; Express's body-hash ETags would contradict them.
   app.set('etag', false);
   app.use(createRequestObserver({ log, registry }));
-  const policy = createOriginPolicy({ tokensRequired: access.apiTokens.length > 0, ...access });
   app.use(hostGuard(policy, PROBE_PATHS));
   return app;
 }

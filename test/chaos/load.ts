@@ -9,6 +9,8 @@ export interface LoadResult {
   sql: number;
   api: number;
   failed: number;
+  /** API writes answered 429: RATE_LIMIT's default must leave this load alone. */
+  rateLimited: number;
 }
 
 export async function runLoad(options: {
@@ -19,7 +21,7 @@ export async function runLoad(options: {
   signal?: AbortSignal;
 }): Promise<LoadResult> {
   const { pool, rate, durationMs } = options;
-  const result: LoadResult = { committed: new Set(), sql: 0, api: 0, failed: 0 };
+  const result: LoadResult = { committed: new Set(), sql: 0, api: 0, failed: 0, rateLimited: 0 };
   const ids: number[] = [];
   const started = performance.now();
   const WORKERS = 8;
@@ -51,6 +53,9 @@ export async function runLoad(options: {
     result.sql++;
   }
 
+  const apiError = (method: string, status: number) =>
+    Object.assign(new Error(`${method} ${status}`), { status });
+
   async function apiChange(): Promise<void> {
     const urls = options.apiUrls();
     const url = urls[Math.floor(Math.random() * urls.length)]!;
@@ -61,7 +66,7 @@ export async function runLoad(options: {
         headers,
         body: JSON.stringify({ customer_name: 'api chaos', product_name: 'load' }),
       });
-      if (res.status !== 201) throw new Error(`POST ${res.status}`);
+      if (res.status !== 201) throw apiError('POST', res.status);
       const order = (await res.json()) as { id: number; version: number };
       ids.push(order.id);
       result.committed.add(`${order.id}:${order.version}:insert`);
@@ -73,7 +78,7 @@ export async function runLoad(options: {
         body: JSON.stringify({ customer_name: `api ${Math.random().toString(36).slice(2, 8)}` }),
       });
       if (res.status === 404) return; // deleted meanwhile by the SQL half
-      if (res.status !== 200) throw new Error(`PATCH ${res.status}`);
+      if (res.status !== 200) throw apiError('PATCH', res.status);
       const order = (await res.json()) as { id: number; version: number };
       result.committed.add(`${order.id}:${order.version}:update`);
     }
@@ -92,9 +97,10 @@ export async function runLoad(options: {
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
         try {
           await change();
-        } catch {
+        } catch (e) {
           // A write refused or cut off by the fault: not confirmed, so not expected in the log.
           result.failed++;
+          if ((e as { status?: number }).status === 429) result.rateLimited++;
         }
       }
     }),

@@ -94,6 +94,7 @@ async function scenario(
     reports.push(report);
     expect(report.lost).toBe(0);
     expect(report.duplicates).toBe(0);
+    expect(load.rateLimited, 'API writes refused by RATE_LIMIT').toBe(0);
   } finally {
     for (const o of observers) o.stop();
     await cluster.stopAll();
