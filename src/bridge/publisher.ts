@@ -2,7 +2,8 @@
 // use and after every failure, declaring the exchanges and the dead-letter queue of the contract.
 // `publish` resolves only when RabbitMQ has confirmed every message of the batch; on any error
 // (nack, closed channel, no confirm in time) it drops the connection and throws, and the relay
-// republishes the same positions on a fresh one.
+// republishes the same positions on a fresh one. Several batches may wait for their confirms at
+// once; their messages are written in call order, never interleaved.
 
 import { once } from 'node:events';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
@@ -36,6 +37,8 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
   let opening: Promise<ConfirmChannel> | undefined;
   let everConnected = false;
   let closed = false;
+  /** Resolves when the messages of the latest publish() are written (its confirms may still wait). */
+  let writing: Promise<void> = Promise.resolve();
 
   async function open(): Promise<ConfirmChannel> {
     const connection = await amqp.connect(withHeartbeat(url), {
@@ -83,7 +86,11 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
     await current?.close().catch(() => undefined);
   }
 
-  async function send(ch: ConfirmChannel, events: readonly OrderEvent[]): Promise<void> {
+  /** Writes the batch's messages; `confirmed` settles when RabbitMQ has answered for all of them. */
+  async function write(
+    ch: ConfirmChannel,
+    events: readonly OrderEvent[],
+  ): Promise<{ confirmed: Promise<void> }> {
     const confirms: Promise<void>[] = [];
     for (const event of events) {
       const content = Buffer.from(JSON.stringify(event));
@@ -110,7 +117,7 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
       confirms.push(confirmed);
       if (!writable) await drained(ch);
     }
-    await withTimeout(Promise.all(confirms), CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
+    return { confirmed: Promise.all(confirms).then(() => undefined) };
   }
 
   return {
@@ -125,9 +132,18 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
       if (closed) throw new Error('publisher closed');
       if (events.length === 0) return;
       const ch = await confirmChannel();
+      const previous = writing;
+      let written = () => {};
+      writing = new Promise<void>((resolve) => {
+        written = resolve;
+      });
       try {
-        await send(ch, events);
+        await previous;
+        const { confirmed } = await write(ch, events);
+        written();
+        await withTimeout(confirmed, CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
       } catch (e) {
+        written();
         await drop();
         throw e;
       }

@@ -1,18 +1,21 @@
-// The relay: numbers the change log's new events and publishes them. Each step, on the leader's
-// lock connection:
+// The relay: numbers the change log's new events and publishes them, on the leader's lock
+// connection:
 //   1. (after taking over or after a failure) read numbered events not yet confirmed — they are
 //      republished first, under the same positions;
 //   2. otherwise number up to `batchSize` new events in capture order and stamp their
 //      published_at (one statement: the counter row and the events move together, so positions
-//      have no gap and never change);
-//   3. publish them and wait for RabbitMQ's confirms;
-//   4. raise the confirmed watermark (bridge_state.confirmed_through) to the batch's last one.
+//      have no gap and never change), and hand them to the publisher at once;
+//   3. while their confirms are outstanding, go back to 2 — at most MAX_IN_FLIGHT batches wait at
+//      a time (confirm-window.ts);
+//   4. as confirms come back, raise the confirmed watermark (bridge_state.confirmed_through) over
+//      every batch confirmed in position order.
 // A crash between any two of these loses nothing: what is numbered but unconfirmed is found by 1.
 
 import type pg from 'pg';
 import type { OrderEvent } from '../contract/events.js';
 import { ENVELOPE_COLUMNS, toEnvelope } from '../db/event-log.js';
 import { delay } from '../lib/wait.js';
+import { createConfirmWindow } from './confirm-window.js';
 import type { Publisher } from './publisher.js';
 
 // Numbering and counter in one statement. The batch CTE is materialised once (it is referenced
@@ -43,6 +46,11 @@ const MARK_CONFIRMED_SQL =
 
 /** A drain returns after this many batches, so its caller can renew its lease in between. */
 const MAX_BATCHES_PER_DRAIN = 20;
+/**
+ * Batches handed to the publisher and not yet confirmed: the next one is numbered while the
+ * confirms of these are outstanding, so numbering and the broker's round trip overlap.
+ */
+export const MAX_IN_FLIGHT = 4;
 
 export interface RelayOptions {
   publisher: Publisher;
@@ -78,31 +86,70 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
     return rows.map(toEnvelope).sort((a, b) => a.position - b.position);
   }
 
-  async function step(client: pg.Client, signal: AbortSignal): Promise<number> {
-    const started = performance.now();
-    const events = await nextBatch(client, signal);
-    if (events.length === 0 || signal.aborted) return 0;
-    try {
-      await publisher.publish(events);
-    } catch (e) {
-      recovering = true;
-      throw e;
+  /**
+   * Numbers and publishes until the log holds nothing new (or MAX_BATCHES_PER_DRAIN went out),
+   * keeping up to MAX_IN_FLIGHT batches waiting for confirms; returns once every one of them is
+   * confirmed and under the watermark.
+   */
+  async function pipeline(client: pg.Client, signal: AbortSignal): Promise<number> {
+    const window = createConfirmWindow(MAX_IN_FLIGHT, 0);
+    const batches = new Map<number, { events: OrderEvent[]; started: number }>();
+    const confirmed: number[] = [];
+    let failure: { error: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    let numbered = 0;
+    let exhausted = false;
+    let total = 0;
+
+    while (true) {
+      while (!window.full && !exhausted && !failure && !signal.aborted && numbered < MAX_BATCHES_PER_DRAIN) {
+        // Republishing reads above the watermark: one batch at a time, each confirmed and under
+        // the watermark before the next is read.
+        if (recovering && window.inFlight > 0) break;
+        const started = performance.now();
+        const events = await nextBatch(client, signal);
+        if (events.length === 0 || signal.aborted) {
+          exhausted = true;
+          break;
+        }
+        numbered += 1;
+        const id = window.add(events.at(-1)!.position);
+        batches.set(id, { events, started });
+        publisher.publish(events).then(
+          () => {
+            confirmed.push(id);
+            wake?.();
+          },
+          (error: unknown) => {
+            failure ??= { error };
+            wake?.();
+          },
+        );
+      }
+      if (failure) throw failure.error;
+      if (window.inFlight === 0) return total;
+      if (confirmed.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+      let watermark: number | null = null;
+      for (const id of confirmed.splice(0)) {
+        const batch = batches.get(id)!;
+        batches.delete(id);
+        watermark = window.confirm(id) ?? watermark;
+        onPublished?.(batch.events, (performance.now() - batch.started) / 1000);
+        total += batch.events.length;
+      }
+      if (watermark !== null) await client.query(MARK_CONFIRMED_SQL, [watermark]);
     }
-    await client.query(MARK_CONFIRMED_SQL, [events.at(-1)!.position]);
-    onPublished?.(events, (performance.now() - started) / 1000);
-    return events.length;
   }
 
   return {
     async drain(client, signal) {
-      let total = 0;
       try {
-        for (let batches = 0; batches < MAX_BATCHES_PER_DRAIN && !signal.aborted; batches++) {
-          const published = await step(client, signal);
-          if (published === 0) break;
-          total += published;
-        }
-        return total;
+        return await pipeline(client, signal);
       } catch (e) {
         recovering = true;
         throw e;
