@@ -141,6 +141,7 @@ export function createBridge(options: BridgeOptions): Bridge {
   };
 }
 
+/** The estimate: a scrape costs a few index reads whatever the backlog. */
 function backlogProbe(pool: pg.Pool): BacklogProbe {
-  return { backlog: () => backlog(pool) };
+  return { backlog: () => backlog(pool, { estimate: true }) };
 }

@@ -28,7 +28,7 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
   };
   new Gauge({
     name: 'orders_live_bridge_backlog',
-    help: 'Events in the change log not yet confirmed by RabbitMQ',
+    help: 'Events in the change log not yet confirmed by RabbitMQ (estimated from index ends)',
     registers: [registry],
     async collect() {
       this.set((await sample().catch(() => ({ count: Number.NaN }))).count);

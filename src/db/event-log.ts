@@ -109,10 +109,18 @@ export async function lastPublishedPosition(db: Queryable): Promise<number> {
   return Number(rows[0]?.position ?? 0);
 }
 
-/** Events not yet confirmed by RabbitMQ, and the age in seconds of the oldest (0 when none). */
-export async function backlog(db: Queryable): Promise<{ count: number; lagSeconds: number }> {
+/**
+ * Events not yet confirmed by RabbitMQ, and the age in seconds of the oldest (0 when none).
+ * Exact: it counts the unnumbered rows, so its cost grows with them. `estimate` reads only index
+ * ends (migration 0006), for what asks often, such as /metrics.
+ */
+export async function backlog(
+  db: Queryable,
+  { estimate = false }: { estimate?: boolean } = {},
+): Promise<{ count: number; lagSeconds: number }> {
+  const fn = estimate ? 'order_events_backlog_estimate' : 'order_events_backlog';
   const { rows } = await db.query<{ count: number; lag: number | null }>(
-    'SELECT events::int AS count, extract(epoch FROM now() - oldest)::float8 AS lag FROM order_events_backlog()',
+    `SELECT events::int AS count, extract(epoch FROM now() - oldest)::float8 AS lag FROM ${fn}()`,
   );
   return { count: rows[0]?.count ?? 0, lagSeconds: Math.max(0, rows[0]?.lag ?? 0) };
 }
