@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baseline } from './baseline.js';
+import { bulk } from './bulk.js';
 import { captureCost } from './capture-cost.js';
 import { e2eLatency } from './e2e-latency.js';
 import { failover } from './failover.js';
@@ -16,10 +17,20 @@ import { createProcessGroup, type ProcessGroup, ROOT } from './lib/process-group
 import { createProgress } from './lib/progress.js';
 import { type BenchResult, renderResultText, writeReports } from './lib/report.js';
 import { type BenchSettings, loadBenchSettings } from './lib/settings.js';
+import { relay } from './relay.js';
 import { throughput } from './throughput.js';
 
 // baseline right after e2e-latency: their side-by-side table compares runs minutes apart, not more.
-const BENCHMARKS: readonly Benchmark[] = [captureCost, e2eLatency, baseline, throughput, fanout, failover];
+const BENCHMARKS: readonly Benchmark[] = [
+  captureCost,
+  e2eLatency,
+  baseline,
+  bulk,
+  relay,
+  throughput,
+  fanout,
+  failover,
+];
 
 const USAGE = `usage: npm run bench [-- [--quick] [name …]]
 

@@ -41,6 +41,8 @@ const UNCONFIRMED_SQL = `
   ORDER BY e.position LIMIT $1`;
 
 // Batches are confirmed in position order: one watermark says which events are published.
+// The two statements of every step are prepared once per connection (named queries): parsing and
+// planning them again each time was about a fifth of a one-event step's database time.
 const MARK_CONFIRMED_SQL =
   'UPDATE bridge_state SET confirmed_through = greatest(confirmed_through, $1) WHERE id = 1';
 
@@ -82,7 +84,11 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
     // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
     // already pile up on their own while the previous batch is in flight.
     if (lingerMs > 0) await delay(lingerMs, signal);
-    const { rows } = await client.query(NUMBER_BATCH_SQL, [batchSize, new Date().toISOString()]);
+    const { rows } = await client.query({
+      name: 'orders-live-number-batch',
+      text: NUMBER_BATCH_SQL,
+      values: [batchSize, new Date().toISOString()],
+    });
     return rows.map(toEnvelope).sort((a, b) => a.position - b.position);
   }
 
@@ -142,7 +148,12 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
         onPublished?.(batch.events, (performance.now() - batch.started) / 1000);
         total += batch.events.length;
       }
-      if (watermark !== null) await client.query(MARK_CONFIRMED_SQL, [watermark]);
+      if (watermark !== null)
+        await client.query({
+          name: 'orders-live-mark-confirmed',
+          text: MARK_CONFIRMED_SQL,
+          values: [watermark],
+        });
     }
   }
 

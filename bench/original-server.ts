@@ -1,0 +1,55 @@
+// The original system's shape, kept as a reference pipeline: the naive row trigger's NOTIFY
+// (the row as payload) → one LISTEN connection → RabbitMQ without publisher confirms → a consumer
+// with automatic acks → Socket.IO emit. Fast while nothing fails; a notification sent while
+// nobody listens, or a message in flight when a process dies, is lost. Usage:
+// original-server.ts <db-url> <amqp-url> <exchange>.
+
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import amqp from 'amqplib';
+import pg from 'pg';
+import { Server } from 'socket.io';
+import { NAIVE_CHANNEL } from './lib/capture-variants.js';
+
+async function main(databaseUrl: string, amqpUrl: string, exchange: string): Promise<void> {
+  const broker = await amqp.connect(amqpUrl);
+  const publishing = await broker.createChannel();
+  await publishing.assertExchange(exchange, 'fanout', { durable: false, autoDelete: true });
+  const consuming = await broker.createChannel();
+  const { queue } = await consuming.assertQueue('', { exclusive: true, autoDelete: true });
+  await consuming.bindQueue(queue, exchange, '');
+
+  const http = createServer();
+  const io = new Server(http, { serveClient: false });
+  await consuming.consume(
+    queue,
+    (message) => {
+      if (message) io.emit('order', JSON.parse(message.content.toString()));
+    },
+    { noAck: true },
+  );
+
+  const listener = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: 'orders-live-bench-original',
+  });
+  await listener.connect();
+  listener.on('notification', (message) => {
+    if (message.payload) publishing.publish(exchange, '', Buffer.from(message.payload));
+  });
+  await listener.query(`LISTEN ${NAIVE_CHANNEL}`);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  console.log(JSON.stringify({ msg: 'original server started', url: `http://127.0.0.1:${port}` }));
+  const stop = () => {
+    io.close();
+    void Promise.allSettled([listener.end(), broker.close()]).finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main(process.argv[2] ?? '', process.argv[3] ?? '', process.argv[4] ?? '').catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
