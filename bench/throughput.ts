@@ -45,6 +45,8 @@ interface Attempt {
   cpu: CpuShares;
   eventsPerBatch: number;
   batchMeanMs: number;
+  /** Events the leader published ÷ the time between the scrapes around the phase (drain included). */
+  relayedRate: number;
 }
 
 export const throughput: Benchmark = {
@@ -146,6 +148,7 @@ async function attempt(
     });
   }, MONITOR_EVERY_MS);
   const before = await scrapeMetrics(rig.server.url);
+  const scrapedAt = performance.now();
   const cpu = await sampleCpuShares(rig);
   const writes = await runPacedWrites({
     clients: rig.writers,
@@ -164,6 +167,7 @@ async function attempt(
     what: 'the backlog to reach the client',
   });
   const after = await scrapeMetrics(rig.server.url);
+  const scrapeSeconds = (performance.now() - scrapedAt) / 1000;
   const window = await rig.fleet.collect();
   const lag = summarizeLatency(window.latencies);
   const passed =
@@ -192,6 +196,7 @@ async function attempt(
     cpu: shares,
     eventsPerBatch: batches.count > 0 ? published / batches.count : Number.NaN,
     batchMeanMs: histogramMean(batches) * 1000,
+    relayedRate: published / scrapeSeconds,
   };
 }
 
@@ -232,7 +237,7 @@ function report(attempts: Attempt[], sustained: number, confirmSeconds: number) 
       `Lag = client receipt − commit per event (same clock method as e2e-latency). A run passes when the writers commit ≥ ${MIN_ACHIEVED_SHARE * 100}% of the asked rate, no event's lag exceeds ${MAX_LAG_MS} ms (a monitor stops the run as soon as one does, or one waits longer), and the client sees no gap.`,
       `Probes of ${PROBE_SECONDS} s step through ${PROBE_RATES.join(', ')} events/s until one fails; the best is then run ${REPETITIONS} × ${confirmSeconds} s (a failed confirmation steps down one rate).`,
       'CPU in cores over the writing phase, from /proc/<pid>/stat: the orders-live process, the PostgreSQL backends of its connections and of the writers (pids from pg_stat_activity), RabbitMQ (beam.smp); the whole machine from /proc/stat (2 cores = 2.0; what the others leave is other users).',
-      'Bridge batches from orders_live_bridge_publish_seconds (one observation per relay step: numbering, publish, confirms, marking published); relay ceiling = events per batch ÷ mean batch time, the most one leader can relay at that batch size.',
+      'Bridge batches from orders_live_bridge_publish_seconds (one observation per batch: numbering → its confirms); up to 4 batches overlap, so relayed/s (orders_live_bridge_published_total between the scrapes before the writers start and after the client caught up, ÷ that time) is what the leader moved, not events per batch ÷ batch time.',
     ],
     tables: [
       {
@@ -249,7 +254,7 @@ function report(attempts: Attempt[], sustained: number, confirmSeconds: number) 
           "CPU: orders-live / its PG / writers' PG / RabbitMQ / machine",
           'events/batch',
           'batch ms',
-          'relay ceiling/s',
+          'relayed/s (writing + catching up)',
         ],
         rows: attempts.map((a) => [
           a.phase,
@@ -265,19 +270,19 @@ function report(attempts: Attempt[], sustained: number, confirmSeconds: number) 
             .join(' / '),
           fmt(a.eventsPerBatch, 0),
           fmt(a.batchMeanMs),
-          fmt((a.eventsPerBatch / a.batchMeanMs) * 1000, 0),
+          fmt(a.relayedRate, 0),
         ]),
       },
     ],
     targets: [
       {
         what: `sustained rate (${confirmSeconds} s, lag < 1 s)`,
-        goal: '≥ 10,000 events/s',
+        goal: '≥ 20,000 events/s (issue 17)',
         measured:
           sustained > 0
             ? `${fmt(sustained, 0)}/s asked; committed ${fmtSpread(achieved, 0)}/s`
             : 'none of the rates',
-        met: sustained >= 10_000,
+        met: sustained >= 20_000,
       },
     ],
     notes: [],
