@@ -48,6 +48,13 @@ beforeAll(async () => {
 // Registered after useTestDatabase(), so it runs before the database's leak check.
 afterAll(() => closeDashboardSystem({ browser, system, psql }));
 
+/** What the check of broken words uses of the DOM's Range (the root tsconfig has no DOM lib). */
+type RangeLike = {
+  setStart(node: unknown, offset: number): void;
+  setEnd(node: unknown, offset: number): void;
+  getClientRects(): { length: number };
+};
+
 const head = (key: string) => `th:has(> button[data-sort="${key}"])`;
 
 /** Whether the text of `selector` shows whole (not shortened with an ellipsis). */
@@ -85,6 +92,33 @@ describe('the dashboard on a phone', () => {
     }
     await page.click(head('id'));
     expect(await page.getAttribute(head('id'), 'aria-sort')).toBe('descending');
+  });
+
+  it('keeps every status badge inside its cell and breaks names between words only', async () => {
+    const { page } = browser;
+    for (const id of [10, 11, 12]) {
+      // 10 is processing (the longest status), 11 shipped, 12 pending.
+      const badge = await boxOf(page, `${rowSelector(id)} .badge`);
+      expect(isWithin(badge, await boxOf(page, `${rowSelector(id)} td:has(> .badge)`)), `#${id}`).toBe(true);
+    }
+    // "Customer 12" may take two lines, but each word stays whole: a word drawn on two lines
+    // has two client rects.
+    const brokenWords = await page.$$eval('[data-testid="orders-body"] td.text', (cells) =>
+      cells.flatMap((cell) => {
+        const doc = (cell as unknown as { ownerDocument: { createRange(): RangeLike } }).ownerDocument;
+        const text = (cell as unknown as { firstChild: { textContent: string } | null }).firstChild;
+        if (!text) return [];
+        const broken: string[] = [];
+        for (const match of text.textContent.matchAll(/\S+/g)) {
+          const range = doc.createRange();
+          range.setStart(text, match.index);
+          range.setEnd(text, match.index + match[0].length);
+          if (range.getClientRects().length > 1) broken.push(match[0]);
+        }
+        return broken;
+      }),
+    );
+    expect(brokenWords).toEqual([]);
   });
 
   it('keeps every label on the line of its control: the filters and the new-order form', async () => {
