@@ -9,7 +9,7 @@ import { checkExposure, createTokenVerifier } from './api/auth.js';
 import { dashboardHandlers } from './api/dashboard.js';
 import { createHttpServer } from './api/http-server.js';
 import type { ReadinessCheck } from './api/ops.js';
-import { createOriginPolicy, handshakeProblem } from './api/origin-policy.js';
+import { handshakeProblem, originPolicyOf } from './api/origin-policy.js';
 import { createBridge } from './bridge/bridge.js';
 import { startBanner } from './cli/banner.js';
 import {
@@ -199,7 +199,7 @@ async function start(args: string[]): Promise<CommandResult> {
 
 /** The socket handshake's Host and Origin, judged as the REST API's are. */
 function handshakeAdmission(config: Config): AdmitRequest {
-  const policy = createOriginPolicy({ tokensRequired: config.apiTokens.length > 0, ...config });
+  const policy = originPolicyOf(config);
   return (req) => handshakeProblem(policy, req.headers);
 }
 

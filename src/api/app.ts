@@ -15,9 +15,9 @@ import { identifyCaller, requireAccess } from './auth.js';
 import { createErrorHandler } from './error-handler.js';
 import { createEventsRouter } from './events-router.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
-import { createOpsRouter, type ReadinessCheck } from './ops.js';
+import { createOpsRouter, type ReadinessCheck, serveMetrics } from './ops.js';
 import { createOrdersRouter } from './orders-router.js';
-import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
+import { createOriginPolicy, type OriginPolicy, originPolicyOf } from './origin-policy.js';
 import { methodNotAllowed, ProblemError, routeNotFound } from './problem.js';
 import { hostGuard, originGuard, rateLimiter } from './request-guards.js';
 import { createRequestObserver } from './request-observer.js';
@@ -53,7 +53,7 @@ const PROBE_PATHS = ['/healthz', '/readyz'];
 export function createApp(options: AppOptions): Express {
   const { pool, log, access, bodyLimitBytes, extraHandlers = [] } = options;
   const tokensRequired = access.apiTokens.length > 0;
-  const policy = policyFor(access);
+  const policy = originPolicyOf(access);
   const app = guardedApp(options, policy);
   app.use(helmet(helmetOptions()));
   app.use(createOpsRouter({ ...options, metrics: metricsAccess(access) }));
@@ -76,7 +76,7 @@ export function createApp(options: AppOptions): Express {
 
 /** A process without the api role (bridge, gateway) still answers /healthz, /readyz and /metrics. */
 export function createOpsApp(options: OpsAppOptions): Express {
-  const app = guardedApp(options, policyFor(options.access));
+  const app = guardedApp(options, originPolicyOf(options.access));
   app.use(createOpsRouter({ ...options, metrics: metricsAccess(options.access) }));
   app.all(PROBE_PATHS, methodNotAllowed('GET, HEAD'));
   app.all('/metrics', metricsFallback(options.access));
@@ -92,13 +92,9 @@ export function createMetricsApp({ registry, log }: Pick<OpsAppOptions, 'registr
   const app = express();
   app.disable('x-powered-by');
   app.use(hostGuard(policy));
-  app.use(createOpsRouter({ registry, checks: [], metrics: [], only: ['/metrics'] }));
+  app.get('/metrics', serveMetrics(registry));
   app.all('/metrics', methodNotAllowed('GET, HEAD'));
   return finish(app, log);
-}
-
-function policyFor(access: AccessConfig): OriginPolicy {
-  return createOriginPolicy({ tokensRequired: access.apiTokens.length > 0, ...access });
 }
 
 /** Observation, proxy trust and the Host check: what every listener of a role starts with. */

@@ -21,13 +21,10 @@ export interface OpsRouterOptions {
   checks: readonly ReadinessCheck[];
   /** What guards GET /metrics (e.g. a token check); null: /metrics is not served here. */
   metrics: readonly RequestHandler[] | null;
-  /** Serve only these paths (the metrics listener serves just /metrics). */
-  only?: readonly string[];
 }
 
-export function createOpsRouter({ registry, checks, metrics, only }: OpsRouterOptions): Router {
+export function createOpsRouter({ registry, checks, metrics }: OpsRouterOptions): Router {
   const router = express.Router();
-  if (only) router.use((req, _res, next) => (only.includes(req.path) ? next() : next('router')));
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -47,9 +44,7 @@ export function createOpsRouter({ registry, checks, metrics, only }: OpsRouterOp
     });
   });
   if (metrics === null) return router;
-  router.get('/metrics', ...metrics, async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
+  router.get('/metrics', ...metrics, serveMetrics(registry));
   return router;
 }
 
@@ -66,4 +61,11 @@ async function runCheck(check: ReadinessCheck): Promise<{ name: string; error?: 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** GET /metrics: the registry in Prometheus text format. */
+export function serveMetrics(registry: Registry): RequestHandler {
+  return async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  };
 }

@@ -3,6 +3,7 @@
 // no same-origin policy guards, or a request with CORS). Pure: the HTTP app and the socket
 // handshake ask it with the request's Host and Origin headers.
 
+import type { Config } from '../config.js';
 import { isLoopback } from './auth.js';
 
 export interface OriginPolicyOptions {
@@ -24,6 +25,13 @@ export interface OriginPolicy {
   originProblem(origin: string | undefined, host: string | undefined): string | null;
   /** The origin is one of ALLOWED_ORIGINS: cross-origin requests from it get CORS headers. */
   isAllowedCrossOrigin(origin: string): boolean;
+}
+
+/** The policy the configuration asks for: tokens configured or not, and the extra names. */
+export function originPolicyOf(
+  config: Pick<Config, 'apiTokens' | 'allowedHosts' | 'allowedOrigins'>,
+): OriginPolicy {
+  return createOriginPolicy({ tokensRequired: config.apiTokens.length > 0, ...config });
 }
 
 const LOOPBACK_NAMES = 'localhost, 127.0.0.1 or [::1]';
