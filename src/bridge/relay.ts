@@ -114,6 +114,9 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
         if (recovering && window.inFlight > 0) break;
         const started = performance.now();
         const events = await nextBatch(client, signal);
+        // A batch numbered while an earlier one failed is not handed over: it would go out ahead
+        // of that one's republishing. It stays numbered and unconfirmed, and recovery sends it.
+        if (failure) break;
         if (events.length === 0 || signal.aborted) {
           exhausted = true;
           break;

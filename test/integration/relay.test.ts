@@ -1,0 +1,69 @@
+// The relay's order across a failure, on the real change log: a batch numbered while an earlier
+// batch's publish fails is not handed to the publisher — it would reach RabbitMQ ahead of that
+// batch's republishing. (A stand-in for our own Publisher interface decides when the first batch
+// fails: exactly while the relay numbers the second.)
+
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Publisher } from '../../src/bridge/publisher.js';
+import { createRelay } from '../../src/bridge/relay.js';
+import type { OrderEvent } from '../../src/contract/events.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { positions } from '../helpers/events.js';
+
+const db = useTestDatabase();
+let pool: pg.Pool;
+let client: pg.PoolClient;
+
+beforeAll(async () => {
+  pool = db.pool({ application_name: 'orders-live-bridge' });
+  client = await pool.connect();
+  await pool.query(
+    "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, 30) i",
+  );
+});
+afterAll(async () => {
+  client?.release();
+  await pool?.end();
+});
+
+describe('createRelay', () => {
+  it('hands no batch to the publisher once an earlier batch has failed', async () => {
+    const handedOver: number[][] = [];
+    let failFirst: (() => void) | undefined;
+    const publisher: Publisher = {
+      connected: true,
+      open: async () => undefined,
+      close: async () => undefined,
+      publish(events: readonly OrderEvent[]) {
+        handedOver.push(positions(events));
+        if (handedOver.length > 1) return Promise.resolve();
+        return new Promise<void>((_, reject) => {
+          failFirst = () => reject(new Error('the connection closed'));
+        });
+      },
+    };
+    // The first batch's publish fails while the relay runs its second numbering statement.
+    let numberings = 0;
+    const hooked = {
+      query(...args: unknown[]) {
+        const config = args[0] as { name?: string } | undefined;
+        if (config?.name === 'orders-live-number-batch' && ++numberings === 2) failFirst?.();
+        return (client.query as (...a: unknown[]) => unknown).apply(client, args);
+      },
+    } as unknown as pg.Client;
+
+    const relay = createRelay({ publisher, batchSize: 10, lingerMs: 0 });
+    await expect(relay.drain(hooked, new AbortController().signal)).rejects.toThrow('the connection closed');
+    expect(numberings).toBe(2);
+    expect(handedOver).toEqual([range(1, 10)]);
+
+    // Recovery republishes from the watermark: the cut-off batch first, then the one held back.
+    await expect(relay.drain(client as unknown as pg.Client, new AbortController().signal)).resolves.toBe(30);
+    expect(handedOver.slice(1).flat()).toEqual(range(1, 30));
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
