@@ -233,7 +233,7 @@ function report(attempts: Attempt[], sustained: number, confirmSeconds: number) 
   const achieved = spread(confirmed.map((a) => a.writes.achievedRate));
   return {
     method: [
-      `Writers: ${WRITER.connections} connections, one multi-row UPDATE … WHERE id = ANY(…) every ${WRITER.tickMs} ms carrying every event due (paced by the clock); one socket.io client in a child process; orders-live with every role in one process (defaults: BRIDGE_BATCH_SIZE 500, GATEWAY_PREFETCH 500).`,
+      `Writers: ${WRITER.connections} connections, one multi-row UPDATE … WHERE id = ANY(…) every ${WRITER.tickMs} ms carrying every event due (paced by the clock); one socket.io client in a child process; orders-live with every role in one process (defaults: BRIDGE_BATCH_SIZE 500, GATEWAY_PREFETCH 50).`,
       `Lag = client receipt − commit per event (same clock method as e2e-latency). A run passes when the writers commit ≥ ${MIN_ACHIEVED_SHARE * 100}% of the asked rate, no event's lag exceeds ${MAX_LAG_MS} ms (a monitor stops the run as soon as one does, or one waits longer), and the client sees no gap.`,
       `Probes of ${PROBE_SECONDS} s step through ${PROBE_RATES.join(', ')} events/s until one fails; the best is then run ${REPETITIONS} × ${confirmSeconds} s (a failed confirmation steps down one rate).`,
       'CPU in cores over the writing phase, from /proc/<pid>/stat: the orders-live process, the PostgreSQL backends of its connections and of the writers (pids from pg_stat_activity), RabbitMQ (beam.smp); the whole machine from /proc/stat (2 cores = 2.0; what the others leave is other users).',

@@ -113,10 +113,9 @@ export const DEFAULTS = {
   BRIDGE_POLL_MS: '1000',
   LEADER_RETRY_MS: '1000',
   EVENT_RETENTION: '7d',
-  // 500: of 50 / 500 / 2,000 (bench e2e-latency, BENCHMARKS.md "Gateway prefetch") it gave the
-  // lowest gateway emit delay at 5,000 events/s (p50 28 ms against 666 and 55 ms) and no worse
-  // at 1,000/s; 50 starves the gateway between acks under load.
-  GATEWAY_PREFETCH: '500',
+  // Batches from the feed, each up to BRIDGE_BATCH_SIZE events: 50 lets 25,000 events wait
+  // unacked, two relay steps' worth at 20,000 events/s even at the smallest batches seen under load.
+  GATEWAY_PREFETCH: '50',
   // 4 MiB: ~10,000 events, half a second of a 20,000 events/s stream; 20 clients that stop reading
   // cost at most ~80 MiB. A replaying client holds one packet (~250 KB) at a time, far below it.
   GATEWAY_MAX_BUFFERED_BYTES: '4mb',

@@ -1,9 +1,10 @@
 // RabbitMQ for a benchmark: the broker's version, a raw consumer bound to a benchmark's exchange
-// (it sees what the bridge publishes before any gateway dedupes it), and cleanup of the exchange.
+// or to its gateways' feed (it sees what the bridge publishes before any gateway dedupes it), and
+// cleanup of the exchange.
 
 import amqp from 'amqplib';
 import { deleteTopology } from '../../src/amqp/topology.js';
-import type { OrderEvent } from '../../src/contract/events.js';
+import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 
 export interface RawConsumer {
   /** Messages received, repeats included. */
@@ -18,18 +19,25 @@ export interface RawConsumer {
 /** What each message tells the caller: the envelope and when it arrived (performance.now()). */
 export type MessageListener = (event: OrderEvent, receivedAt: number) => void;
 
-/** Declares the exchange as the bridge does and binds an exclusive queue to every routing key. */
+/**
+ * Declares the exchange as the bridge does and binds an exclusive queue to every routing key of
+ * it (one message per event, as an integration sees them) or, with `feed`, to the gateways' feed
+ * (one message per batch, as a gateway sees them).
+ */
 export async function createRawConsumer(
   url: string,
   exchange: string,
   onMessage?: MessageListener,
+  { feed = false }: { feed?: boolean } = {},
 ): Promise<RawConsumer> {
   const connection = await amqp.connect(url, { clientProperties: { connection_name: 'orders-live-bench' } });
   connection.on('error', () => undefined);
   const channel = await connection.createChannel();
+  const names = amqpNames(exchange);
   await channel.assertExchange(exchange, 'topic', { durable: true });
+  await channel.assertExchange(names.feed, 'fanout', { durable: true });
   const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
-  await channel.bindQueue(queue, exchange, '#');
+  await channel.bindQueue(queue, feed ? names.feed : exchange, feed ? '' : '#');
   const positions = new Set<number>();
   let total = 0;
   let duplicates = 0;
@@ -38,11 +46,13 @@ export async function createRawConsumer(
     (msg) => {
       if (!msg) return;
       const receivedAt = performance.now();
-      const event = JSON.parse(msg.content.toString()) as OrderEvent;
-      total++;
-      if (positions.has(event.position)) duplicates++;
-      else positions.add(event.position);
-      onMessage?.(event, receivedAt);
+      const body = JSON.parse(msg.content.toString()) as OrderEvent | OrderEvent[];
+      for (const event of Array.isArray(body) ? body : [body]) {
+        total++;
+        if (positions.has(event.position)) duplicates++;
+        else positions.add(event.position);
+        onMessage?.(event, receivedAt);
+      }
     },
     { noAck: true },
   );
@@ -58,7 +68,7 @@ export async function createRawConsumer(
   };
 }
 
-/** Deletes the exchange, its dead-letter exchange and its dead-letter queue. */
+/** Deletes the exchange, its feed, its dead-letter exchange and its dead-letter queue. */
 export async function deleteExchange(url: string, exchange: string): Promise<void> {
   const connection = await amqp.connect(url);
   try {

@@ -7,10 +7,14 @@ import { amqpNames } from '../contract/events.js';
 /** AMQP heartbeat: a silently dead broker link is noticed within about two of these. */
 export const HEARTBEAT_S = 5;
 
-/** Declares the topic exchange, the dead-letter exchange and the dead-letter queue. */
+/**
+ * Declares the topic exchange, the gateways' feed, the dead-letter exchange and the dead-letter
+ * queue.
+ */
 export async function declareTopology(channel: Channel, exchange: string): Promise<void> {
   const names = amqpNames(exchange);
   await channel.assertExchange(names.exchange, 'topic', { durable: true });
+  await channel.assertExchange(names.feed, 'fanout', { durable: true });
   await channel.assertExchange(names.deadLetterExchange, 'fanout', { durable: true });
   await channel.assertQueue(names.deadLetterQueue, { durable: true });
   await channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, '');
@@ -21,6 +25,7 @@ export async function deleteTopology(channel: Channel, exchange: string): Promis
   const names = amqpNames(exchange);
   await channel.deleteQueue(names.deadLetterQueue);
   await channel.deleteExchange(names.deadLetterExchange);
+  await channel.deleteExchange(names.feed);
   await channel.deleteExchange(names.exchange);
 }
 

@@ -6,9 +6,9 @@
 // once; their messages are written in call order, never interleaved.
 
 import { once } from 'node:events';
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
-import { type OrderEvent, routingKey } from '../contract/events.js';
+import { amqpNames, type OrderEvent, routingKey } from '../contract/events.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 
@@ -32,6 +32,7 @@ export interface PublisherOptions {
 }
 
 export function createPublisher({ url, exchange, log, onReconnect }: PublisherOptions): Publisher {
+  const names = amqpNames(exchange);
   let model: ChannelModel | undefined;
   let channel: ConfirmChannel | undefined;
   let opening: Promise<ConfirmChannel> | undefined;
@@ -86,29 +87,24 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
     await current?.close().catch(() => undefined);
   }
 
-  /** Writes the batch's messages; `confirmed` settles when RabbitMQ has answered for all of them. */
+  /**
+   * Writes the batch's messages: first the whole batch as one message on the gateways' feed, then
+   * one message per event on the exchange. `confirmed` settles when RabbitMQ has answered for all
+   * of them. Each envelope is serialised once and shared by both.
+   */
   async function write(
     ch: ConfirmChannel,
     events: readonly OrderEvent[],
   ): Promise<{ confirmed: Promise<void> }> {
     const confirms: Promise<void>[] = [];
-    for (const event of events) {
-      const content = Buffer.from(JSON.stringify(event));
+    const bodies = events.map((event) => JSON.stringify(event));
+    const first = events[0]!;
+    const last = events.at(-1)!;
+    const send = async (to: string, key: string, content: Buffer, properties: Options.Publish) => {
       let writable = true;
       const confirmed = new Promise<void>((resolve, reject) => {
-        writable = ch.publish(
-          exchange,
-          routingKey(event),
-          content,
-          {
-            messageId: String(event.position),
-            type: event.op,
-            contentType: 'application/json',
-            timestamp:
-              Math.floor(Date.parse(event.published_at ?? '') / 1000) || Math.floor(Date.now() / 1000),
-            persistent: true,
-          },
-          (err: unknown) => (err ? reject(toError(err)) : resolve()),
+        writable = ch.publish(to, key, content, properties, (err: unknown) =>
+          err ? reject(toError(err)) : resolve(),
         );
       });
       // Handled now, awaited below: a nack that arrives while we wait for 'drain' must not be an
@@ -116,6 +112,22 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
       confirmed.catch(() => undefined);
       confirms.push(confirmed);
       if (!writable) await drained(ch);
+    };
+    await send(names.feed, '', Buffer.from(`[${bodies.join(',')}]`), {
+      messageId: `${first.position}-${last.position}`,
+      type: 'batch',
+      contentType: 'application/json',
+      timestamp: unixSeconds(first),
+      persistent: true,
+    });
+    for (const [i, event] of events.entries()) {
+      await send(exchange, routingKey(event), Buffer.from(bodies[i]!), {
+        messageId: String(event.position),
+        type: event.op,
+        contentType: 'application/json',
+        timestamp: unixSeconds(event),
+        persistent: true,
+      });
     }
     return { confirmed: Promise.all(confirms).then(() => undefined) };
   }
@@ -154,6 +166,11 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
       await drop();
     },
   };
+}
+
+/** The AMQP `timestamp` property: when the bridge numbered the event, in whole seconds. */
+function unixSeconds(event: OrderEvent): number {
+  return Math.floor(Date.parse(event.published_at ?? '') / 1000) || Math.floor(Date.now() / 1000);
 }
 
 /** Waits for the channel's write buffer to drain, or fails when the channel closes first. */

@@ -178,7 +178,7 @@ async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): P
   }
   try {
     const names = amqpNames(options.exchange);
-    for (const exchange of [names.exchange, names.deadLetterExchange]) {
+    for (const exchange of [names.exchange, names.feed, names.deadLetterExchange]) {
       // A failed check closes the channel, so each check gets its own.
       const channel = await connection.createChannel();
       channel.on('error', () => undefined);

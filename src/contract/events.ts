@@ -60,6 +60,12 @@ export type OrderEvent = z.infer<typeof orderEventSchema>;
 export function amqpNames(exchange = EXCHANGE) {
   return {
     exchange,
+    /**
+     * The gateways' feed: a fanout exchange that carries each batch the bridge publishes as one
+     * message (a JSON array of envelopes, positions ascending). `exchange` still carries one
+     * message per event, for integrations.
+     */
+    feed: `${exchange}.feed`,
     /** Dead-letter exchange for messages a gateway cannot parse. */
     deadLetterExchange: `${exchange}.dlx`,
     /** Durable queue bound to the dead-letter exchange. */

@@ -1,10 +1,11 @@
-// The gateway's AMQP consumer: its own exclusive, server-named queue bound to every routing key
-// of the exchange, manual acks after the message is handed to the sequencer, and a dead-letter
-// route for what cannot be parsed. Reconnects forever with backoff; after each (re)connect it
+// The gateway's AMQP consumer: its own exclusive, server-named queue bound to the gateways' feed
+// (one message per published batch, a JSON array of envelopes), manual acks after the batch is
+// handed to the sequencer, and a dead-letter route for what cannot be parsed. Reconnects forever with backoff; after each (re)connect it
 // reports `onConnected` so the gateway can catch up on what was published while it was away
 // (its queue is new and empty).
 
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { z } from 'zod';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
 import { amqpNames, type OrderEvent, orderEventSchema } from '../contract/events.js';
 import { backoffDelayMs } from '../lib/backoff.js';
@@ -19,7 +20,8 @@ export interface ConsumerOptions {
   /** Unacked messages in flight to this gateway. */
   prefetch: number;
   log: Logger;
-  onEvent(event: OrderEvent): void;
+  /** One batch from the feed, positions ascending as the bridge sent them. */
+  onEvents(events: OrderEvent[]): void;
   onDeadLetter?(reason: string): void;
   onConnected?(): void;
   onReconnect?(): void;
@@ -28,6 +30,8 @@ export interface ConsumerOptions {
 export interface Consumer extends Service {
   readonly connected: boolean;
 }
+
+const feedBatchSchema = z.array(orderEventSchema);
 
 export function createConsumer(options: ConsumerOptions): Consumer {
   const { url, exchange, prefetch, log } = options;
@@ -38,9 +42,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
   function handle(channel: Channel, msg: ConsumeMessage | null): void {
     if (!msg) return; // consumer cancelled by the broker; the close handler reconnects
-    let event: OrderEvent;
+    let events: OrderEvent[];
     try {
-      event = orderEventSchema.parse(JSON.parse(msg.content.toString())) as OrderEvent;
+      events = feedBatchSchema.parse(JSON.parse(msg.content.toString())) as OrderEvent[];
     } catch (e) {
       const reason = toError(e).message.slice(0, 200);
       log.warn({ messageId: msg.properties.messageId, reason }, 'unparseable message dead-lettered');
@@ -48,7 +52,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       channel.nack(msg, false, false);
       return;
     }
-    options.onEvent(event);
+    if (events.length > 0) options.onEvents(events);
     channel.ack(msg);
   }
 
@@ -70,7 +74,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         durable: false,
         arguments: { 'x-dead-letter-exchange': amqpNames(exchange).deadLetterExchange },
       });
-      await channel.bindQueue(queue, exchange, '#');
+      await channel.bindQueue(queue, amqpNames(exchange).feed, '');
       await channel.prefetch(prefetch);
       await channel.consume(queue, (msg) => handle(channel, msg), { noAck: false });
       connected = true;

@@ -66,7 +66,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     exchange: options.exchange,
     prefetch: config.prefetch,
     log: log.child({ part: 'consumer' }),
-    onEvent: (event) => stream?.offer(event),
+    onEvents: (events) => {
+      for (const event of events) stream?.offer(event);
+    },
     onDeadLetter: () => metrics.deadLettered.inc(),
     onReconnect: () => metrics.reconnects.inc(),
     // The queue is new: what was published while there was none is read from the log.

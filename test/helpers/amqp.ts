@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll } from 'vitest';
 import { deleteTopology } from '../../src/amqp/topology.js';
-import type { OrderEvent } from '../../src/contract/events.js';
+import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 import { RABBITMQ_URL, randomSuffix } from './names.js';
 
 export interface ReceivedMessage {
@@ -46,9 +46,34 @@ export function useExchange(): string {
 
 /** Binds an exclusive queue to the exchange (declaring it as the bridge does) and collects. */
 export async function createTestConsumer(exchange: string, pattern = '#'): Promise<TestConsumer> {
+  return collect(exchange, 'topic', pattern, (content) => [JSON.parse(content) as OrderEvent]);
+}
+
+export interface FeedConsumer extends TestConsumer {
+  /** The feed's messages, one per published batch, in arrival order. */
+  readonly batches: { events: OrderEvent[]; properties: ReceivedMessage['properties'] }[];
+}
+
+/** Binds an exclusive queue to the gateways' feed of the exchange, as a gateway does, and collects. */
+export async function createFeedConsumer(exchange: string): Promise<FeedConsumer> {
+  const batches: FeedConsumer['batches'] = [];
+  const consumer = await collect(amqpNames(exchange).feed, 'fanout', '', (content, properties) => {
+    const events = JSON.parse(content) as OrderEvent[];
+    batches.push({ events, properties });
+    return events;
+  });
+  return { ...consumer, batches };
+}
+
+async function collect(
+  exchange: string,
+  type: 'topic' | 'fanout',
+  pattern: string,
+  parse: (content: string, properties: ReceivedMessage['properties']) => OrderEvent[],
+): Promise<TestConsumer> {
   const connection: ChannelModel = await amqp.connect(RABBITMQ_URL);
   const channel = await connection.createChannel();
-  await channel.assertExchange(exchange, 'topic', { durable: true });
+  await channel.assertExchange(exchange, type, { durable: true });
   const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
   await channel.bindQueue(queue, exchange, pattern);
   const messages: ReceivedMessage[] = [];
@@ -56,11 +81,8 @@ export async function createTestConsumer(exchange: string, pattern = '#'): Promi
     queue,
     (msg) => {
       if (!msg) return;
-      messages.push({
-        event: JSON.parse(msg.content.toString()) as OrderEvent,
-        routingKey: msg.fields.routingKey,
-        properties: msg.properties,
-      });
+      for (const event of parse(msg.content.toString(), msg.properties))
+        messages.push({ event, routingKey: msg.fields.routingKey, properties: msg.properties });
     },
     { noAck: true },
   );

@@ -9,6 +9,7 @@ import type { BridgeConfig } from '../../src/config.js';
 import { readRange } from '../../src/db/event-log.js';
 import {
   closeBrokerConnections,
+  createFeedConsumer,
   createTestConsumer,
   range,
   type TestConsumer,
@@ -78,11 +79,27 @@ async function expectComplete(consumer: TestConsumer, n: number, timeoutMs = 60_
 describe('relay', () => {
   it('publishes 20,000 bulk-written events as positions 1..20,000 in order, matching the log', async () => {
     const consumer = await createTestConsumer(exchange);
+    const feed = await createFeedConsumer(exchange);
     const bridge = inProcessBridge();
     await bridge.start();
     try {
       await bulkInsert(20_000);
       await expectComplete(consumer, 20_000);
+      // The gateways' feed carries the same events, one message per batch: each batch continues
+      // the previous one by exactly one and is named by its first and last position.
+      await expectComplete(feed, 20_000);
+      expect(feed.positions()).toEqual(range(20_000));
+      expect(feed.batches.length).toBeLessThan(20_000);
+      for (const { events, properties } of feed.batches) {
+        expect(events.map((e) => e.position)).toEqual(
+          Array.from({ length: events.length }, (_, i) => events[0]!.position + i),
+        );
+        expect(properties).toMatchObject({
+          messageId: `${events[0]!.position}-${events.at(-1)!.position}`,
+          type: 'batch',
+          contentType: 'application/json',
+        });
+      }
       // Without repeats (nothing failed here) the stream is exactly 1..20,000 in order.
       expect(consumer.positions()).toEqual(range(20_000));
       const first = consumer.messages[0]!;
@@ -99,6 +116,7 @@ describe('relay', () => {
     } finally {
       await bridge.stop();
       await consumer.close();
+      await feed.close();
     }
   });
 
@@ -131,6 +149,7 @@ describe('relay', () => {
 describe('faults', () => {
   it('loses nothing when the bridge is killed with SIGKILL mid-stream and restarted', async () => {
     const consumer = await createTestConsumer(exchange);
+    const feed = await createFeedConsumer(exchange);
     const first = bridgeProcess();
     await first.waitForLog({ msg: 'became leader' });
     const writing = bulkInsert(20_000, 500);
@@ -141,12 +160,15 @@ describe('faults', () => {
     expect(positionsAtKill).toBeLessThan(20_000);
     const second = bridgeProcess();
     await expectComplete(consumer, 20_000);
+    await expectComplete(feed, 20_000);
     expect(await second.kill('SIGTERM')).toBe(0);
     await consumer.close();
+    await feed.close();
   });
 
   it('recovers when RabbitMQ closes its connection mid-stream', async () => {
     const consumer = await createTestConsumer(exchange);
+    const feed = await createFeedConsumer(exchange);
     const bridge = inProcessBridge();
     await bridge.start();
     try {
@@ -155,9 +177,11 @@ describe('faults', () => {
       expect(await closeBrokerConnections(`orders-live-bridge ${exchange}`)).toBe(1);
       await writing;
       await expectComplete(consumer, 20_000);
+      await expectComplete(feed, 20_000);
     } finally {
       await bridge.stop();
       await consumer.close();
+      await feed.close();
     }
   });
 

@@ -316,11 +316,11 @@ describe('sequencing', () => {
     const connection = await amqp.connect(RABBITMQ_URL);
     try {
       const channel = await connection.createConfirmChannel();
-      const publish = (e: OrderEvent) =>
-        channel.publish(exchange, 'order.insert.pending', Buffer.from(JSON.stringify(e)));
-      publish(events[0]!);
-      publish(events[0]!); // a repeat, as after a bridge failover
-      publish(events[2]!); // position start + 2 never comes from the broker
+      const publish = (batch: OrderEvent[]) =>
+        channel.publish(amqpNames(exchange).feed, '', Buffer.from(JSON.stringify(batch)));
+      publish([events[0]!]);
+      publish([events[0]!]); // a repeat, as after a bridge failover
+      publish([events[2]!]); // position start + 2 never comes from the broker
       await channel.waitForConfirms();
     } finally {
       await connection.close();
@@ -344,7 +344,7 @@ describe('sequencing', () => {
     try {
       const channel = await connection.createConfirmChannel();
       await channel.purgeQueue(names.deadLetterQueue);
-      channel.publish(exchange, 'order.update.shipped', Buffer.from('{"position": "not a number"'), {
+      channel.publish(names.feed, '', Buffer.from('[{"position": "not a number"}]'), {
         messageId: 'bad',
       });
       await channel.waitForConfirms();
