@@ -183,7 +183,8 @@ async function verify(ctx: BenchContext, rig: Rig, takeovers: Takeover[], commit
     { timeoutMs: 30_000, what: 'the log to be published' },
   );
   const { rows } = await db.pool.query<{ n: number; positioned: number; max: number | null }>(
-    'SELECT count(*)::int AS n, count(position)::int AS positioned, max(position)::int AS max FROM order_events',
+    `SELECT (SELECT count(*) FROM order_events)::int AS n, (SELECT count(*) FROM order_event_log)::int AS positioned,
+            (SELECT max(position) FROM order_event_log)::int AS max`,
   );
   const log = rows[0]!;
   const last = log.max ?? 0;

@@ -109,7 +109,7 @@ async function drainBacklog(
   exchange: string,
   shape: Shape,
 ): Promise<number> {
-  await db.pool.query('TRUNCATE order_events');
+  await db.pool.query('TRUNCATE order_events, order_event_batches');
   await db.pool.query(
     "UPDATE orders SET status = CASE WHEN status = 'shipped' THEN 'delivered' ELSE 'shipped' END",
   );

@@ -48,7 +48,7 @@ export async function createBenchDatabase(
       return client;
     },
     async reset() {
-      await pool.query('TRUNCATE order_events');
+      await pool.query('TRUNCATE order_events, order_event_batches');
       await pool.query('VACUUM (ANALYZE) orders');
     },
     async drop() {

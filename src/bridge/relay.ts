@@ -1,10 +1,11 @@
 // The relay: numbers the change log's new events and publishes them, on the leader's lock
 // connection:
-//   1. (after taking over or after a failure) read numbered events not yet confirmed — they are
-//      republished first, under the same positions;
-//   2. otherwise number up to `batchSize` new events in capture order and stamp their
-//      published_at (one statement: the counter row and the events move together, so positions
-//      have no gap and never change), and hand them to the publisher at once;
+//   1. (after taking over or after a failure) read the numbered batches not yet confirmed — they
+//      are republished first, under the same positions, one at a time;
+//   2. otherwise number everything committed since the last numbering in one statement, as
+//      batches of up to `batchSize` events (migration 0007: one row per batch, positions from the
+//      counter, the snapshot recorded with them), then read each batch's envelopes and hand them
+//      to the publisher;
 //   3. while their confirms are outstanding, go back to 2 — at most MAX_IN_FLIGHT batches wait at
 //      a time (confirm-window.ts);
 //   4. as confirms come back, raise the confirmed watermark (bridge_state.confirmed_through) over
@@ -13,38 +14,56 @@
 
 import type pg from 'pg';
 import type { OrderEvent } from '../contract/events.js';
-import { ENVELOPE_COLUMNS, toEnvelope } from '../db/event-log.js';
+import { readRange } from '../db/event-log.js';
 import { delay } from '../lib/wait.js';
 import { createConfirmWindow } from './confirm-window.js';
 import type { Publisher } from './publisher.js';
 
-// Numbering and counter in one statement. The batch CTE is materialised once (it is referenced
-// three times); FOR UPDATE keeps a second, stale leader from numbering the same rows, and the
-// unique index on position is the last guard.
-const NUMBER_BATCH_SQL = `
-  WITH batch AS (
-    SELECT b.id, row_number() OVER (ORDER BY b.id) AS n
-    FROM (SELECT id FROM order_events WHERE position IS NULL ORDER BY id LIMIT $1 FOR UPDATE) AS b
+/**
+ * Numbers every event committed since the last numbering, as batches of at most $1 events
+ * stamped $2; returns the batches. One statement: the counter, the recorded snapshot and the
+ * batches move together, so positions have no gap and never change. New events are those of
+ * transactions the recorded snapshot did not see (`order_events_unnumbered()`, migration 0007);
+ * the statement's own snapshot decides which of them have committed, and it is recorded in their
+ * place. The snapshot comparison in the UPDATE makes a second numbering that
+ * raced this one (it cannot, under the leader lock) number nothing instead of numbering twice.
+ */
+export const NUMBER_SQL = `
+  WITH state AS (
+    SELECT last_position, numbered_snapshot FROM bridge_state WHERE id = 1
+  ), fresh AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM order_events_unnumbered()
   ), counter AS (
-    UPDATE bridge_state SET last_position = last_position + (SELECT count(*) FROM batch)
-    WHERE id = 1 AND EXISTS (SELECT 1 FROM batch)
-    RETURNING last_position - (SELECT count(*) FROM batch) AS base
+    UPDATE bridge_state s
+    SET last_position = s.last_position + (SELECT count(*) FROM fresh),
+        numbered_snapshot = pg_current_snapshot()
+    FROM state
+    WHERE s.id = 1 AND s.numbered_snapshot::text = state.numbered_snapshot::text
+      AND EXISTS (SELECT 1 FROM fresh)
+    RETURNING state.last_position AS base
   )
-  UPDATE order_events e SET position = counter.base + batch.n, published_at = $2
-  FROM batch, counter
-  WHERE e.id = batch.id
-  RETURNING ${ENVELOPE_COLUMNS}`;
+  INSERT INTO order_event_batches (first_position, last_position, ids, published_at)
+  SELECT counter.base + min(f.n), counter.base + max(f.n), array_agg(f.id ORDER BY f.n), $2
+  FROM fresh AS f, counter
+  GROUP BY counter.base, (f.n - 1) / $1
+  RETURNING first_position, last_position`;
 
+/** The first numbered batch above the confirmed watermark. */
 const UNCONFIRMED_SQL = `
-  SELECT ${ENVELOPE_COLUMNS} FROM order_events e
-  WHERE e.position > (SELECT confirmed_through FROM bridge_state WHERE id = 1)
-  ORDER BY e.position LIMIT $1`;
+  SELECT first_position, last_position FROM order_event_batches
+  WHERE last_position > (SELECT confirmed_through FROM bridge_state WHERE id = 1)
+  ORDER BY first_position LIMIT 1`;
 
 // Batches are confirmed in position order: one watermark says which events are published.
-// The two statements of every step are prepared once per connection (named queries): parsing and
+// The statements of every step are prepared once per connection (named queries): parsing and
 // planning them again each time was about a fifth of a one-event step's database time.
 const MARK_CONFIRMED_SQL =
   'UPDATE bridge_state SET confirmed_through = greatest(confirmed_through, $1) WHERE id = 1';
+
+interface BatchRow {
+  first_position: string;
+  last_position: string;
+}
 
 /** A drain returns after this many batches, so its caller can renew its lease in between. */
 const MAX_BATCHES_PER_DRAIN = 20;
@@ -74,22 +93,37 @@ export interface Relay {
 
 export function createRelay({ publisher, batchSize, lingerMs, onPublished }: RelayOptions): Relay {
   let recovering = true;
+  /** Batches numbered by the last numbering and not yet handed over, in position order. */
+  let numbered: { first: number; last: number }[] = [];
+
+  const toBatch = (row: BatchRow) => ({ first: Number(row.first_position), last: Number(row.last_position) });
 
   async function nextBatch(client: pg.Client, signal: AbortSignal): Promise<OrderEvent[]> {
     if (recovering) {
-      const { rows } = await client.query(UNCONFIRMED_SQL, [batchSize]);
-      if (rows.length > 0) return rows.map(toEnvelope);
+      const { rows } = await client.query<BatchRow>({
+        name: 'orders-live-unconfirmed',
+        text: UNCONFIRMED_SQL,
+      });
+      if (rows[0]) {
+        const { first, last } = toBatch(rows[0]);
+        return readRange(client, first, last);
+      }
       recovering = false;
+      numbered = [];
     }
-    // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
-    // already pile up on their own while the previous batch is in flight.
-    if (lingerMs > 0) await delay(lingerMs, signal);
-    const { rows } = await client.query({
-      name: 'orders-live-number-batch',
-      text: NUMBER_BATCH_SQL,
-      values: [batchSize, new Date().toISOString()],
-    });
-    return rows.map(toEnvelope).sort((a, b) => a.position - b.position);
+    if (numbered.length === 0) {
+      // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
+      // already pile up on their own while the previous batch is in flight.
+      if (lingerMs > 0) await delay(lingerMs, signal);
+      const { rows } = await client.query<BatchRow>({
+        name: 'orders-live-number',
+        text: NUMBER_SQL,
+        values: [batchSize, new Date().toISOString()],
+      });
+      numbered = rows.map(toBatch).sort((a, b) => a.first - b.first);
+    }
+    const batch = numbered.shift();
+    return batch ? readRange(client, batch.first, batch.last) : [];
   }
 
   /**

@@ -1,22 +1,35 @@
-// Retention: the leader deletes published events older than the window, oldest first, in small
-// batches so no statement holds many row locks or runs long. Unpublished events are never
+// Retention: the leader deletes published events older than the window, oldest first, a few
+// batches at a time so no statement holds many row locks or runs long. Unpublished events are never
 // deleted, however old.
 
 import type pg from 'pg';
 
-/** Rows per DELETE: ~10 ms each on a 2-core box, short enough never to delay the relay. */
+/** Events per DELETE (whole batches, at least one): ~10 ms each on a 2-core box. */
 export const RETENTION_BATCH = 1_000;
 
-// Walks the position index from the oldest event, so each batch reads only what it deletes.
-// published_at grows with position (batches are numbered and confirmed in order), so once a batch deletes
-// less than it read, nothing further is due.
+// Walks the batches from the oldest (migration 0007), so each statement reads only what it
+// deletes: whole batches, up to RETENTION_BATCH events, with their events. published_at grows
+// with position (batches are numbered and confirmed in order), so once a statement deletes fewer
+// batches than it looked at, nothing further is due.
 const DELETE_BATCH_SQL = `
-  WITH oldest AS (
-    SELECT position FROM order_events WHERE position IS NOT NULL ORDER BY position LIMIT $2
+  WITH head AS (
+    SELECT first_position, last_position, published_at,
+           sum(cardinality(ids)) OVER (ORDER BY first_position) - cardinality(ids) AS before
+    FROM (SELECT * FROM order_event_batches ORDER BY first_position LIMIT $2) AS b
+  ), considered AS (
+    SELECT * FROM head WHERE before < $2
+  ), due AS (
+    SELECT first_position FROM considered
+    WHERE published_at < $1 AND last_position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)
+  ), gone AS (
+    DELETE FROM order_event_batches b USING due WHERE b.first_position = due.first_position
+    RETURNING b.ids
+  ), removed AS (
+    DELETE FROM order_events e USING (SELECT unnest(ids) AS id FROM gone) AS g WHERE e.id = g.id
+    RETURNING 1
   )
-  DELETE FROM order_events e USING oldest
-  WHERE e.position = oldest.position AND e.published_at < $1
-    AND e.position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)`;
+  SELECT (SELECT count(*) FROM removed)::int AS events, (SELECT count(*) FROM due)::int AS due,
+         (SELECT count(*) FROM considered)::int AS considered`;
 
 /** Deletes every published event with published_at before `cutoff`; returns how many. */
 export async function deleteExpired(
@@ -26,8 +39,12 @@ export async function deleteExpired(
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const { rowCount } = await client.query(DELETE_BATCH_SQL, [cutoff, RETENTION_BATCH]);
-    total += rowCount ?? 0;
-    if ((rowCount ?? 0) < RETENTION_BATCH || signal?.aborted) return total;
+    const { rows } = await client.query<{ events: number; due: number; considered: number }>(
+      DELETE_BATCH_SQL,
+      [cutoff, RETENTION_BATCH],
+    );
+    const { events, due, considered } = rows[0]!;
+    total += events;
+    if (due === 0 || due < considered || signal?.aborted) return total;
   }
 }

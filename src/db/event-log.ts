@@ -7,12 +7,22 @@ import type { OrderEvent } from '../contract/events.js';
 
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
-/** The select list producing an envelope's fields from `order_events e`. */
+/**
+ * The select list producing an envelope's fields from `order_events e` and its position row `p`
+ * (`order_event_positions(lo, hi) AS p`, migration 0007).
+ */
 export const ENVELOPE_COLUMNS = `
-  e.position, e.op, e.order_id, e.version, e."order", e.changes, e.source, e.actor,
+  p.position, e.op, e.order_id, e.version, e."order", e.changes, e.source, e.actor,
   e.txid::text AS txid,
   to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
-  to_char(e.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS published_at`;
+  to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS published_at`;
+
+/** Envelopes of positions lo..hi (SQL expressions), ascending: select list, FROM and ORDER BY. */
+export function envelopesBetween(lo: string, hi: string): string {
+  return `SELECT ${ENVELOPE_COLUMNS}
+    FROM order_event_positions(${lo}, ${hi}) AS p JOIN order_events e ON e.id = p.id
+    ORDER BY p.position`;
+}
 
 interface EnvelopeRow {
   position: string;
@@ -63,10 +73,13 @@ export function rfc3339<T>(value: T): T {
 
 /** Published (confirmed) events with position > `after`, ascending, at most `limit`. */
 export async function readPublished(db: Queryable, after: number, limit: number): Promise<OrderEvent[]> {
+  // Positions have no gaps above the oldest one retained: the page starts there at the earliest.
   const { rows } = await db.query<EnvelopeRow>(
-    `SELECT ${ENVELOPE_COLUMNS} FROM order_events e
-     WHERE e.position > $1 AND e.position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)
-     ORDER BY e.position LIMIT $2`,
+    `WITH r AS (
+       SELECT greatest($1::bigint + 1, coalesce((SELECT min(first_position) FROM order_event_batches), 1)) AS lo,
+              (SELECT confirmed_through FROM bridge_state WHERE id = 1) AS confirmed
+     )
+     ${envelopesBetween('(SELECT lo FROM r)', '(SELECT least(lo + $2::bigint - 1, confirmed) FROM r)')}`,
     [after, limit],
   );
   return rows.map(toEnvelope);
@@ -74,17 +87,18 @@ export async function readPublished(db: Queryable, after: number, limit: number)
 
 /** Positioned events in [from, to], published or not (the gateway's gap fill), ascending. */
 export async function readRange(db: Queryable, from: number, to: number): Promise<OrderEvent[]> {
-  const { rows } = await db.query<EnvelopeRow>(
-    `SELECT ${ENVELOPE_COLUMNS} FROM order_events e WHERE e.position BETWEEN $1 AND $2 ORDER BY e.position`,
-    [from, to],
-  );
+  const { rows } = await db.query<EnvelopeRow>({
+    name: 'orders-live-read-range',
+    text: envelopesBetween('$1::bigint', '$2::bigint'),
+    values: [from, to],
+  });
   return rows.map(toEnvelope);
 }
 
 /** The lowest position still in the log, or null when it holds no positioned event. */
 export async function oldestPosition(db: Queryable): Promise<number | null> {
   const { rows } = await db.query<{ position: string | null }>(
-    'SELECT min(position) AS position FROM order_events',
+    'SELECT min(first_position) AS position FROM order_event_batches',
   );
   return rows[0]?.position == null ? null : Number(rows[0].position);
 }

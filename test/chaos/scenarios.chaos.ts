@@ -43,7 +43,9 @@ afterAll(async () => {
     writeFileSync(projectPath('docs', 'chaos-results.md'), resultsMarkdown(run));
 });
 beforeEach(async () => {
-  await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');
+  await pool.query(
+    'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
+  );
   await pool.query(
     "UPDATE bridge_state SET last_position = 0, confirmed_through = 0; UPDATE bridge_doorbell SET quiet_until = '-infinity'",
   );

@@ -39,7 +39,8 @@ export async function verifyRun(
     },
   );
   const { rows } = await pool.query(
-    'SELECT count(*)::int AS n, max(position)::int AS max, count(position)::int AS numbered FROM order_events',
+    `SELECT (SELECT count(*) FROM order_events)::int AS n, (SELECT max(position) FROM order_event_log)::int AS max,
+            (SELECT count(*) FROM order_event_log)::int AS numbered`,
   );
   const { n, max, numbered } = rows[0] as { n: number; max: number; numbered: number };
   await waitFor(() => observers.every((o) => o.stats.last >= max), {

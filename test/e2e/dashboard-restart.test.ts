@@ -53,8 +53,7 @@ const dbRows = () => orderRows(psql);
 /** The last position, once the bridge has numbered every event written so far. */
 async function lastPosition(): Promise<number> {
   await waitFor(
-    async () =>
-      (await psql.query('SELECT 1 FROM order_events WHERE position IS NULL LIMIT 1')).rowCount === 0,
+    async () => (await psql.query('SELECT 1 FROM order_events_unnumbered() LIMIT 1')).rowCount === 0,
     { what: 'the bridge to number every event' },
   );
   const { rows } = await psql.query('SELECT last_position::int AS p FROM bridge_state');
@@ -146,7 +145,7 @@ describe('the dashboard with API tokens', () => {
     await waitForState(page, 'reconnecting', 10_000);
     // The database is restored from a backup taken before the page's position: the log and the
     // position counter start over, so the page's `since` is unknown to the server.
-    await psql.query('TRUNCATE order_events');
+    await psql.query('TRUNCATE order_events, order_event_batches');
     await psql.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0');
     await psql.query("UPDATE orders SET status = 'cancelled' WHERE id = 5");
     await psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('After Restore', 'Snapshot')");

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { type AccessConfig, type AppOptions, createApp } from '../../src/api/app.js';
 import { createHttpServer } from '../../src/api/http-server.js';
+import { NUMBER_SQL } from '../../src/bridge/relay.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { TestDatabase } from './db.js';
@@ -103,8 +104,8 @@ export async function rawRequest(
 }
 
 /**
- * Numbers every unnumbered event in id order and marks it published, as the bridge leader does
- * (positions continue bridge_state.last_position, one transaction). Returns how many it numbered.
+ * Numbers every unnumbered event and marks it published, as the bridge leader does (its numbering
+ * statement; positions continue bridge_state.last_position, one transaction). Returns how many it numbered.
  */
 export async function numberEvents(pool: pg.Pool): Promise<number> {
   const client = await pool.connect();
@@ -123,21 +124,14 @@ export async function numberEvents(pool: pg.Pool): Promise<number> {
 
 /** The statements of numberEvents, inside a transaction the caller holds. */
 export async function assignPositions(client: pg.PoolClient): Promise<number> {
-  const { rows } = await client.query<{ last_position: string }>(
-    'SELECT last_position FROM bridge_state WHERE id = 1 FOR UPDATE',
-  );
-  const { rowCount } = await client.query(
-    `UPDATE order_events e SET position = $1::bigint + n.rank, published_at = now()
-     FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM order_events WHERE position IS NULL) n
-     WHERE e.id = n.id`,
-    [rows[0]!.last_position],
-  );
+  // The bridge's own numbering statement, with batches as large as it allows…
+  const { rows } = await client.query<{ first_position: string; last_position: string }>(NUMBER_SQL, [
+    10_000,
+    new Date().toISOString(),
+  ]);
   // …and, as the bridge does once RabbitMQ confirmed them, raise the confirmed watermark.
-  await client.query(
-    'UPDATE bridge_state SET last_position = last_position + $1, confirmed_through = last_position + $1 WHERE id = 1',
-    [rowCount ?? 0],
-  );
-  return rowCount ?? 0;
+  await client.query('UPDATE bridge_state SET confirmed_through = last_position WHERE id = 1');
+  return rows.reduce((n, r) => n + Number(r.last_position) - Number(r.first_position) + 1, 0);
 }
 
 export const ISO_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;

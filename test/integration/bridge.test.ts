@@ -31,7 +31,9 @@ beforeAll(() => {
 afterAll(() => pool.end());
 beforeEach(async () => {
   // Every test starts from an empty log and counter, so positions start at 1 again.
-  await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');
+  await pool.query(
+    'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
+  );
   await pool.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0');
 });
 
@@ -257,19 +259,24 @@ describe('leadership', () => {
 describe('retention', () => {
   it('deletes only published events older than the window', async () => {
     await bulkInsert(40, 40);
-    // 1–10: published 8 days ago; 11–20: published now; 21–30: numbered and stamped 30 days ago
-    // but never confirmed (above the watermark); 31–40: not even numbered.
+    // Batches of 5: 1–10 published 8 days ago; 11–20 published now; 21–30 numbered and stamped
+    // 30 days ago but never confirmed (above the watermark); 31–40 not even numbered.
     await pool.query(`
-      UPDATE order_events SET position = id,
-        published_at = CASE WHEN id <= 10 THEN now() - interval '8 days' WHEN id <= 20 THEN now()
-                            ELSE now() - interval '30 days' END,
-        occurred_at = CASE WHEN id BETWEEN 21 AND 30 THEN now() - interval '30 days' ELSE occurred_at END
-      WHERE id <= 30`);
+      INSERT INTO order_event_batches (first_position, last_position, ids, published_at)
+      SELECT f, f + 4, ARRAY(SELECT generate_series(f, f + 4)::bigint),
+             CASE WHEN f <= 10 THEN now() - interval '8 days' WHEN f <= 20 THEN now()
+                  ELSE now() - interval '30 days' END
+      FROM generate_series(1, 26, 5) AS f`);
+    await pool.query(
+      "UPDATE order_events SET occurred_at = now() - interval '30 days' WHERE id BETWEEN 21 AND 30",
+    );
     await pool.query('UPDATE bridge_state SET last_position = 30, confirmed_through = 20');
     const cutoff = new Date(Date.now() - 7 * 86_400_000);
     expect(await deleteExpired(pool, cutoff)).toBe(10);
     const { rows } = await pool.query('SELECT id::int FROM order_events ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual(range(40).slice(10));
+    const batches = await pool.query('SELECT first_position::int AS f FROM order_event_batches ORDER BY 1');
+    expect(batches.rows.map((r) => r.f)).toEqual([11, 16, 21, 26]);
     expect(await deleteExpired(pool, cutoff)).toBe(0);
   });
 });

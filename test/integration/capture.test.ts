@@ -25,7 +25,9 @@ beforeAll(() => {
 });
 afterAll(() => pool.end());
 beforeEach(async () => {
-  await pool.query('TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY');
+  await pool.query(
+    'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
+  );
 });
 
 async function events(): Promise<EventRow[]> {

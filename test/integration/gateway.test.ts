@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../src/api/http-server.js';
 import type { Bridge } from '../../src/bridge/bridge.js';
+import { NUMBER_SQL } from '../../src/bridge/relay.js';
 import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 import { readRange } from '../../src/db/event-log.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
@@ -126,8 +127,7 @@ async function insertOrders(n: number, perStatement = 500): Promise<void> {
 /** The last position, once the bridge has numbered everything written so far. */
 async function lastPosition(): Promise<number> {
   await waitFor(
-    async () =>
-      (await pool.query('SELECT 1 FROM order_events WHERE position IS NULL LIMIT 1')).rowCount === 0,
+    async () => (await pool.query('SELECT 1 FROM order_events_unnumbered() LIMIT 1')).rowCount === 0,
     {
       what: 'the bridge to number every event',
     },
@@ -142,14 +142,13 @@ async function lastPosition(): Promise<number> {
  */
 async function numberedButNotPublished(): Promise<number> {
   await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('Late', 'Unpublished')");
-  const { rows } = await pool.query<{ position: number }>(
-    `WITH counter AS (UPDATE bridge_state SET last_position = last_position + 1 RETURNING last_position)
-     UPDATE order_events SET position = (SELECT last_position FROM counter), published_at = now()
-     WHERE id = (SELECT max(id) FROM order_events WHERE position IS NULL)
-     RETURNING position::int`,
-  );
-  expect((await pool.query('SELECT 1 FROM order_events WHERE position IS NULL')).rowCount).toBe(0);
-  return rows[0]!.position;
+  const { rows } = await pool.query<{ last_position: string }>(NUMBER_SQL, [
+    10_000,
+    new Date().toISOString(),
+  ]);
+  expect(rows).toHaveLength(1);
+  expect((await pool.query('SELECT 1 FROM order_events_unnumbered()')).rowCount).toBe(0);
+  return Number(rows[0]!.last_position);
 }
 
 function expectExactly(c: TestClient, from: number, to: number): void {
@@ -291,7 +290,9 @@ describe('resume', () => {
     );
     const gw = await startGateway({ recentEvents: 5 });
     const head = await lastPosition();
-    await pool.query('DELETE FROM order_events WHERE position <= $1', [head - 5]);
+    await pool.query('DELETE FROM order_events WHERE id IN (SELECT id FROM order_event_positions(1, $1))', [
+      head - 5,
+    ]);
     const late = client(gw.url, { since: 1 });
     await waitFor(() => late.resyncs.length > 0, { what: 'resync' });
     expect(late.resyncs[0]!.reason).toMatch(/retention/);
@@ -305,13 +306,8 @@ describe('sequencing', () => {
     const c = client(gw.url);
     const start = await c.waitReady();
     await insertOrders(3, 3);
-    await pool.query(`
-      WITH b AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM order_events WHERE position IS NULL)
-      UPDATE order_events e SET position = (SELECT last_position FROM bridge_state) + b.n, published_at = now()
-      FROM b WHERE e.id = b.id`);
-    await pool.query(
-      'UPDATE bridge_state SET last_position = last_position + 3, confirmed_through = last_position + 3',
-    );
+    await pool.query(NUMBER_SQL, [10_000, new Date().toISOString()]);
+    await pool.query('UPDATE bridge_state SET confirmed_through = last_position');
     const events = await readRange(pool, start + 1, start + 3);
     const connection = await amqp.connect(RABBITMQ_URL);
     try {

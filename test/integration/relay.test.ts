@@ -1,7 +1,7 @@
-// The relay's order across a failure, on the real change log: a batch numbered while an earlier
+// The relay's order across a failure, on the real change log: a batch read while an earlier
 // batch's publish fails is not handed to the publisher — it would reach RabbitMQ ahead of that
 // batch's republishing. (A stand-in for our own Publisher interface decides when the first batch
-// fails: exactly while the relay numbers the second.)
+// fails: exactly while the relay reads the second.)
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,19 +43,20 @@ describe('createRelay', () => {
         });
       },
     };
-    // The first batch's publish fails while the relay runs its second numbering statement.
-    let numberings = 0;
+    // One numbering statement makes three batches of 10; the first batch's publish fails while
+    // the relay reads the second.
+    let reads = 0;
     const hooked = {
       query(...args: unknown[]) {
         const config = args[0] as { name?: string } | undefined;
-        if (config?.name === 'orders-live-number-batch' && ++numberings === 2) failFirst?.();
+        if (config?.name === 'orders-live-read-range' && ++reads === 2) failFirst?.();
         return (client.query as (...a: unknown[]) => unknown).apply(client, args);
       },
     } as unknown as pg.Client;
 
     const relay = createRelay({ publisher, batchSize: 10, lingerMs: 0 });
     await expect(relay.drain(hooked, new AbortController().signal)).rejects.toThrow('the connection closed');
-    expect(numberings).toBe(2);
+    expect(reads).toBe(2);
     expect(handedOver).toEqual([range(1, 10)]);
 
     // Recovery republishes from the watermark: the cut-off batch first, then the one held back.
