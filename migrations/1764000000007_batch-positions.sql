@@ -35,6 +35,12 @@ CREATE UNIQUE INDEX order_event_batches_last_idx ON order_event_batches (last_po
 CREATE INDEX order_events_txid_idx ON order_events (txid);
 
 ALTER TABLE bridge_state ADD COLUMN numbered_snapshot pg_snapshot;
+-- The per-event exchange has a cursor of its own since the gateways read the batched feed: the
+-- last position RabbitMQ confirmed there. It follows confirmed_through (the feed's) and never
+-- passes it; retention keeps what it has not reached. What was confirmed before went out per
+-- event already.
+ALTER TABLE bridge_state ADD COLUMN events_confirmed_through bigint NOT NULL DEFAULT 0;
+UPDATE bridge_state SET events_confirmed_through = confirmed_through;
 
 -- Existing positions move into batches of at most 500 consecutive positions.
 INSERT INTO order_event_batches (first_position, last_position, ids, published_at)
@@ -148,7 +154,7 @@ FROM order_event_batches b CROSS JOIN LATERAL unnest(b.ids) WITH ORDINALITY AS u
 WHERE e.id = u.id;
 CREATE INDEX order_events_unpositioned_idx ON order_events (id) WHERE position IS NULL;
 
-ALTER TABLE bridge_state DROP COLUMN numbered_snapshot;
+ALTER TABLE bridge_state DROP COLUMN numbered_snapshot, DROP COLUMN events_confirmed_through;
 DROP INDEX IF EXISTS order_events_txid_idx;
 DROP TABLE IF EXISTS order_event_batches;
 

@@ -1,16 +1,19 @@
-// The bridge role: leader election, doorbell, relay and retention put together. Only the leader
-// works; a standby waits on the lock. Background work never throws: it logs, counts a metric,
+// The bridge role: leader election, doorbell, relay, per-event relay and retention put together.
+// Only the leader works; a standby waits on the lock. Background work never throws: it logs, counts a metric,
 // backs off and retries.
 
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from '../config.js';
 import { backlog } from '../db/event-log.js';
+import { backoffDelayMs } from '../lib/backoff.js';
+import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 import { createDoorbell } from './doorbell.js';
 import { runDrainLoop } from './drain-loop.js';
+import { createEventRelay } from './event-relay.js';
 import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
 import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
 import { createPublisher } from './publisher.js';
@@ -45,9 +48,19 @@ export function createBridge(options: BridgeOptions): Bridge {
   const publisher = createPublisher({
     url: options.rabbitmqUrl,
     exchange: options.exchange,
+    kind: 'feed',
     log: log.child({ part: 'publisher' }),
     onReconnect: () => metrics.reconnects.inc({ link: 'amqp' }),
   });
+  const eventPublisher = createPublisher({
+    url: options.rabbitmqUrl,
+    exchange: options.exchange,
+    kind: 'events',
+    log: log.child({ part: 'event-publisher' }),
+    onReconnect: () => metrics.reconnects.inc({ link: 'amqp-events' }),
+  });
+  /** Wakes the per-event relay when the feed has published something. */
+  let kickEvents: () => void = () => {};
   const relay = createRelay({
     publisher,
     batchSize: config.batchSize,
@@ -55,8 +68,51 @@ export function createBridge(options: BridgeOptions): Bridge {
     onPublished(events, seconds) {
       metrics.published.inc(events.length);
       metrics.publishSeconds.observe(seconds);
+      kickEvents();
     },
   });
+  const eventRelay = createEventRelay({
+    publisher: eventPublisher,
+    onPublished: (n) => metrics.eventsPublished.inc(n),
+  });
+
+  /**
+   * The per-event relay's loop, while this bridge leads: drains whenever the feed published and
+   * on the slow poll; a failure backs off and retries, and never holds up the feed.
+   */
+  async function relayEvents(signal: AbortSignal): Promise<void> {
+    let wake: (() => void) | undefined;
+    let kicked = true;
+    kickEvents = () => {
+      kicked = true;
+      wake?.();
+    };
+    try {
+      for (let attempt = 0; !signal.aborted; ) {
+        if (!kicked) {
+          const woken = new AbortController();
+          wake = () => woken.abort();
+          await delay(config.pollIntervalMs, AbortSignal.any([signal, woken.signal]));
+          wake = undefined;
+        }
+        kicked = false;
+        try {
+          await eventPublisher.open();
+          const { behind } = await eventRelay.drain(pool, signal);
+          metrics.eventsBehind.set(behind);
+          attempt = 0;
+        } catch (e) {
+          if (signal.aborted) break;
+          metrics.failures.inc({ stage: 'events' });
+          log.warn({ err: toError(e), attempt }, 'per-event relay failed; retrying');
+          await delay(backoffDelayMs(attempt++), signal);
+          kicked = true;
+        }
+      }
+    } finally {
+      kickEvents = () => {};
+    }
+  }
 
   async function lead({ client, signal }: Leadership): Promise<void> {
     relay.recover();
@@ -91,10 +147,12 @@ export function createBridge(options: BridgeOptions): Bridge {
       onReconnect: () => metrics.reconnects.inc({ link: 'listen' }),
     });
     await doorbell.start();
+    const events = relayEvents(signal);
     try {
       await loop.done;
     } finally {
       await doorbell.stop();
+      await events;
       metrics.active.set(0);
     }
   }
@@ -132,6 +190,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       await Promise.race([lock.stop(), delay(STOP_GRACE_MS, grace.signal)]);
       grace.abort();
       await publisher.close();
+      await eventPublisher.close();
       await lock.stop();
     },
     async ready() {

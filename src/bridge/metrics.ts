@@ -10,6 +10,8 @@ export interface BridgeMetrics {
   reconnects: Counter<'link'>;
   failures: Counter<'stage'>;
   retained: Counter;
+  eventsPublished: Counter;
+  eventsBehind: Gauge;
 }
 
 export interface BacklogProbe {
@@ -79,6 +81,16 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
     retained: new Counter({
       name: 'orders_live_bridge_retention_deleted_total',
       help: 'Published events deleted by retention',
+      registers: [registry],
+    }),
+    eventsPublished: new Counter({
+      name: 'orders_live_bridge_events_published_total',
+      help: 'Events confirmed by RabbitMQ on the per-event exchange (for integrations)',
+      registers: [registry],
+    }),
+    eventsBehind: new Gauge({
+      name: 'orders_live_bridge_events_behind',
+      help: 'Positions published on the gateways feed and not yet on the per-event exchange',
       registers: [registry],
     }),
   };

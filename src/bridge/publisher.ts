@@ -1,5 +1,8 @@
 // The publishing side of the bridge: one AMQP connection with a confirm channel, opened on first
 // use and after every failure, declaring the exchanges and the dead-letter queue of the contract.
+// A `feed` publisher writes each batch as one message on the gateways' feed; an `events`
+// publisher writes one message per event on the exchange, for integrations. The bridge runs one of
+// each, on connections of their own, so neither waits for the other's confirms.
 // `publish` resolves only when RabbitMQ has confirmed every message of the batch; on any error
 // (nack, closed channel, no confirm in time) it drops the connection and throws, and the relay
 // republishes the same positions on a fresh one. Several batches may wait for their confirms at
@@ -24,14 +27,17 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
+export type PublisherKind = 'feed' | 'events';
+
 export interface PublisherOptions {
   url: string;
   exchange: string;
+  kind: PublisherKind;
   log: Logger;
   onReconnect?(): void;
 }
 
-export function createPublisher({ url, exchange, log, onReconnect }: PublisherOptions): Publisher {
+export function createPublisher({ url, exchange, kind, log, onReconnect }: PublisherOptions): Publisher {
   const names = amqpNames(exchange);
   let model: ChannelModel | undefined;
   let channel: ConfirmChannel | undefined;
@@ -43,7 +49,10 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
 
   async function open(): Promise<ConfirmChannel> {
     const connection = await amqp.connect(withHeartbeat(url), {
-      clientProperties: { connection_name: `orders-live-bridge ${exchange}` },
+      clientProperties: {
+        connection_name:
+          kind === 'feed' ? `orders-live-bridge ${exchange}` : `orders-live-bridge-events ${exchange}`,
+      },
       // amqplib leaves Nagle's algorithm on. A batch's feed message spans several TCP segments
       // and its last one then waited for RabbitMQ's delayed ACK: ~35 ms per batch at 1,000
       // events/s (bench e2e-latency, BENCHMARKS.md).
@@ -92,18 +101,14 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
   }
 
   /**
-   * Writes the batch's messages: first the whole batch as one message on the gateways' feed, then
-   * one message per event on the exchange. `confirmed` settles when RabbitMQ has answered for all
-   * of them. Each envelope is serialised once and shared by both.
+   * Writes the batch's messages — one on the feed, or one per event on the exchange; `confirmed`
+   * settles when RabbitMQ has answered for all of them.
    */
   async function write(
     ch: ConfirmChannel,
     events: readonly OrderEvent[],
   ): Promise<{ confirmed: Promise<void> }> {
     const confirms: Promise<void>[] = [];
-    const bodies = events.map((event) => JSON.stringify(event));
-    const first = events[0]!;
-    const last = events.at(-1)!;
     const send = async (to: string, key: string, content: Buffer, properties: Options.Publish) => {
       let writable = true;
       const confirmed = new Promise<void>((resolve, reject) => {
@@ -117,21 +122,25 @@ export function createPublisher({ url, exchange, log, onReconnect }: PublisherOp
       confirms.push(confirmed);
       if (!writable) await drained(ch);
     };
-    await send(names.feed, '', Buffer.from(`[${bodies.join(',')}]`), {
-      messageId: `${first.position}-${last.position}`,
-      type: 'batch',
-      contentType: 'application/json',
-      timestamp: unixSeconds(first),
-      persistent: true,
-    });
-    for (const [i, event] of events.entries()) {
-      await send(exchange, routingKey(event), Buffer.from(bodies[i]!), {
-        messageId: String(event.position),
-        type: event.op,
+    if (kind === 'feed') {
+      const first = events[0]!;
+      await send(names.feed, '', Buffer.from(JSON.stringify(events)), {
+        messageId: `${first.position}-${events.at(-1)!.position}`,
+        type: 'batch',
         contentType: 'application/json',
-        timestamp: unixSeconds(event),
+        timestamp: unixSeconds(first),
         persistent: true,
       });
+    } else {
+      for (const event of events) {
+        await send(exchange, routingKey(event), Buffer.from(JSON.stringify(event)), {
+          messageId: String(event.position),
+          type: event.op,
+          contentType: 'application/json',
+          timestamp: unixSeconds(event),
+          persistent: true,
+        });
+      }
     }
     return { confirmed: Promise.all(confirms).then(() => undefined) };
   }

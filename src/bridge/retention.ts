@@ -1,6 +1,6 @@
 // Retention: the leader deletes published events older than the window, oldest first, a few
-// batches at a time so no statement holds many row locks or runs long. Unpublished events are never
-// deleted, however old.
+// batches at a time so no statement holds many row locks or runs long. Events not yet confirmed on
+// both the feed and the per-event exchange are never deleted, however old.
 
 import type pg from 'pg';
 
@@ -20,7 +20,8 @@ const DELETE_BATCH_SQL = `
     SELECT * FROM head WHERE before < $2
   ), due AS (
     SELECT first_position FROM considered
-    WHERE published_at < $1 AND last_position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)
+    WHERE published_at < $1
+      AND last_position <= (SELECT least(confirmed_through, events_confirmed_through) FROM bridge_state WHERE id = 1)
   ), gone AS (
     DELETE FROM order_event_batches b USING due WHERE b.first_position = due.first_position
     RETURNING b.ids

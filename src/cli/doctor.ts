@@ -160,6 +160,18 @@ async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promis
         }
       : { ok: true, check: 'backlog', detail: `${count} events waiting to be published` },
   );
+  const { rows } = await client.query<{ behind: string }>(
+    'SELECT confirmed_through - events_confirmed_through AS behind FROM bridge_state WHERE id = 1',
+  );
+  const behind = Number(rows[0]?.behind ?? 0);
+  add({
+    ok: true,
+    check: 'integrations',
+    detail:
+      behind > 0
+        ? `${behind} events published to the gateways are not yet on the per-event exchange (it catches up behind them)`
+        : 'the per-event exchange has every published event',
+  });
 }
 
 async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {

@@ -47,7 +47,7 @@ beforeEach(async () => {
     'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
   );
   await pool.query(
-    "UPDATE bridge_state SET last_position = 0, confirmed_through = 0; UPDATE bridge_doorbell SET quiet_until = '-infinity'",
+    "UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0; UPDATE bridge_doorbell SET quiet_until = '-infinity'",
   );
 });
 

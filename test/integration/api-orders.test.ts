@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(() => api.close());
 beforeEach(async () => {
   await api.pool.query(
-    'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches; UPDATE bridge_state SET last_position = 0, confirmed_through = 0',
+    'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches; UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0',
   );
 });
 

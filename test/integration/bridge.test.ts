@@ -34,7 +34,9 @@ beforeEach(async () => {
   await pool.query(
     'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
   );
-  await pool.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0');
+  await pool.query(
+    'UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0',
+  );
 });
 
 function inProcessBridge(overrides: Partial<BridgeConfig> = {}): Bridge {
@@ -187,6 +189,33 @@ describe('faults', () => {
     }
   });
 
+  it('keeps the feed flowing when the per-event connection closes, and catches up on the exchange', async () => {
+    const consumer = await createTestConsumer(exchange);
+    const feed = await createFeedConsumer(exchange);
+    const bridge = inProcessBridge();
+    await bridge.start();
+    try {
+      const writing = bulkInsert(20_000, 500);
+      await waitFor(() => consumer.messages.length >= 2_000, {
+        what: 'the per-event stream to be under way',
+      });
+      expect(await closeBrokerConnections(`orders-live-bridge-events ${exchange}`)).toBe(1);
+      await writing;
+      await expectComplete(feed, 20_000);
+      await expectComplete(consumer, 20_000);
+      await waitFor(
+        async () =>
+          (await pool.query('SELECT confirmed_through = events_confirmed_through AS even FROM bridge_state'))
+            .rows[0].even,
+        { what: 'the per-event watermark to reach the feed’s' },
+      );
+    } finally {
+      await bridge.stop();
+      await consumer.close();
+      await feed.close();
+    }
+  });
+
   it('keeps flowing when its LISTEN and leader-lock backends are terminated', async () => {
     const consumer = await createTestConsumer(exchange);
     const bridge = inProcessBridge({ pollIntervalMs: 200 });
@@ -270,9 +299,14 @@ describe('retention', () => {
     await pool.query(
       "UPDATE order_events SET occurred_at = now() - interval '30 days' WHERE id BETWEEN 21 AND 30",
     );
-    await pool.query('UPDATE bridge_state SET last_position = 30, confirmed_through = 20');
+    // The per-event exchange has reached position 5 only: retention waits for it too.
+    await pool.query(
+      'UPDATE bridge_state SET last_position = 30, confirmed_through = 20, events_confirmed_through = 5',
+    );
     const cutoff = new Date(Date.now() - 7 * 86_400_000);
-    expect(await deleteExpired(pool, cutoff)).toBe(10);
+    expect(await deleteExpired(pool, cutoff)).toBe(5);
+    await pool.query('UPDATE bridge_state SET events_confirmed_through = 20');
+    expect(await deleteExpired(pool, cutoff)).toBe(5);
     const { rows } = await pool.query('SELECT id::int FROM order_events ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual(range(40).slice(10));
     const batches = await pool.query('SELECT first_position::int AS f FROM order_event_batches ORDER BY 1');
