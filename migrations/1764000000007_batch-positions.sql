@@ -85,6 +85,36 @@ LANGUAGE sql STABLE AS $$
     AND b.first_position + u.n - 1 BETWEEN lo AND hi
 $$;
 
+-- An event's wire envelope (docs/design.md, "Wire contract") as JSON text, made where the event
+-- lives: the relay hands the text to RabbitMQ as it is, and the gateway's gap fill, replay and
+-- GET /events parse the same text, so every path carries the same bytes. Timestamps are RFC 3339
+-- in UTC with `Z`: microseconds for the capture time and the order's own, milliseconds for
+-- published_at.
+CREATE FUNCTION order_events_utc(t text, fmt text DEFAULT 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT to_char(t::timestamptz AT TIME ZONE 'UTC', fmt)
+$$;
+
+CREATE FUNCTION order_event_envelope(e order_events, pos bigint, published timestamptz) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT json_build_object(
+    'position', pos,
+    'op', e.op,
+    'order_id', e.order_id,
+    'version', e.version,
+    'order', e."order" || jsonb_build_object(
+      'created_at', order_events_utc(e."order" ->> 'created_at'),
+      'updated_at', order_events_utc(e."order" ->> 'updated_at')),
+    'changes', CASE WHEN e.changes ? 'created_at' THEN e.changes || jsonb_build_object('created_at',
+      jsonb_build_array(order_events_utc(e.changes -> 'created_at' ->> 0), order_events_utc(e.changes -> 'created_at' ->> 1)))
+      ELSE e.changes END,
+    'source', e.source,
+    'actor', e.actor,
+    'txid', e.txid::text,
+    'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'published_at', to_char(published AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
+$$;
+
 -- The numbered log as a table, for psql and the tests: every numbered event with its position and
 -- publishing time. It reads every batch; programs read ranges through order_event_positions().
 CREATE VIEW order_event_log AS
@@ -145,6 +175,8 @@ DROP FUNCTION IF EXISTS order_events_backlog_estimate();
 DROP FUNCTION IF EXISTS order_events_backlog();
 DROP FUNCTION IF EXISTS order_events_unnumbered();
 DROP VIEW IF EXISTS order_event_log;
+DROP FUNCTION IF EXISTS order_event_envelope(order_events, bigint, timestamptz);
+DROP FUNCTION IF EXISTS order_events_utc(text, text);
 DROP FUNCTION IF EXISTS order_event_positions(bigint, bigint);
 
 ALTER TABLE order_events ADD COLUMN position bigint CONSTRAINT order_events_position_key UNIQUE,

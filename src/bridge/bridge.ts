@@ -22,6 +22,11 @@ import { deleteExpired } from './retention.js';
 
 /** How often the leader runs retention: often enough that a day's deletes stay small. */
 const RETENTION_EVERY_MS = 60_000;
+/**
+ * While the feed has a backlog the per-event relay waits for it, but never longer than this per
+ * step: the gateways go first, integrations still move.
+ */
+const EVENTS_DEFER_MAX_MS = 5_000;
 /** A graceful stop waits this long for the batch in flight before abandoning it. */
 const STOP_GRACE_MS = 5_000;
 
@@ -61,6 +66,9 @@ export function createBridge(options: BridgeOptions): Bridge {
   });
   /** Wakes the per-event relay when the feed has published something. */
   let kickEvents: () => void = () => {};
+  /** Whether the feed's last drain left a backlog, and who waits for it to clear. */
+  let feedBacklogged = false;
+  let feedCleared: (() => void) | undefined;
   const relay = createRelay({
     publisher,
     batchSize: config.batchSize,
@@ -70,7 +78,23 @@ export function createBridge(options: BridgeOptions): Bridge {
       metrics.publishSeconds.observe(seconds);
       kickEvents();
     },
+    onDrained(backlogged) {
+      feedBacklogged = backlogged;
+      if (!backlogged) feedCleared?.();
+    },
   });
+
+  /** Resolves once the feed has no backlog, after EVENTS_DEFER_MAX_MS at most, or on abort. */
+  async function feedFirst(signal: AbortSignal): Promise<void> {
+    if (!feedBacklogged) return;
+    const cleared = new AbortController();
+    feedCleared = () => cleared.abort();
+    try {
+      await delay(EVENTS_DEFER_MAX_MS, AbortSignal.any([signal, cleared.signal]));
+    } finally {
+      feedCleared = undefined;
+    }
+  }
   const eventRelay = createEventRelay({
     publisher: eventPublisher,
     onPublished: (n) => metrics.eventsPublished.inc(n),
@@ -98,7 +122,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         kicked = false;
         try {
           await eventPublisher.open();
-          const { behind } = await eventRelay.drain(pool, signal);
+          const { behind } = await eventRelay.drain(pool, signal, () => feedFirst(signal));
           metrics.eventsBehind.set(behind);
           attempt = 0;
         } catch (e) {
@@ -116,6 +140,8 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   async function lead({ client, signal }: Leadership): Promise<void> {
     relay.recover();
+    // A new leader catches up on the feed first; its first drain says whether a backlog is left.
+    feedBacklogged = true;
     // Every query the leader runs wants an index in order (unnumbered by id, unconfirmed and
     // retention by position). After a burst the statistics lag: the planner then estimates a
     // hundred unnumbered rows where there are 20,000, picks bitmap scan + sort, and numbering a

@@ -8,7 +8,7 @@
 // consumers drop them by position).
 
 import type pg from 'pg';
-import { readRange } from '../db/event-log.js';
+import { readRawRange } from '../db/event-log.js';
 import type { Publisher } from './publisher.js';
 
 /** Positions per step: a read of ~10 ms and ~1,000 messages, then their confirms. */
@@ -29,8 +29,12 @@ export interface EventRelayDrain {
 }
 
 export interface EventRelay {
-  /** Publishes steps until the exchange has caught up with the feed; throws on the first failure. */
-  drain(db: Queryable, signal: AbortSignal): Promise<EventRelayDrain>;
+  /**
+   * Publishes steps until the exchange has caught up with the feed; throws on the first failure.
+   * `beforeStep` may hold each step back (the bridge lets the feed go first while it has a
+   * backlog).
+   */
+  drain(db: Queryable, signal: AbortSignal, beforeStep?: () => Promise<void>): Promise<EventRelayDrain>;
 }
 
 export function createEventRelay({
@@ -43,16 +47,17 @@ export function createEventRelay({
   onPublished?(events: number): void;
 }): EventRelay {
   return {
-    async drain(db, signal) {
+    async drain(db, signal, beforeStep) {
       let published = 0;
       for (;;) {
+        await beforeStep?.();
         const { rows } = await db.query<{ done: string; feed: string }>(STATE_SQL);
         const done = Number(rows[0]?.done ?? 0);
         const feed = Number(rows[0]?.feed ?? 0);
         if (feed <= done || signal.aborted) return { published, behind: Math.max(0, feed - done) };
         const to = Math.min(feed, done + step);
         // Positions missing from the log (a reset log) have nothing to publish and are passed.
-        const events = await readRange(db, done + 1, to);
+        const events = await readRawRange(db, done + 1, to);
         if (events.length > 0) await publisher.publish(events);
         await db.query(MARK_SQL, [to]);
         published += events.length;

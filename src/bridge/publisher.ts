@@ -11,7 +11,8 @@
 import { once } from 'node:events';
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
-import { amqpNames, type OrderEvent, routingKey } from '../contract/events.js';
+import { amqpNames, routingKeyFor } from '../contract/events.js';
+import type { RawEvent } from '../db/event-log.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 
@@ -21,7 +22,8 @@ const CONFIRM_TIMEOUT_MS = 10_000;
 export interface Publisher {
   /** Opens the confirm channel (and declares the topology) unless it is open. */
   open(): Promise<void>;
-  publish(events: readonly OrderEvent[]): Promise<void>;
+  /** The batch's envelopes as the log wrote them, positions ascending. */
+  publish(events: readonly RawEvent[]): Promise<void>;
   /** True while a confirm channel is open. */
   readonly connected: boolean;
   close(): Promise<void>;
@@ -106,7 +108,7 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
    */
   async function write(
     ch: ConfirmChannel,
-    events: readonly OrderEvent[],
+    events: readonly RawEvent[],
   ): Promise<{ confirmed: Promise<void> }> {
     const confirms: Promise<void>[] = [];
     const send = async (to: string, key: string, content: Buffer, properties: Options.Publish) => {
@@ -124,20 +126,20 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
     };
     if (kind === 'feed') {
       const first = events[0]!;
-      await send(names.feed, '', Buffer.from(JSON.stringify(events)), {
+      await send(names.feed, '', Buffer.from(`[${events.map((e) => e.json).join(',')}]`), {
         messageId: `${first.position}-${events.at(-1)!.position}`,
         type: 'batch',
         contentType: 'application/json',
-        timestamp: unixSeconds(first),
+        timestamp: Math.floor(first.publishedAt),
         persistent: true,
       });
     } else {
       for (const event of events) {
-        await send(exchange, routingKey(event), Buffer.from(JSON.stringify(event)), {
+        await send(exchange, routingKeyFor(event.op, event.status), Buffer.from(event.json), {
           messageId: String(event.position),
           type: event.op,
           contentType: 'application/json',
-          timestamp: unixSeconds(event),
+          timestamp: Math.floor(event.publishedAt),
           persistent: true,
         });
       }
@@ -179,11 +181,6 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
       await drop();
     },
   };
-}
-
-/** The AMQP `timestamp` property: when the bridge numbered the event, in whole seconds. */
-function unixSeconds(event: OrderEvent): number {
-  return Math.floor(Date.parse(event.published_at ?? '') / 1000) || Math.floor(Date.now() / 1000);
 }
 
 /** Waits for the channel's write buffer to drain, or fails when the channel closes first. */

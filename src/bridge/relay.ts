@@ -13,8 +13,7 @@
 // A crash between any two of these loses nothing: what is numbered but unconfirmed is found by 1.
 
 import type pg from 'pg';
-import type { OrderEvent } from '../contract/events.js';
-import { readRange } from '../db/event-log.js';
+import { type RawEvent, readRawRange } from '../db/event-log.js';
 import { delay } from '../lib/wait.js';
 import { createConfirmWindow } from './confirm-window.js';
 import type { Publisher } from './publisher.js';
@@ -77,7 +76,12 @@ export interface RelayOptions {
   publisher: Publisher;
   batchSize: number;
   lingerMs: number;
-  onPublished?(events: readonly OrderEvent[], seconds: number): void;
+  onPublished?(events: readonly RawEvent[], seconds: number): void;
+  /**
+   * After each drain: whether it stopped with work left (a backlog: it handed over its
+   * MAX_BATCHES_PER_DRAIN batches) rather than having found the log empty.
+   */
+  onDrained?(backlogged: boolean): void;
 }
 
 export interface Relay {
@@ -91,14 +95,14 @@ export interface Relay {
   recover(): void;
 }
 
-export function createRelay({ publisher, batchSize, lingerMs, onPublished }: RelayOptions): Relay {
+export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDrained }: RelayOptions): Relay {
   let recovering = true;
   /** Batches numbered by the last numbering and not yet handed over, in position order. */
   let numbered: { first: number; last: number }[] = [];
 
   const toBatch = (row: BatchRow) => ({ first: Number(row.first_position), last: Number(row.last_position) });
 
-  async function nextBatch(client: pg.Client, signal: AbortSignal): Promise<OrderEvent[]> {
+  async function nextBatch(client: pg.Client, signal: AbortSignal): Promise<RawEvent[]> {
     if (recovering) {
       const { rows } = await client.query<BatchRow>({
         name: 'orders-live-unconfirmed',
@@ -106,7 +110,7 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
       });
       if (rows[0]) {
         const { first, last } = toBatch(rows[0]);
-        return readRange(client, first, last);
+        return readRawRange(client, first, last);
       }
       recovering = false;
       numbered = [];
@@ -123,7 +127,7 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
       numbered = rows.map(toBatch).sort((a, b) => a.first - b.first);
     }
     const batch = numbered.shift();
-    return batch ? readRange(client, batch.first, batch.last) : [];
+    return batch ? readRawRange(client, batch.first, batch.last) : [];
   }
 
   /**
@@ -133,7 +137,7 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
    */
   async function pipeline(client: pg.Client, signal: AbortSignal): Promise<number> {
     const window = createConfirmWindow(MAX_IN_FLIGHT, 0);
-    const batches = new Map<number, { events: OrderEvent[]; started: number }>();
+    const batches = new Map<number, { events: RawEvent[]; started: number }>();
     const confirmed: number[] = [];
     let failure: { error: unknown } | undefined;
     let wake: (() => void) | undefined;
@@ -170,7 +174,10 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished }: Rel
         );
       }
       if (failure) throw failure.error;
-      if (window.inFlight === 0) return total;
+      if (window.inFlight === 0) {
+        onDrained?.(!exhausted);
+        return total;
+      }
       if (confirmed.length === 0) {
         await new Promise<void>((resolve) => {
           wake = resolve;

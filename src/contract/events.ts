@@ -75,6 +75,11 @@ export function amqpNames(exchange = EXCHANGE) {
 
 /** `order.<op>.<status>`, or `order.truncate.all`. */
 export function routingKey(event: Pick<OrderEvent, 'op' | 'order'>): string {
-  if (event.op === 'truncate') return 'order.truncate.all';
-  return `order.${event.op}.${event.order?.status ?? 'unknown'}`;
+  return routingKeyFor(event.op, event.order?.status ?? null);
+}
+
+/** The routing key of an event with this op, for an order with this status (null: none). */
+export function routingKeyFor(op: OrderEvent['op'], status: string | null): string {
+  if (op === 'truncate') return 'order.truncate.all';
+  return `order.${op}.${status ?? 'unknown'}`;
 }

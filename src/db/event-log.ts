@@ -1,80 +1,57 @@
 // The change log's read side: events by position, as wire envelopes. Used by the bridge (what to
-// publish), the gateway (gap fill, replay) and the API (GET /events). Timestamps are formatted
-// by PostgreSQL to keep their microseconds.
+// publish), the gateway (gap fill, replay) and the API (GET /events). PostgreSQL writes each
+// envelope as JSON text (`order_event_envelope()`, migration 0007): the relay hands that text to
+// RabbitMQ untouched, and everything else parses the same text, so every path carries the same
+// envelope, timestamps included.
 
 import type pg from 'pg';
 import type { OrderEvent } from '../contract/events.js';
 
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
-/**
- * The select list producing an envelope's fields from `order_events e` and its position row `p`
- * (`order_event_positions(lo, hi) AS p`, migration 0007).
- */
-export const ENVELOPE_COLUMNS = `
-  p.position, e.op, e.order_id, e.version, e."order", e.changes, e.source, e.actor,
-  e.txid::text AS txid,
-  to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
-  to_char(p.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS published_at`;
+/** An envelope as the log wrote it, with what publishing needs besides the text. */
+export interface RawEvent {
+  position: number;
+  op: OrderEvent['op'];
+  /** The order's status (routing keys), null for truncate. */
+  status: string | null;
+  /** published_at, in seconds since the epoch (the AMQP timestamp). */
+  publishedAt: number;
+  /** The envelope, JSON. */
+  json: string;
+}
 
-/** Envelopes of positions lo..hi (SQL expressions), ascending: select list, FROM and ORDER BY. */
-export function envelopesBetween(lo: string, hi: string): string {
-  return `SELECT ${ENVELOPE_COLUMNS}
+interface RawRow {
+  position: string;
+  op: OrderEvent['op'];
+  status: string | null;
+  published: number;
+  json: string;
+}
+
+/** Envelopes of positions lo..hi (SQL expressions), ascending. */
+function envelopesBetween(lo: string, hi: string): string {
+  return `SELECT p.position, e.op, e."order" ->> 'status' AS status,
+      extract(epoch FROM p.published_at)::float8 AS published,
+      order_event_envelope(e, p.position, p.published_at) AS json
     FROM order_event_positions(${lo}, ${hi}) AS p JOIN order_events e ON e.id = p.id
     ORDER BY p.position`;
 }
 
-interface EnvelopeRow {
-  position: string;
-  op: OrderEvent['op'];
-  order_id: string | null;
-  version: number | null;
-  order: OrderEvent['order'];
-  changes: OrderEvent['changes'];
-  source: OrderEvent['source'];
-  actor: string;
-  txid: string;
-  occurred_at: string;
-  published_at: string | null;
-}
-
-export function toEnvelope(row: EnvelopeRow): OrderEvent {
+function toRaw(row: RawRow): RawEvent {
   return {
     position: Number(row.position),
     op: row.op,
-    order_id: row.order_id === null ? null : Number(row.order_id),
-    version: row.version,
-    order: row.order && {
-      ...row.order,
-      created_at: rfc3339(row.order.created_at),
-      updated_at: rfc3339(row.order.updated_at),
-    },
-    changes: row.changes?.created_at
-      ? { ...row.changes, created_at: row.changes.created_at.map(rfc3339) as [unknown, unknown] }
-      : row.changes,
-    source: row.source,
-    actor: row.actor,
-    txid: row.txid,
-    occurred_at: row.occurred_at,
-    published_at: row.published_at,
+    status: row.status,
+    publishedAt: row.published,
+    json: row.json,
   };
-}
-
-/**
- * A timestamp the capture wrote into jsonb (`2026-11-24T10:00:00.12+00:00`: UTC, PostgreSQL's
- * JSON form) as the REST API writes them: RFC 3339 with `Z` and six fractional digits. Anything
- * else is returned as it is.
- */
-export function rfc3339<T>(value: T): T {
-  if (typeof value !== 'string') return value;
-  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00(?::00)?$/.exec(value);
-  return (match ? `${match[1]}.${(match[2] ?? '').padEnd(6, '0')}Z` : value) as T;
 }
 
 /** Published (confirmed) events with position > `after`, ascending, at most `limit`. */
 export async function readPublished(db: Queryable, after: number, limit: number): Promise<OrderEvent[]> {
   // Positions have no gaps above the oldest one retained: the page starts there at the earliest.
-  const { rows } = await db.query<EnvelopeRow>(
+  const { rows } = await db.query<RawRow>(
     `WITH r AS (
        SELECT greatest($1::bigint + 1, coalesce((SELECT min(first_position) FROM order_event_batches), 1)) AS lo,
               (SELECT confirmed_through FROM bridge_state WHERE id = 1) AS confirmed
@@ -82,17 +59,22 @@ export async function readPublished(db: Queryable, after: number, limit: number)
      ${envelopesBetween('(SELECT lo FROM r)', '(SELECT least(lo + $2::bigint - 1, confirmed) FROM r)')}`,
     [after, limit],
   );
-  return rows.map(toEnvelope);
+  return rows.map((row) => JSON.parse(row.json) as OrderEvent);
 }
 
-/** Positioned events in [from, to], published or not (the gateway's gap fill), ascending. */
-export async function readRange(db: Queryable, from: number, to: number): Promise<OrderEvent[]> {
-  const { rows } = await db.query<EnvelopeRow>({
+/** Positioned events in [from, to], published or not, as the log wrote them, ascending. */
+export async function readRawRange(db: Queryable, from: number, to: number): Promise<RawEvent[]> {
+  const { rows } = await db.query<RawRow>({
     name: 'orders-live-read-range',
     text: envelopesBetween('$1::bigint', '$2::bigint'),
     values: [from, to],
   });
-  return rows.map(toEnvelope);
+  return rows.map(toRaw);
+}
+
+/** Positioned events in [from, to], published or not (the gateway's gap fill), ascending. */
+export async function readRange(db: Queryable, from: number, to: number): Promise<OrderEvent[]> {
+  return (await readRawRange(db, from, to)).map((raw) => JSON.parse(raw.json) as OrderEvent);
 }
 
 /** The lowest position still in the log, or null when it holds no positioned event. */

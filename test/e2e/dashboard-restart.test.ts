@@ -146,7 +146,9 @@ describe('the dashboard with API tokens', () => {
     // The database is restored from a backup taken before the page's position: the log and the
     // position counter start over, so the page's `since` is unknown to the server.
     await psql.query('TRUNCATE order_events, order_event_batches');
-    await psql.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0');
+    await psql.query(
+      'UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0',
+    );
     await psql.query("UPDATE orders SET status = 'cancelled' WHERE id = 5");
     await psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('After Restore', 'Snapshot')");
 

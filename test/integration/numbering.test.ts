@@ -27,7 +27,9 @@ beforeEach(async () => {
   await pool.query(
     'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
   );
-  await pool.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0');
+  await pool.query(
+    'UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0',
+  );
 });
 
 async function numberNow(batchSize = 3): Promise<void> {
@@ -119,7 +121,9 @@ describe('numbering by snapshot', () => {
         await pool.query(
           'TRUNCATE orders RESTART IDENTITY; TRUNCATE order_events RESTART IDENTITY; TRUNCATE order_event_batches',
         );
-        await pool.query('UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0');
+        await pool.query(
+          'UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0',
+        );
         const open = new Set<number>();
         for (const s of steps) {
           if (s.kind === 'number') {

@@ -7,9 +7,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Publisher } from '../../src/bridge/publisher.js';
 import { createRelay } from '../../src/bridge/relay.js';
-import type { OrderEvent } from '../../src/contract/events.js';
+import type { RawEvent } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { positions } from '../helpers/events.js';
 
 const db = useTestDatabase();
 let pool: pg.Pool;
@@ -35,8 +34,8 @@ describe('createRelay', () => {
       connected: true,
       open: async () => undefined,
       close: async () => undefined,
-      publish(events: readonly OrderEvent[]) {
-        handedOver.push(positions(events));
+      publish(events: readonly RawEvent[]) {
+        handedOver.push(events.map((e) => e.position));
         if (handedOver.length > 1) return Promise.resolve();
         return new Promise<void>((_, reject) => {
           failFirst = () => reject(new Error('the connection closed'));
