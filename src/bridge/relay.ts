@@ -98,11 +98,18 @@ export interface Relay {
 export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDrained }: RelayOptions): Relay {
   let recovering = true;
   /** Batches numbered by the last numbering and not yet handed over, in position order. */
-  let numbered: { first: number; last: number }[] = [];
+  let pending: { first: number; last: number }[] = [];
 
   const toBatch = (row: BatchRow) => ({ first: Number(row.first_position), last: Number(row.last_position) });
 
-  async function nextBatch(client: pg.Client, signal: AbortSignal): Promise<RawEvent[]> {
+  /**
+   * The next batch to hand over, with its last position (the watermark moves to it even when the
+   * log no longer holds some of its events), or null when there is none.
+   */
+  async function nextBatch(
+    client: pg.Client,
+    signal: AbortSignal,
+  ): Promise<{ events: RawEvent[]; last: number } | null> {
     if (recovering) {
       const { rows } = await client.query<BatchRow>({
         name: 'orders-live-unconfirmed',
@@ -110,12 +117,12 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
       });
       if (rows[0]) {
         const { first, last } = toBatch(rows[0]);
-        return readRawRange(client, first, last);
+        return { events: await readRawRange(client, first, last), last };
       }
       recovering = false;
-      numbered = [];
+      pending = [];
     }
-    if (numbered.length === 0) {
+    if (pending.length === 0) {
       // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
       // already pile up on their own while the previous batch is in flight.
       if (lingerMs > 0) await delay(lingerMs, signal);
@@ -124,10 +131,10 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
         text: NUMBER_SQL,
         values: [batchSize, new Date().toISOString()],
       });
-      numbered = rows.map(toBatch).sort((a, b) => a.first - b.first);
+      pending = rows.map(toBatch).sort((a, b) => a.first - b.first);
     }
-    const batch = numbered.shift();
-    return batch ? readRawRange(client, batch.first, batch.last) : [];
+    const batch = pending.shift();
+    return batch ? { events: await readRawRange(client, batch.first, batch.last), last: batch.last } : null;
   }
 
   /**
@@ -151,16 +158,19 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
         // the watermark before the next is read.
         if (recovering && window.inFlight > 0) break;
         const started = performance.now();
-        const events = await nextBatch(client, signal);
-        // A batch numbered while an earlier one failed is not handed over: it would go out ahead
+        const batch = await nextBatch(client, signal);
+        // A batch read while an earlier one failed is not handed over: it would go out ahead
         // of that one's republishing. It stays numbered and unconfirmed, and recovery sends it.
         if (failure) break;
-        if (events.length === 0 || signal.aborted) {
+        if (!batch || signal.aborted) {
           exhausted = true;
           break;
         }
+        const { events, last } = batch;
         numbered += 1;
-        const id = window.add(events.at(-1)!.position);
+        // A batch whose events the log lost (an operator's DELETE) publishes what is left, or
+        // nothing, and still moves the watermark past it: it is never republished forever.
+        const id = window.add(last);
         batches.set(id, { events, started });
         publisher.publish(events).then(
           () => {

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { projectPath } from '../../src/paths.js';
-import { closeBrokerConnections, useExchange } from '../helpers/amqp.js';
+import { closeBrokerConnections, createTestConsumer, useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { waitFor } from '../helpers/wait.js';
@@ -64,6 +64,8 @@ async function scenario(
   fault: (run: Run) => Promise<void>,
   rabbitmqUrl = RABBITMQ_URL,
 ): Promise<void> {
+  // An integration: one queue on the per-event exchange, bound before the system starts.
+  const integration = await createTestConsumer(exchange);
   const cluster = await startCluster({
     DATABASE_URL: db.url,
     RABBITMQ_URL: rabbitmqUrl,
@@ -92,13 +94,14 @@ async function scenario(
     const loading = runLoad({ pool, apiUrls: () => cluster.gatewayUrls(), rate: RATE, durationMs: LOAD_MS });
     await fault(run);
     const load = await loading;
-    const report = await verifyRun(name, pool, observers, load);
+    const report = await verifyRun(name, pool, observers, load, integration);
     reports.push(report);
     expect(report.lost).toBe(0);
     expect(report.duplicates).toBe(0);
     expect(load.rateLimited, 'API writes refused by RATE_LIMIT').toBe(0);
   } finally {
     for (const o of observers) o.stop();
+    await integration.close();
     await cluster.stopAll();
     cluster.saveLogs(projectPath('test-output', 'chaos', name.replace(/\W+/g, '-')));
   }

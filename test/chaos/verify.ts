@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import { projectPath } from '../../src/paths.js';
+import type { TestConsumer } from '../helpers/amqp.js';
 import { waitFor } from '../helpers/wait.js';
 import type { LoadResult } from './load.js';
 import type { Observer } from './observer.js';
@@ -22,6 +23,8 @@ export interface ScenarioReport {
   resyncs: number;
   maxLagMs: number;
   settleMs: number;
+  /** Per-event messages the integration queue got more than once (at least once is the promise). */
+  integrationRepeats: number;
 }
 
 export async function verifyRun(
@@ -29,6 +32,7 @@ export async function verifyRun(
   pool: pg.Pool,
   observers: Observer[],
   load: LoadResult,
+  integration: TestConsumer,
 ): Promise<ScenarioReport> {
   const quietStarted = Date.now();
   await waitFor(
@@ -49,6 +53,11 @@ export async function verifyRun(
   });
   const settleMs = Date.now() - quietStarted;
   for (const o of observers) o.stop();
+  // The per-event exchange follows the feed on its own cursor: every position, at least once.
+  await waitFor(() => new Set(integration.positions()).size >= max, {
+    timeoutMs: 60_000,
+    what: `the integration queue at ${max} positions (has ${new Set(integration.positions()).size})`,
+  });
 
   const report: ScenarioReport = {
     scenario,
@@ -62,6 +71,7 @@ export async function verifyRun(
     resyncs: observers.reduce((sum, o) => sum + o.stats.resyncs, 0),
     maxLagMs: Math.max(...observers.map((o) => o.stats.maxLagMs)),
     settleMs,
+    integrationRepeats: integration.positions().length - new Set(integration.positions()).size,
   };
   writeReport(report);
 
@@ -74,6 +84,9 @@ export async function verifyRun(
   const inLog = new Set(logged.rows.map((r) => r.key));
   const missing = [...load.committed].filter((k) => !inLog.has(k));
   expect(missing).toEqual([]);
+  expect([...new Set(integration.positions())].sort((a, b) => a - b)).toEqual(
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
 
   // Every observer: every position once, ascending, and the table rebuilt exactly.
   const table = await pool.query(
@@ -107,7 +120,8 @@ function writeReport(report: ScenarioReport): void {
   );
   console.log(
     `[chaos] ${report.scenario}: written ${report.written}, delivered ${report.delivered.join('/')}, lost ${report.lost}, ` +
-      `duplicates ${report.duplicates}, gaps ${report.gaps}, max lag ${report.maxLagMs} ms, settled in ${report.settleMs} ms`,
+      `duplicates ${report.duplicates}, gaps ${report.gaps}, max lag ${report.maxLagMs} ms, settled in ${report.settleMs} ms, ` +
+      `integration queue: every position, ${report.integrationRepeats} repeats`,
   );
 }
 
@@ -120,14 +134,14 @@ export interface MatrixRun {
 }
 
 const SCENARIO_HEADER = [
-  '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) | integration repeats |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 
 function scenarioRows(reports: ScenarioReport[]): string[] {
   return reports.map(
     (r) =>
-      `| ${r.scenario} | ${r.written} | ${r.confirmedChanges} | ${r.failedWrites} | ${r.delivered.join(' / ')} | ${r.lost} | ${r.duplicates} | ${r.maxLagMs} |`,
+      `| ${r.scenario} | ${r.written} | ${r.confirmedChanges} | ${r.failedWrites} | ${r.delivered.join(' / ')} | ${r.lost} | ${r.duplicates} | ${r.maxLagMs} | ${r.integrationRepeats ?? '–'} |`,
   );
 }
 
@@ -139,6 +153,8 @@ function setupLines(run: Pick<MatrixRun, 'rate' | 'loadMs'>, how: string): strin
     '`since` after every disconnect; one fault; then a quiet period and the checks of test/chaos/verify.ts.',
     '"written" counts events in the change log; "confirmed" the changes whose commit the writers saw',
     'confirmed (all of them must be in the log); "failed writes" were refused or cut off by the fault.',
+    'An integration queue bound to the per-event exchange must hold every position at least once;',
+    '"integration repeats" counts its extra copies (a takeover republishes from the cursor).',
   ];
 }
 

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Publisher } from '../../src/bridge/publisher.js';
-import { createRelay } from '../../src/bridge/relay.js';
+import { createRelay, NUMBER_SQL } from '../../src/bridge/relay.js';
 import type { RawEvent } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
 
@@ -67,3 +67,40 @@ describe('createRelay', () => {
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
+
+describe('createRelay on a log that lost events', () => {
+  it('moves the watermark past a batch whose events were deleted, and publishes what follows', async () => {
+    const handedOver: number[][] = [];
+    const publisher: Publisher = {
+      connected: true,
+      open: async () => undefined,
+      close: async () => undefined,
+      async publish(events: readonly RawEvent[]) {
+        handedOver.push(events.map((e) => e.position));
+      },
+    };
+    const relay = createRelay({ publisher, batchSize: 10, lingerMs: 0 });
+    const signal = new AbortController().signal;
+    await relay.drain(client as unknown as pg.Client, signal);
+    const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
+    const start = rows[0].p;
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) SELECT 'd' || i, 'p' FROM generate_series(1, 20) i",
+    );
+    // Numbered, then the last five rows of the second batch of ten vanish before it is published.
+    const numbered = await pool.query(NUMBER_SQL, [10, new Date().toISOString()]);
+    expect(numbered.rows).toHaveLength(2);
+    await pool.query('DELETE FROM order_events WHERE id IN (SELECT id FROM order_event_positions($1, $2))', [
+      start + 16,
+      start + 20,
+    ]);
+    relay.recover();
+    handedOver.length = 0;
+    await expect(relay.drain(client as unknown as pg.Client, signal)).resolves.toBe(15);
+    expect(handedOver.flat()).toEqual(range(start + 1, start + 15));
+    const state = await pool.query('SELECT confirmed_through::int AS c FROM bridge_state');
+    expect(state.rows[0].c).toBe(start + 20);
+    // Nothing is left to republish.
+    await expect(relay.drain(client as unknown as pg.Client, signal)).resolves.toBe(0);
+  });
+});
