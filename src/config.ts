@@ -106,8 +106,8 @@ export const DEFAULTS = {
   TRUST_PROXY: 'false',
   BODY_LIMIT: '100kb',
   AMQP_EXCHANGE: EXCHANGE,
-  // 500: under load a relay step carries ~250–470 events at 5,000 events/s (BENCHMARKS.md); a
-  // cap of 500 leaves them whole, while the numbering statement stays ~7 ms on an idle box.
+  // 500 events per batch (one feed message, ~225 KB): 2,000 was not better in a quick throughput
+  // run (BENCHMARKS.md); a numbering statement makes as many batches as what committed needs.
   BRIDGE_BATCH_SIZE: '500',
   BRIDGE_LINGER_MS: '0',
   BRIDGE_POLL_MS: '1000',

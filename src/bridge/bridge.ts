@@ -1,6 +1,6 @@
 // The bridge role: leader election, doorbell, relay, per-event relay and retention put together.
-// Only the leader works; a standby waits on the lock. Background work never throws: it logs, counts a metric,
-// backs off and retries.
+// Only the leader works; a standby waits on the lock. Background work never throws: it logs,
+// counts a metric, backs off and retries.
 
 import type pg from 'pg';
 import type { Registry } from 'prom-client';

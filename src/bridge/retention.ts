@@ -21,7 +21,8 @@ const DELETE_BATCH_SQL = `
   ), due AS (
     SELECT first_position FROM considered
     WHERE published_at < $1
-      AND last_position <= (SELECT least(confirmed_through, events_confirmed_through) FROM bridge_state WHERE id = 1)
+      AND last_position <= (
+        SELECT least(confirmed_through, events_confirmed_through) FROM bridge_state WHERE id = 1)
   ), gone AS (
     DELETE FROM order_event_batches b USING due WHERE b.first_position = due.first_position
     RETURNING b.ids

@@ -1,8 +1,8 @@
 // The gateway's AMQP consumer: its own exclusive, server-named queue bound to the gateways' feed
 // (one message per published batch, a JSON array of envelopes), manual acks after the batch is
-// handed to the sequencer, and a dead-letter route for what cannot be parsed. Reconnects forever with backoff; after each (re)connect it
-// reports `onConnected` so the gateway can catch up on what was published while it was away
-// (its queue is new and empty).
+// handed to the sequencer, and a dead-letter route for what cannot be parsed. Reconnects forever
+// with backoff; after each (re)connect it reports `onConnected` so the gateway can catch up on
+// what was published while it was away (its queue is new and empty).
 
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
