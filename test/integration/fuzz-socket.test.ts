@@ -220,7 +220,9 @@ function isValidFilter(filter: unknown): boolean {
 function isValidAuth(auth: Record<string, unknown>): boolean {
   const { token, since, filter } = auth;
   return (
-    (token === undefined || (typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH)) &&
+    // The limit counts characters (code points), as zod's string max does: 600 emoji are 1,200
+    // UTF-16 units and fit (seed 1254466149 found the model counting units).
+    (token === undefined || (typeof token === 'string' && [...token].length <= MAX_TOKEN_LENGTH)) &&
     (since === undefined || isWholeIn(since, 0, MAX_ID)) &&
     (filter === undefined || isValidFilter(filter))
   );
@@ -329,19 +331,24 @@ describe('handshake', () => {
             const received = throughJson(auth) as Record<string, unknown>;
             const expected = expectedOutcome(gw, received);
             const outcome = await handshake(gw, auth);
-            expect(outcome.kind, JSON.stringify(outcome)).toBe(expected);
-            if (outcome.kind === 'refused') {
-              const invalid = !isValidAuth(received);
-              expect(outcome.message).toMatch(invalid ? /^invalid handshake auth: \S/ : /^unauthorized: /);
-              expect(outcome.status).toBe(invalid ? 400 : 401);
-              expect(await clientsGauge(gw)).toBe(0);
+            // A failing run closes its client too, or shrinking would count it against the next
+            // run and report a wrong client count instead of the real failure.
+            try {
+              expect(outcome.kind, JSON.stringify(outcome)).toBe(expected);
+              if (outcome.kind === 'refused') {
+                const invalid = !isValidAuth(received);
+                expect(outcome.message).toMatch(invalid ? /^invalid handshake auth: \S/ : /^unauthorized: /);
+                expect(outcome.status).toBe(invalid ? 400 : 401);
+                expect(await clientsGauge(gw)).toBe(0);
+              }
+              if (outcome.kind === 'ready') {
+                expect(outcome.position).toBe(0);
+                expect(await clientsGauge(gw)).toBe(1);
+              }
+              if (outcome.kind === 'resync') expect(outcome.reason).toBe('position unknown');
+            } finally {
+              closeAll();
             }
-            if (outcome.kind === 'ready') {
-              expect(outcome.position).toBe(0);
-              expect(await clientsGauge(gw)).toBe(1);
-            }
-            if (outcome.kind === 'resync') expect(outcome.reason).toBe('position unknown');
-            closeAll();
             await expectClients(gw, 0);
           }),
           runs(100),
@@ -350,6 +357,16 @@ describe('handshake', () => {
       TEST_TIMEOUT_MS,
     );
   }
+
+  it('limits a token to 1,000 characters, not UTF-16 units', async () => {
+    const wide = await handshake(open, { token: '😀'.repeat(1_000) });
+    expect(wide).toEqual({ kind: 'ready', position: 0 });
+    closeAll();
+    await expectClients(open, 0);
+    const long = await handshake(open, { token: '😀'.repeat(1_001) });
+    expect(long).toMatchObject({ kind: 'refused', status: 400 });
+    closeAll();
+  });
 
   it(
     'survives an auth that is not an object: refused, closed, or read as no auth',
