@@ -142,11 +142,11 @@ export function createBridge(options: BridgeOptions): Bridge {
     relay.recover();
     // A new leader catches up on the feed first; its first drain says whether a backlog is left.
     feedBacklogged = true;
-    // Every query the leader runs wants an index in order (unnumbered by id, unconfirmed and
-    // retention by position). After a burst the statistics lag: the planner then estimates a
-    // hundred unnumbered rows where there are 20,000, picks bitmap scan + sort, and numbering a
-    // batch of 500 takes 25 ms instead of 0.3 ms (EXPLAIN ANALYZE, 20k backlog). This session is
-    // the leader's own, so the setting touches nothing else.
+    // Every query the leader runs wants an index (unnumbered events by txid, batches by position).
+    // After a burst the statistics lag, and the planner picked bitmap scans and sorts it should
+    // not: under the per-row numbering before migration 0007, numbering 500 events took 25 ms
+    // instead of 0.3 ms (EXPLAIN ANALYZE, 20k backlog). This session is the leader's own, so the
+    // setting touches nothing else.
     await client.query('SET enable_bitmapscan = off; SET enable_seqscan = off');
     let nextRetention = 0;
     const loop = runDrainLoop({

@@ -77,14 +77,6 @@ export async function readRange(db: Queryable, from: number, to: number): Promis
   return (await readRawRange(db, from, to)).map((raw) => JSON.parse(raw.json) as OrderEvent);
 }
 
-/** The lowest position still in the log, or null when it holds no positioned event. */
-export async function oldestPosition(db: Queryable): Promise<number | null> {
-  const { rows } = await db.query<{ position: string | null }>(
-    'SELECT min(first_position) AS position FROM order_event_batches',
-  );
-  return rows[0]?.position == null ? null : Number(rows[0].position);
-}
-
 /**
  * The last position handed out, as seen by the caller's snapshot. Read in the same REPEATABLE
  * READ transaction as a snapshot of `orders`, every event at or below it is reflected in that
