@@ -247,6 +247,38 @@ describe('bulk statements and large rows', () => {
     expect(rows[0]).toEqual({ n: 5000, orders: 5000 });
   });
 
+  it('joins a bulk UPDATE’s old and new rows without a nested loop after a single-row UPDATE on the same connection', async () => {
+    // PL/pgSQL plans the capture's INSERT at its first run on a connection and keeps that plan.
+    // Planned for one row, the join of the transition tables was a nested loop, and every later
+    // bulk UPDATE on the connection cost rows × rows (migration 0008). auto_explain hands each
+    // nested statement's plan to this client as a LOG message.
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, 200) i",
+    );
+    const writer = await db.client();
+    try {
+      const plans: string[] = [];
+      writer.on('notice', (n) => plans.push(n.message ?? ''));
+      await writer.query(`
+        LOAD 'auto_explain';
+        SET auto_explain.log_min_duration = 0;
+        SET auto_explain.log_nested_statements = on;
+        SET client_min_messages = log`);
+      await writer.query("UPDATE orders SET status = 'processing' WHERE id = 1");
+      await writer.query("UPDATE orders SET status = 'shipped' WHERE id <= 200");
+      const capturePlans = plans.filter((p) => p.includes('Insert on order_events'));
+      expect(capturePlans).toHaveLength(2);
+      for (const plan of capturePlans) {
+        expect(plan).toMatch(/Hash Join|Merge Join/);
+        expect(plan).not.toContain('Nested Loop');
+      }
+    } finally {
+      await writer.end();
+    }
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM order_events WHERE op = 'update'");
+    expect(rows[0].n).toBe(201);
+  });
+
   it('writes and captures a row far larger than a NOTIFY payload', async () => {
     const name = 'Ö'.repeat(10_000); // 20,000 bytes of UTF-8
     const order = await insertOrder(name, 'p');

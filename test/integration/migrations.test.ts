@@ -62,7 +62,9 @@ it('moves positions into batches (0007) and back, keeping every position and num
     UPDATE order_events SET position = id, published_at = now() - interval '1 hour' WHERE id <= 1100;
     UPDATE bridge_state SET last_position = 1100, confirmed_through = 1000`);
   await pool.query("UPDATE orders SET status = 'shipped' WHERE id = 7");
-  expect(await migrate(db.url, { direction: 'up', log })).toEqual(['1764000000007_batch-positions']);
+  expect(await migrate(db.url, { direction: 'up', count: 1, log })).toEqual([
+    '1764000000007_batch-positions',
+  ]);
 
   const log0007 = await pool.query<{ position: string; id: string }>(
     'SELECT position, id FROM order_event_log ORDER BY position',
@@ -81,7 +83,7 @@ it('moves positions into batches (0007) and back, keeping every position and num
   await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('after', 'migration')");
   expect((await pool.query('SELECT count(*)::int AS n FROM order_events_unnumbered()')).rows[0].n).toBe(1);
 
-  await migrate(db.url, { direction: 'down', log });
+  await migrate(db.url, { direction: 'down', count: 1, log });
   const back = await pool.query<{ position: string | null; id: string }>(
     'SELECT position, id FROM order_events ORDER BY id',
   );
