@@ -146,8 +146,9 @@ export function createBridge(options: BridgeOptions): Bridge {
     // After a burst the statistics lag, and the planner picked bitmap scans and sorts it should
     // not: under the per-row numbering before migration 0007, numbering 500 events took 25 ms
     // instead of 0.3 ms (EXPLAIN ANALYZE, 20k backlog). This session is the leader's own, so the
-    // setting touches nothing else.
-    await client.query('SET enable_bitmapscan = off; SET enable_seqscan = off');
+    // setting touches nothing else. JIT is off in every orders-live session (pool.ts); this one
+    // is not from the pool.
+    await client.query('SET enable_bitmapscan = off; SET enable_seqscan = off; SET jit = off');
     let nextRetention = 0;
     const loop = runDrainLoop({
       client,

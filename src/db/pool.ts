@@ -24,6 +24,11 @@ export function createPool(
     // A dead server must not hang a request forever; 5 s is well above a healthy connect (~3 ms).
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // Every statement orders-live runs is short and led by an index, but on a change log of a
+    // million events the planner's estimates pass jit_above_cost, and PostgreSQL then compiles
+    // the statement at every run: the bridge's numbering took 22–30 ms instead of 0.6–0.9 ms
+    // (side test, 948,000 events; BENCHMARKS.md).
+    options: '-c jit=off',
   });
   pool.on('error', (err) =>
     log.warn({ err, applicationName }, 'idle PostgreSQL client failed; it is replaced'),

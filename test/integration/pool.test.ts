@@ -36,3 +36,25 @@ it('survives the termination of a checked-out client between two queries, then s
     await pool.end();
   }
 });
+
+it('never JIT-compiles: a statement estimated past jit_above_cost runs without JIT on its clients', async () => {
+  const pool = createPool(db.url, {
+    applicationName: 'orders-live-pool-test',
+    max: 1,
+    log: createLogger('silent'),
+  });
+  // A cheap statement made to pass the threshold; JIT compiling it would take milliseconds.
+  const query = `SET jit_above_cost = 0;
+    EXPLAIN (ANALYZE, FORMAT JSON) SELECT sum(id) FROM order_events`;
+  const jitted = async (on: Pick<typeof pool, 'query'>) => {
+    const results = (await on.query(query)) as unknown as { rows: { 'QUERY PLAN': [{ JIT?: unknown }] }[] }[];
+    return results[1]!.rows[0]!['QUERY PLAN'][0].JIT !== undefined;
+  };
+  try {
+    // The control: a plain connection to the same server compiles it.
+    expect(await jitted(admin)).toBe(true);
+    expect(await jitted(pool)).toBe(false);
+  } finally {
+    await pool.end();
+  }
+});
