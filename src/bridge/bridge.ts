@@ -13,10 +13,11 @@ import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 import { createDoorbell } from './doorbell.js';
 import { runDrainLoop } from './drain-loop.js';
-import { createEventRelay } from './event-relay.js';
+import { createEventRelay, EVENT_RELAY_STEP } from './event-relay.js';
 import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
 import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
 import { createPublisher } from './publisher.js';
+import { createRecentEvents } from './recent-events.js';
 import { createRelay } from './relay.js';
 import { deleteExpired } from './retention.js';
 
@@ -29,6 +30,11 @@ const RETENTION_EVERY_MS = 60_000;
 const EVENTS_DEFER_MAX_MS = 5_000;
 /** A graceful stop waits this long for the batch in flight before abandoning it. */
 const STOP_GRACE_MS = 5_000;
+/**
+ * Events the feed published that are kept for the per-event relay: five of its steps, ~3 MB.
+ * Under a steady load it trails the feed by less than one; after a burst it reads from the log.
+ */
+const RECENT_EVENTS_KEPT = 5 * EVENT_RELAY_STEP;
 
 export interface BridgeOptions {
   databaseUrl: string;
@@ -64,6 +70,8 @@ export function createBridge(options: BridgeOptions): Bridge {
     log: log.child({ part: 'event-publisher' }),
     onReconnect: () => metrics.reconnects.inc({ link: 'amqp-events' }),
   });
+  /** What the feed has just published, for the per-event relay (a few steps of it). */
+  const recent = createRecentEvents(RECENT_EVENTS_KEPT);
   /** Wakes the per-event relay when the feed has published something. */
   let kickEvents: () => void = () => {};
   /** Whether the feed's last drain left a backlog, and who waits for it to clear. */
@@ -76,6 +84,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     onPublished(events, seconds) {
       metrics.published.inc(events.length);
       metrics.publishSeconds.observe(seconds);
+      recent.add(events);
       kickEvents();
     },
     onDrained(backlogged) {
@@ -97,6 +106,7 @@ export function createBridge(options: BridgeOptions): Bridge {
   }
   const eventRelay = createEventRelay({
     publisher: eventPublisher,
+    recent,
     onPublished: (n) => metrics.eventsPublished.inc(n),
   });
 

@@ -5,9 +5,11 @@
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventRelay } from '../../src/bridge/event-relay.js';
 import type { Publisher } from '../../src/bridge/publisher.js';
+import { createRecentEvents } from '../../src/bridge/recent-events.js';
 import { createRelay, NUMBER_SQL } from '../../src/bridge/relay.js';
-import type { RawEvent } from '../../src/db/event-log.js';
+import { type RawEvent, readRawRange } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
 
 const db = useTestDatabase();
@@ -64,6 +66,17 @@ describe('createRelay', () => {
   });
 });
 
+function recordingPublisher(into: RawEvent[][]): Publisher {
+  return {
+    connected: true,
+    open: async () => undefined,
+    close: async () => undefined,
+    async publish(events: readonly RawEvent[]) {
+      into.push([...events]);
+    },
+  };
+}
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
@@ -102,5 +115,46 @@ describe('createRelay on a log that lost events', () => {
     expect(state.rows[0].c).toBe(start + 20);
     // Nothing is left to republish.
     await expect(relay.drain(client as unknown as pg.Client, signal)).resolves.toBe(0);
+  });
+});
+
+describe('createEventRelay with what the feed just published', () => {
+  it('publishes the kept envelopes without reading the log again, and reads what is not kept', async () => {
+    const signal = new AbortController().signal;
+    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
+      client as unknown as pg.Client,
+      signal,
+    );
+    await pool.query('UPDATE bridge_state SET events_confirmed_through = last_position');
+    const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
+    const start = rows[0].p as number;
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) SELECT 'e' || i, 'p' FROM generate_series(1, 25) i",
+    );
+    // The feed publishes 25 events in batches of 10; only the last two batches stay kept.
+    const recent = createRecentEvents(15);
+    const feedRelay = createRelay({
+      publisher: recordingPublisher([]),
+      batchSize: 10,
+      lingerMs: 0,
+      onPublished: (events) => recent.add(events),
+    });
+    await expect(feedRelay.drain(client as unknown as pg.Client, signal)).resolves.toBe(25);
+
+    const reads: [number, number][] = [];
+    const counted = {
+      query(...args: unknown[]) {
+        const config = args[0] as { name?: string; values?: number[] };
+        if (config?.name === 'orders-live-read-range') reads.push([config.values![0]!, config.values![1]!]);
+        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
+      },
+    } as unknown as pg.Pool;
+    const published: RawEvent[][] = [];
+    const eventRelay = createEventRelay({ publisher: recordingPublisher(published), step: 10, recent });
+    await expect(eventRelay.drain(counted, signal)).resolves.toEqual({ published: 25, behind: 0 });
+    // The first batch had been dropped (capacity 15): read from the log; the rest came from memory.
+    expect(reads).toEqual([[start + 1, start + 10]]);
+    expect(published.flat()).toEqual(await readRawRange(client, start + 1, start + 25));
+    expect(recent.size).toBe(0);
   });
 });
