@@ -8,6 +8,7 @@ import {
   MAX_LISTED_ERRORS,
   MAX_NAME_LENGTH,
   MAX_PAGE_LIMIT,
+  MAX_VERSION,
 } from '../contract/rest.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -104,7 +105,7 @@ const schemas = {
       product_name: name,
       status,
       id: { type: 'integer', description: 'Must be the id in the path.' },
-      version: { type: 'integer', minimum: 1, description: 'Acts as If-Match.' },
+      version: { type: 'integer', minimum: 1, maximum: MAX_VERSION, description: 'Acts as If-Match.' },
       created_at: { type: 'string', format: 'date-time', description: 'Must agree with the stored order.' },
       updated_at: { type: 'string', format: 'date-time', description: 'Must agree with the stored order.' },
     },

@@ -12,6 +12,8 @@ export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1_000;
 /** Ids and positions are bigint in PostgreSQL but numbers in JSON: the safe range of both. */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** The largest version an order can have: `orders.version` is a PostgreSQL integer. */
+export const MAX_VERSION = 2_147_483_647;
 
 const STATUS_LIST = ORDER_STATUSES.join(', ');
 
@@ -53,10 +55,12 @@ export const orderUpdateSchema = z.strictObject(
     product_name: nameSchema.optional(),
     status: statusSchema.optional(),
     id: z.number({ error: (issue) => typeMessage(issue.input, 'a number') }).optional(),
+    // Not .int(): it calls a whole number beyond 2^53 "not a whole number"; the bound says why.
     version: z
       .number({ error: (issue) => typeMessage(issue.input, 'a number') })
-      .int('must be a whole number')
+      .refine(Number.isInteger, 'must be a whole number')
       .min(1, 'must be 1 or more')
+      .max(MAX_VERSION, `must be at most ${MAX_VERSION}`)
       .optional(),
     created_at: timestampSchema.optional(),
     updated_at: timestampSchema.optional(),

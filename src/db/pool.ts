@@ -26,8 +26,8 @@ export function createPool(
     idleTimeoutMillis: 30_000,
     // Every statement orders-live runs is short and led by an index, but on a change log of a
     // million events the planner's estimates pass jit_above_cost, and PostgreSQL then compiles
-    // the statement at every run: the bridge's numbering took 22–30 ms instead of 0.6–0.9 ms
-    // (side test, 948,000 events; BENCHMARKS.md).
+    // the statement at every run: the bridge's numbering and the read of its batch took 22–30 ms
+    // instead of 0.75–0.92 ms (side test, 948,000 events; BENCHMARKS.md).
     options: '-c jit=off',
   });
   pool.on('error', (err) =>

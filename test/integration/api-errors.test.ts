@@ -75,6 +75,10 @@ const cases: Case[] = [
   { name: 'three problems at once', method: 'POST', path: '/orders', json: { customer_name: '', product_name: 5, extra: 1 }, status: 400, field: 'extra', detail: /customer_name: must not be empty; product_name: must be a string, not a number; extra: is not a field/ },
   // Changes and ids
   { name: 'PATCH with a bad status', method: 'PATCH', path: '/orders/1', json: { status: 'lost' }, status: 400, field: 'status', detail: /must be one of/ },
+  // Found by fuzz-api (seed -1151359002): 2^53 + 1 in JSON parses to 2^53, a whole number no order
+  // can have; it was refused as "must be a whole number".
+  { name: 'PATCH of a version beyond any order', method: 'PATCH', path: '/orders/1', json: { version: 2 ** 53 }, status: 400, field: 'version', detail: /version: must be at most 2147483647/ },
+  { name: 'PATCH of a version just beyond an integer', method: 'PATCH', path: '/orders/1', json: { version: 2_147_483_648 }, status: 400, field: 'version', detail: /version: must be at most 2147483647/ },
   { name: 'PATCH of a version that is not a number', method: 'PATCH', path: '/orders/1', json: { version: '9' }, status: 400, field: 'version', detail: /version: must be a number, not a string/ },
   { name: 'PUT of another id', method: 'PUT', path: '/orders/1', json: { id: 2 }, status: 400, field: 'id', detail: /id: must be 1, the id in the path \(an order's id cannot change\); got 2/ },
   { name: 'PUT of a malformed created_at', method: 'PUT', path: '/orders/1', json: { created_at: 'yesterday' }, status: 400, field: 'created_at', detail: /created_at: must be an RFC 3339 timestamp/ },

@@ -372,6 +372,9 @@ function isValidNewOrder(value: unknown): boolean {
  */
 type ChangesVerdict = 'valid' | 'stale' | 'invalid' | 'invalid or stale';
 
+/** No order has a larger version: `orders.version` is a PostgreSQL integer. */
+const MAX_VERSION = 2_147_483_647;
+
 function judgeChanges(value: unknown, current: Order): ChangesVerdict {
   if (!isPlainObject(value)) return 'invalid';
   const { customer_name, product_name, status, id, version, created_at, updated_at, ...rest } = value;
@@ -381,7 +384,9 @@ function judgeChanges(value: unknown, current: Order): ChangesVerdict {
     (product_name === undefined || isValidName(product_name)) &&
     (status === undefined || isStatus(status));
   const idOk = id === undefined || id === current.id;
-  const versionOk = version === undefined || (Number.isInteger(version) && (version as number) >= 1);
+  const versionOk =
+    version === undefined ||
+    (Number.isInteger(version) && (version as number) >= 1 && (version as number) <= MAX_VERSION);
   const timestamps = [created_at, updated_at];
   if (!writableOk || !idOk || !versionOk || timestamps.some((t) => t !== undefined && typeof t !== 'string'))
     return 'invalid';
