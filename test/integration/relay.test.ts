@@ -1,7 +1,9 @@
 // The relay's order across a failure, on the real change log: a batch read while an earlier
 // batch's publish fails is not handed to the publisher — it would reach RabbitMQ ahead of that
 // batch's republishing. (A stand-in for our own Publisher interface decides when the first batch
-// fails: exactly while the relay reads the second.)
+// fails: exactly while the relay reads the second.) Also on the real log: a batch whose events
+// the log lost still moves the watermark, and the per-event relay publishes what the feed just
+// published from memory, reading from the log only what is no longer kept.
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
