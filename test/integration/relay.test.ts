@@ -13,7 +13,6 @@ import { createRecentEvents } from '../../src/bridge/recent-events.js';
 import { createRelay, NUMBER_SQL } from '../../src/bridge/relay.js';
 import { type RawEvent, readRawRange } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { waitFor } from '../helpers/wait.js';
 
 const db = useTestDatabase();
 let pool: pg.Pool;
@@ -159,63 +158,5 @@ describe('createEventRelay with what the feed just published', () => {
     expect(reads).toEqual([[start + 1, start + 10]]);
     expect(published.flat()).toEqual(await readRawRange(client, start + 1, start + 25));
     expect(recent.size).toBe(0);
-  });
-});
-
-describe('createEventRelay with steps in flight', () => {
-  it('publishes the next step while one is unconfirmed, and moves its cursor over confirmed steps in order only', async () => {
-    const signal = new AbortController().signal;
-    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
-      client as unknown as pg.Client,
-      signal,
-    );
-    await pool.query('UPDATE bridge_state SET events_confirmed_through = last_position');
-    const start = (await pool.query('SELECT last_position::int AS p FROM bridge_state')).rows[0].p as number;
-    await pool.query(
-      "INSERT INTO orders (customer_name, product_name) SELECT 'f' || i, 'p' FROM generate_series(1, 20) i",
-    );
-    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
-      client as unknown as pg.Client,
-      signal,
-    );
-    // RabbitMQ's answers, in an order this test chooses.
-    const steps: { positions: number[]; confirm: () => void }[] = [];
-    const publisher: Publisher = {
-      connected: true,
-      open: async () => undefined,
-      close: async () => undefined,
-      publish: (events) =>
-        new Promise<void>((resolve) => {
-          steps.push({ positions: events.map((e) => e.position), confirm: resolve });
-        }),
-    };
-    const cursor = async () =>
-      (await pool.query('SELECT events_confirmed_through::int AS c FROM bridge_state')).rows[0].c as number;
-    // Each watermark write is recorded when the relay issues it, before it reaches PostgreSQL.
-    const marks: number[] = [];
-    const recorded = {
-      query(...args: unknown[]) {
-        if (String(args[0]).includes('SET events_confirmed_through')) marks.push((args[1] as number[])[0]!);
-        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
-      },
-    } as unknown as pg.Pool;
-    const drained = createEventRelay({ publisher, step: 10 }).drain(recorded, signal);
-
-    await waitFor(() => steps.length === 2, { what: 'both steps handed over before any confirm' });
-    expect(steps.map((s) => s.positions)).toEqual([
-      range(start + 1, start + 10),
-      range(start + 11, start + 20),
-    ]);
-    steps[1]!.confirm();
-    // The second step is confirmed, the first is not. Whatever the relay does on that confirm it
-    // does in the microtasks that follow it, all run before this immediate: it must not move the
-    // cursor.
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(marks).toEqual([]);
-    expect(await cursor()).toBe(start);
-    steps[0]!.confirm();
-    await expect(drained).resolves.toEqual({ published: 20, behind: 0 });
-    expect(marks).toEqual([start + 10, start + 20]);
-    expect(await cursor()).toBe(start + 20);
   });
 });
