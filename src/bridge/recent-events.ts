@@ -44,10 +44,6 @@ export function createRecentEvents(capacity: number): RecentEvents {
 
   function dropOldest(count: number): void {
     head += Math.min(count, size());
-    if (size() === 0) {
-      kept = [];
-      head = 0;
-    }
     compact();
   }
 
