@@ -1,6 +1,6 @@
 // Envelopes made up for unit tests: position p is an update of order (p % 7) + 1.
 
-import type { OrderEvent } from '../../src/contract/events.js';
+import type { Order, OrderEvent, OrderStatus } from '../../src/contract/events.js';
 
 export function envelope(position: number): OrderEvent {
   const id = (position % 7) + 1;
@@ -34,4 +34,39 @@ export function envelopes(from: number, to: number): OrderEvent[] {
 
 export function positions(events: readonly OrderEvent[]): number[] {
   return events.map((e) => e.position);
+}
+
+/** An order row as the API and the events carry it. */
+export function orderRow(id: number, version = 1, status: OrderStatus = 'pending'): Order {
+  return {
+    id,
+    customer_name: `Customer ${id}`,
+    product_name: 'Product',
+    status,
+    version,
+    created_at: '2026-11-24T10:00:00.000000Z',
+    updated_at: '2026-11-24T10:00:00.000000Z',
+  };
+}
+
+/** The envelope of `op` on `row` (null for truncate) at `position`. */
+export function orderEvent(
+  position: number,
+  op: OrderEvent['op'],
+  row: Order | null,
+  version = row?.version ?? null,
+): OrderEvent {
+  return {
+    position,
+    op,
+    order_id: row?.id ?? null,
+    version,
+    order: row,
+    changes: null,
+    source: 'sql',
+    actor: 'postgres/psql',
+    txid: '1',
+    occurred_at: '2026-11-24T10:00:00.123456Z',
+    published_at: '2026-11-24T10:00:00.125Z',
+  };
 }

@@ -1,0 +1,129 @@
+// Runs a session (session.ts): performs its commands — links through the transport, snapshot
+// loads, one timer — and feeds back what happened. Inputs are queued, so a listener that calls
+// close() or reconnect() from inside a delivery is handled after the current command.
+
+import type { Order, OrderEvent } from '../contract/events.js';
+import type { EventFilter } from '../contract/socket.js';
+import { toOrdersLiveError } from './errors.js';
+import type { LiveStatus, Session, SessionCommand, SessionInput } from './session.js';
+import { loadSnapshot } from './snapshot.js';
+import type { Link, Transport } from './transport.js';
+
+export interface DriverOptions {
+  session: Session;
+  /** Gateways, tried in turn. */
+  urls: readonly string[];
+  /** Where the snapshot comes from (GET /orders), tried in turn. */
+  apiUrls: readonly string[];
+  path: string;
+  token: () => string | undefined;
+  /** The filter sent to the gateway at each (re)connect. */
+  filter: () => EventFilter | undefined;
+  transport: Transport;
+  fetch: typeof fetch;
+  /** A snapshot was accepted (the session's position is its own): replace the model with it. */
+  onSnapshot?(orders: Order[]): void;
+  onDeliver(events: OrderEvent[]): void;
+  onStatus(status: LiveStatus, detail?: string): void;
+  onError(error: Error, fatal: boolean): void;
+}
+
+export interface Driver {
+  send(input: SessionInput): void;
+  /** Sends a new filter on the open link, if any (it is also used from the next connect). */
+  subscribe(filter: EventFilter | undefined): Promise<void>;
+}
+
+export function createDriver(options: DriverOptions): Driver {
+  const { session } = options;
+  const queue: SessionInput[] = [];
+  let running = false;
+  let current: { link: number; handle: Link } | undefined;
+  let loaded: { load: number; orders: Order[] } | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  function send(input: SessionInput): void {
+    queue.push(input);
+    if (running) return;
+    running = true;
+    try {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        for (const command of session.handle(next)) perform(command);
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  function perform(command: SessionCommand): void {
+    switch (command.type) {
+      case 'connect':
+        connect(command.link, command.url, command.since);
+        break;
+      case 'disconnect':
+        if (current?.link === command.link) {
+          current.handle.close();
+          current = undefined;
+        }
+        break;
+      case 'load':
+        void load(command.load, command.url);
+        break;
+      case 'snapshot':
+        if (loaded?.load === command.load) options.onSnapshot?.(loaded.orders);
+        loaded = undefined;
+        break;
+      case 'wait':
+        clearTimeout(timer);
+        timer = command.ms === null ? undefined : setTimeout(() => send({ type: 'timer' }), command.ms);
+        break;
+      case 'deliver':
+        options.onDeliver(command.events);
+        break;
+      case 'status':
+        options.onStatus(command.status, command.detail);
+        break;
+      case 'error':
+        options.onError(command.error, command.fatal);
+        break;
+    }
+  }
+
+  function connect(link: number, url: number, since: number | undefined): void {
+    const auth = { token: options.token(), since, filter: options.filter() };
+    const handle = options.transport(
+      { url: options.urls[url % options.urls.length]!, path: options.path, auth: dropUndefined(auth) },
+      {
+        open: () => send({ type: 'open', link }),
+        events: (events) => send({ type: 'events', link, events }),
+        ready: (position) => send({ type: 'ready', link, position }),
+        resync: (reason) => send({ type: 'resync', link, reason }),
+        lost: (reason, refusal) => send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
+      },
+    );
+    current = { link, handle };
+  }
+
+  async function load(number: number, url: number): Promise<void> {
+    const base = options.apiUrls[url % options.apiUrls.length]!;
+    try {
+      const snapshot = await loadSnapshot(options.fetch, base, options.token());
+      // The session says whether it still wants this load (a 'snapshot' command) or not.
+      loaded = { load: number, orders: snapshot.orders };
+      send({ type: 'loaded', load: number, position: snapshot.position });
+    } catch (e) {
+      send({ type: 'load-failed', load: number, error: toOrdersLiveError(e) });
+    }
+  }
+
+  return {
+    send,
+    async subscribe(filter) {
+      await current?.handle.subscribe(filter);
+    },
+  };
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,69 @@
+// The client library's errors: one class per thing an application can act on, each with a `code`
+// (stable, for `switch`) and a one-line message that says what to do.
+
+export type OrdersLiveErrorCode = 'unauthorized' | 'resync' | 'bad-filter' | 'refused' | 'request-failed';
+
+export class OrdersLiveError extends Error {
+  readonly code: OrdersLiveErrorCode;
+  constructor(code: OrdersLiveErrorCode, message: string) {
+    super(message);
+    this.name = 'OrdersLiveError';
+    this.code = code;
+  }
+}
+
+/** The server needs a valid token (its API_TOKENS is set) and the one given is missing or wrong. */
+export class UnauthorizedError extends OrdersLiveError {
+  constructor(message = 'unauthorized: a valid token is required') {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/**
+ * The gateway cannot serve the position asked for (older than retention, or unknown to it).
+ * Rebuild your state from a snapshot (GET /orders) and follow again from its X-Event-Position.
+ */
+export class ResyncError extends OrdersLiveError {
+  /** The last position delivered before the resync. */
+  readonly position: number | undefined;
+  readonly reason: string;
+  constructor(reason: string, position: number | undefined) {
+    super('resync', `cannot resume after position ${position ?? 'none'}: ${reason}; reload a snapshot`);
+    this.name = 'ResyncError';
+    this.reason = reason;
+    this.position = position;
+  }
+}
+
+/** The filter is not one the contract allows: `{ status?: OrderStatus[], order_id?: number }`. */
+export class BadFilterError extends OrdersLiveError {
+  constructor(message: string) {
+    super('bad-filter', message);
+    this.name = 'BadFilterError';
+  }
+}
+
+/** The gateway refused the handshake for another reason than the token or the filter. */
+export class RefusedError extends OrdersLiveError {
+  constructor(message: string) {
+    super('refused', message);
+    this.name = 'RefusedError';
+  }
+}
+
+/** A REST request (the snapshot's pages) failed; `status` is 0 when the server did not answer. */
+export class RequestError extends OrdersLiveError {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super('request-failed', message);
+    this.name = 'RequestError';
+    this.status = status;
+  }
+}
+
+/** Any failure as one of ours: what is not already is a RequestError with no answer. */
+export function toOrdersLiveError(e: unknown): OrdersLiveError {
+  if (e instanceof OrdersLiveError) return e;
+  return new RequestError(0, e instanceof Error ? e.message : String(e));
+}

@@ -1,0 +1,313 @@
+// The client's snapshot-and-resume, as a pure state machine. The driver (driver.ts) opens links
+// to gateways, loads snapshots and keeps one timer; it reports what happened as inputs and
+// performs the commands they return. No I/O here, so unit tests drive every interleaving.
+//
+// The promise it keeps: every position is delivered once, in order. The position is the last one
+// delivered (or of the snapshot, or of `ready`); every (re)connect sends it as `since`, so the
+// gateway replays exactly what was missed. What arrives at or below it is dropped; with no
+// server-side filter positions must follow one another, and a gap drops the link and resumes
+// (the gateway fills it from the log). Links are numbered: anything from an older link is ignored.
+
+import type { OrderEvent } from '../contract/events.js';
+import { backoffDelayMs } from '../lib/backoff.js';
+import {
+  BadFilterError,
+  type OrdersLiveError,
+  RefusedError,
+  ResyncError,
+  UnauthorizedError,
+} from './errors.js';
+
+export type LiveStatus =
+  /** Loading the first snapshot, or connecting for the first time. */
+  | 'connecting'
+  /** Connected; the gateway is replaying what happened after our position. */
+  | 'catching-up'
+  /** Caught up (`ready`): events arrive as they happen. */
+  | 'live'
+  /** The link dropped: retrying with backoff, on the next gateway, resuming after our position. */
+  | 'reconnecting'
+  /** The gateway cannot serve our position: a new snapshot is loading. */
+  | 'reloading'
+  /** The token was refused: retrying slowly, or at once on reconnect(). */
+  | 'unauthorized'
+  /** Closed by the application or by an error that retrying cannot mend. */
+  | 'closed';
+
+export interface SessionOptions {
+  /** How many gateway URLs there are (tried in turn). */
+  urls: number;
+  /** Load a snapshot first and again on `resync` (live orders); else a resync is an error (events). */
+  snapshot: boolean;
+  /** Without a snapshot: resume after this position, or live from now when undefined. */
+  since?: number;
+  /** No server-side filter: positions must follow one another (changed by the `filtered` input). */
+  contiguous: boolean;
+  /** A refused token ends the session instead of being retried. */
+  refusalIsFatal: boolean;
+  /** Retry waits: full jitter, 500 ms doubling to 5 s (lib/backoff.ts). */
+  retry?: { baseMs: number; capMs: number; random?: () => number };
+}
+
+export type SessionInput =
+  | { type: 'start' }
+  /** A snapshot loaded by `load` command number `load`, consistent at `position`. */
+  | { type: 'loaded'; load: number; position: number }
+  | { type: 'load-failed'; load: number; error: OrdersLiveError }
+  | { type: 'open'; link: number }
+  | { type: 'events'; link: number; events: readonly OrderEvent[] }
+  | { type: 'ready'; link: number; position: number }
+  | { type: 'resync'; link: number; reason: string }
+  /** The link closed or never opened; `refusal` when the gateway refused the handshake. */
+  | { type: 'lost'; link: number; reason: string; refusal?: { status: number; message: string } }
+  /** The timer of the last `wait` fired. */
+  | { type: 'timer' }
+  /** The application asks to connect again now (a new token, say). */
+  | { type: 'reconnect' }
+  /** Stop receiving for a while (the consumer is behind); `resume` continues after the position. */
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'close' }
+  /** The gateway's filter changed: with one, positions skip what it leaves out. */
+  | { type: 'filtered'; filtered: boolean };
+
+export type SessionCommand =
+  | { type: 'connect'; link: number; url: number; since: number | undefined }
+  | { type: 'disconnect'; link: number }
+  | { type: 'load'; load: number; url: number }
+  /** The snapshot of that load is accepted: replace the model with it (position is set). */
+  | { type: 'snapshot'; load: number }
+  /** Replace any pending timer: fire `timer` after `ms`; `ms` null cancels it. */
+  | { type: 'wait'; ms: number | null }
+  /** New events, once each, in order. */
+  | { type: 'deliver'; events: OrderEvent[] }
+  | { type: 'status'; status: LiveStatus; detail?: string }
+  /** `fatal`: the session is closed. */
+  | { type: 'error'; error: OrdersLiveError; fatal: boolean };
+
+/** What the session mended: a correct gateway gives neither, so they are worth watching. */
+export interface SessionStats {
+  /** Events dropped because their position was already delivered. */
+  duplicates: number;
+  /** Times positions were skipped and the session resumed over the gap. */
+  gaps: number;
+}
+
+export interface Session {
+  readonly stats: Readonly<SessionStats>;
+  /** The last position delivered (or of the snapshot, or of `ready`). */
+  readonly position: number | undefined;
+  readonly status: LiveStatus;
+  handle(input: SessionInput): SessionCommand[];
+}
+
+type Next = 'connect' | 'load';
+
+export function createSession(options: SessionOptions): Session {
+  const retry = { baseMs: 500, capMs: 5_000, ...options.retry };
+  let position = options.snapshot ? undefined : options.since;
+  let status: LiveStatus = 'connecting';
+  let hasSnapshot = false;
+  let everLive = false;
+  let url = 0;
+  let attempt = 0;
+  let link = 0;
+  let linkOpen = false; // a link is connecting or open
+  let load = 0;
+  let loading = false;
+  let waiting: Next | null = null;
+  let paused = false;
+  let started = false;
+  let contiguous = options.contiguous;
+  let statusDetail: string | undefined;
+  /** Closed by a refused handshake: reconnect() may try again. */
+  let reopenable = false;
+  const stats: SessionStats = { duplicates: 0, gaps: 0 };
+
+  function setStatus(next: LiveStatus, detail?: string): SessionCommand[] {
+    // The same status again (a refused token, retried) is news only with a new reason.
+    if (next === status && (detail === undefined || detail === statusDetail)) return [];
+    status = next;
+    statusDetail = detail;
+    return [
+      detail === undefined ? { type: 'status', status: next } : { type: 'status', status: next, detail },
+    ];
+  }
+
+  function dropLink(): SessionCommand[] {
+    if (!linkOpen) return [];
+    linkOpen = false;
+    return [{ type: 'disconnect', link }];
+  }
+
+  function go(next: Next): SessionCommand[] {
+    waiting = null;
+    if (next === 'load') {
+      loading = true;
+      load += 1;
+      return [{ type: 'load', load, url }];
+    }
+    if (paused) return [];
+    link += 1;
+    linkOpen = true;
+    return [{ type: 'connect', link, url, since: position }];
+  }
+
+  /** Retries `next` after the backoff, on the next URL. */
+  function later(next: Next, floorMs = 0): SessionCommand[] {
+    url = (url + 1) % options.urls;
+    const ms = Math.max(floorMs, backoffDelayMs(attempt, retry));
+    attempt += 1;
+    waiting = next;
+    return [{ type: 'wait', ms }];
+  }
+
+  function close(error?: OrdersLiveError): SessionCommand[] {
+    const commands: SessionCommand[] = [...dropLink(), { type: 'wait', ms: null }];
+    waiting = null;
+    loading = false;
+    reopenable =
+      error instanceof RefusedError || error instanceof BadFilterError || error instanceof UnauthorizedError;
+    if (error) commands.push({ type: 'error', error, fatal: true });
+    return [...commands, ...setStatus('closed', error?.message)];
+  }
+
+  function refused(refusal: { status: number; message: string }): SessionCommand[] {
+    if (refusal.status !== 401) {
+      const error = /filter/.test(refusal.message)
+        ? new BadFilterError(refusal.message)
+        : new RefusedError(refusal.message);
+      return close(error);
+    }
+    const error = new UnauthorizedError(refusal.message);
+    if (options.refusalIsFatal) return close(error);
+    // A token does not mend itself quickly: wait the longest backoff, or for reconnect().
+    return [
+      { type: 'error', error, fatal: false },
+      ...setStatus('unauthorized', refusal.message),
+      ...later(waitingFor(), retry.capMs),
+    ];
+  }
+
+  /** What to do next when the stream cannot go on: a snapshot first if there is none yet. */
+  function waitingFor(): Next {
+    return options.snapshot && !hasSnapshot ? 'load' : 'connect';
+  }
+
+  function accept(events: readonly OrderEvent[]): SessionCommand[] {
+    const fresh: OrderEvent[] = [];
+    for (const event of events) {
+      if (position !== undefined && event.position <= position) {
+        stats.duplicates += 1;
+        continue;
+      }
+      if (contiguous && position !== undefined && event.position !== position + 1) {
+        stats.gaps += 1;
+        // The gateway skipped positions: resume after the last one delivered (it fills the gap).
+        const commands: SessionCommand[] = fresh.length > 0 ? [{ type: 'deliver', events: fresh }] : [];
+        return [
+          ...commands,
+          ...dropLink(),
+          ...setStatus('reconnecting', `gap after position ${position}`),
+          ...later('connect'),
+        ];
+      }
+      fresh.push(event);
+      position = event.position;
+    }
+    return fresh.length > 0 ? [{ type: 'deliver', events: fresh }] : [];
+  }
+
+  return {
+    stats,
+    get position() {
+      return position;
+    },
+    get status() {
+      return status;
+    },
+    handle(input) {
+      // Closed for good, except that reconnect() tries again after a refused handshake (the
+      // application may have a new token).
+      if (status === 'closed' && !(input.type === 'reconnect' && reopenable)) return [];
+      switch (input.type) {
+        case 'start':
+          if (started) return [];
+          started = true;
+          return [...setStatus('connecting'), ...go(options.snapshot ? 'load' : 'connect')];
+        case 'loaded':
+          if (!loading || input.load !== load) return [];
+          loading = false;
+          hasSnapshot = true;
+          position = input.position;
+          return [{ type: 'snapshot', load: input.load }, ...go('connect')];
+        case 'load-failed':
+          if (!loading || input.load !== load) return [];
+          loading = false;
+          if (input.error.code === 'unauthorized')
+            return refused({ status: 401, message: input.error.message });
+          return [{ type: 'error', error: input.error, fatal: false }, ...later('load')];
+        case 'open':
+          if (input.link !== link || !linkOpen) return [];
+          return setStatus('catching-up');
+        case 'events':
+          if (input.link !== link || !linkOpen) return [];
+          return accept(input.events);
+        case 'ready': {
+          if (input.link !== link || !linkOpen) return [];
+          if (contiguous && position !== undefined && input.position > position) {
+            stats.gaps += 1;
+            return [
+              ...dropLink(),
+              ...setStatus('reconnecting', `gap after position ${position}`),
+              ...later('connect'),
+            ];
+          }
+          position = Math.max(position ?? input.position, input.position);
+          attempt = 0;
+          everLive = true;
+          return setStatus('live');
+        }
+        case 'resync': {
+          if (input.link !== link || !linkOpen) return [];
+          const commands = dropLink();
+          if (!options.snapshot) return [...commands, ...close(new ResyncError(input.reason, position))];
+          return [...commands, ...setStatus('reloading', input.reason), ...go('load')];
+        }
+        case 'lost':
+          if (input.link !== link || !linkOpen) return [];
+          linkOpen = false;
+          if (input.refusal) return refused(input.refusal);
+          return [...setStatus(everLive ? 'reconnecting' : 'connecting', input.reason), ...later('connect')];
+        case 'timer': {
+          if (!waiting) return [];
+          return go(waiting);
+        }
+        case 'reconnect': {
+          if (!started || paused) return [];
+          attempt = 0;
+          reopenable = false;
+          const commands: SessionCommand[] = [...dropLink(), { type: 'wait', ms: null }];
+          // A load in flight may carry the old token: a new one replaces it.
+          const next = loading ? 'load' : waitingFor();
+          const again = everLive ? 'reconnecting' : 'connecting';
+          const loadStatus = hasSnapshot ? 'reloading' : 'connecting';
+          return [...commands, ...setStatus(next === 'load' ? loadStatus : again), ...go(next)];
+        }
+        case 'pause':
+          if (paused) return [];
+          paused = true;
+          return dropLink();
+        case 'resume':
+          if (!paused) return [];
+          paused = false;
+          return loading || waiting ? [] : go('connect');
+        case 'close':
+          return close();
+        case 'filtered':
+          contiguous = !input.filtered;
+          return [];
+      }
+    },
+  };
+}
