@@ -1,6 +1,7 @@
 // The dashboard on a server with a read-write and a read-only token: it asks for a token before
 // it shows any order, keeps the one entered, follows the table live with a read-only one while
-// offering nothing that would change an order, and offers editing again with a read-write one.
+// offering nothing that would change an order, and offers editing again with a read-write one;
+// a handshake the gateway refuses outright is shown, and a good token mends it.
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,20 @@ describe('the dashboard with a read-only token', () => {
     await page.waitForSelector('summary:has-text("New order")', { state: 'visible' });
     expect(await page.locator('button[data-action="edit"]:visible').count()).toBe(5);
     expect(await text(page, 'token-status')).toBe('Token "operator" may read and change orders.');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('says when the gateway refuses the handshake itself, and follows again once a good token is entered', async () => {
+    const { page } = browser;
+    await waitForState(page, 'live');
+    // Over the handshake's 1,000 characters: a 400, which no retry with the same token can mend.
+    await enterToken('x'.repeat(1_001));
+    await waitForState(page, 'refused');
+    await enterToken(OPERATOR);
+    await waitForState(page, 'live');
+    expect((await rowsInDom(page)).length).toBe(5);
+    await psql.query("UPDATE orders SET status = 'delivered' WHERE id = 3");
+    await page.waitForSelector(rowSelector(3, { status: 'delivered' }), { timeout: 10_000 });
     expect(browser.errors).toEqual([]);
   });
 });

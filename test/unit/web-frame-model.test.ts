@@ -1,13 +1,12 @@
-// The dashboard's per-frame bookkeeping (web/src/pending-changes.ts), what the table shows
-// (visible-orders.ts), the latency percentiles (latency-meter.ts), and the contract values the
-// page imports.
+// The dashboard's per-frame bookkeeping of the live set's events and changes
+// (web/src/pending-changes.ts), what the table shows (visible-orders.ts), the latency percentiles
+// (latency-meter.ts), and the contract values the page imports.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Order, OrderEvent } from '../../src/contract/events.js';
+import type { Order, OrderChange, OrderEvent } from '../../src/client/index.js';
 import { projectPath } from '../../src/paths.js';
 import { createLatencyMeter } from '../../web/src/latency-meter.js';
-import type { AppliedChange } from '../../web/src/order-store.js';
 import { createPendingChanges } from '../../web/src/pending-changes.js';
 import { type TableView, visibleOrders } from '../../web/src/visible-orders.js';
 
@@ -43,10 +42,13 @@ function update(position: number, id: number, changes: Record<string, [unknown, 
 describe('pending changes', () => {
   it('folds a frame of updates of one row into one change, first old value to last new one', () => {
     const pending = createPendingChanges(200, 1_000);
-    const applied: AppliedChange = { kind: 'update', order: order(1), previous: order(1) };
-    pending.add(update(1, 1, { status: ['pending', 'processing'] }), applied, true);
-    pending.add(update(2, 1, { status: ['processing', 'shipped'] }), applied, true);
-    pending.add(update(3, 1, { customer_name: ['A', 'B'] }), applied, false);
+    const updated = (event: OrderEvent, live: boolean) => {
+      pending.event(event, live);
+      pending.change({ kind: 'updated', event, previous: order(1) }, order(1));
+    };
+    updated(update(1, 1, { status: ['pending', 'processing'] }), true);
+    updated(update(2, 1, { status: ['processing', 'shipped'] }), true);
+    updated(update(3, 1, { customer_name: ['A', 'B'] }), false);
     const frame = pending.take();
     expect(frame.rows.get(1)).toEqual({
       kind: 'update',
@@ -56,16 +58,58 @@ describe('pending changes', () => {
     expect(pending.empty).toBe(true);
   });
 
+  it('shows an order added and changed in one frame as new, and a removed one as deleted', () => {
+    const pending = createPendingChanges(200, 1_000);
+    pending.change({ kind: 'added', event: update(1, 1, {}), previous: undefined }, order(1));
+    pending.change(
+      { kind: 'updated', event: update(2, 1, { status: ['pending', 'shipped'] }), previous: order(1) },
+      order(1),
+    );
+    pending.change({ kind: 'removed', event: update(3, 2, {}), previous: order(2) }, undefined);
+    const frame = pending.take();
+    expect(frame.rows).toEqual(
+      new Map([
+        [1, { kind: 'insert', changes: {} }],
+        [2, { kind: 'delete', changes: {} }],
+      ]),
+    );
+    expect(frame.feed).toEqual([]); // the feed is what event() recorded
+  });
+
   it('keeps only the newest events for the feed, and a truncate drops the rows before it', () => {
     const pending = createPendingChanges(3, 1_000);
-    for (let p = 1; p <= 10; p++) pending.add(update(p, p, {}), { kind: 'insert', order: order(p) }, true);
+    const received = (event: OrderEvent, change: OrderChange, now: Order | undefined) => {
+      pending.event(event, true);
+      pending.change(change, now);
+    };
+    for (let p = 1; p <= 10; p++) {
+      const event = update(p, p, {});
+      received(event, { kind: 'added', event, previous: undefined }, order(p));
+    }
     const truncate = { ...update(11, 0, {}), op: 'truncate' as const, order: null, order_id: null };
-    pending.add(truncate, { kind: 'truncate' }, true);
-    pending.add(update(12, 12, {}), { kind: 'insert', order: order(12) }, true);
+    received(truncate, { kind: 'cleared', event: truncate, previous: undefined }, undefined);
+    const last = update(12, 12, {});
+    received(last, { kind: 'added', event: last, previous: undefined }, order(12));
     const frame = pending.take();
     expect(frame.feed.map((e) => e.position)).toEqual([10, 11, 12]);
     expect(frame.truncate?.position).toBe(11);
     expect([...frame.rows.keys()]).toEqual([12]);
+  });
+
+  it('drops the row changes on reset (a snapshot replaced the view) but keeps the feed and latency', () => {
+    const pending = createPendingChanges(200, 1_000);
+    const truncate = { ...update(1, 0, {}), op: 'truncate' as const, order: null, order_id: null };
+    pending.event(truncate, true);
+    pending.change({ kind: 'cleared', event: truncate, previous: undefined }, undefined);
+    const event = update(2, 2, {});
+    pending.event(event, true);
+    pending.change({ kind: 'added', event, previous: undefined }, order(2));
+    pending.reset();
+    const frame = pending.take();
+    expect(frame.rows.size).toBe(0);
+    expect(frame.truncate).toBeNull();
+    expect(frame.feed.map((e) => e.position)).toEqual([1, 2]);
+    expect(frame.occurred).toHaveLength(2);
   });
 });
 

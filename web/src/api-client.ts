@@ -1,9 +1,10 @@
-// The REST API as the page uses it, every request with the token (Bearer): what the token allows,
-// orders pages for the snapshot, and create / change / delete with If-Match. Every failure becomes an ApiError carrying the server's
-// problem+json (title, detail, field errors), or a made-up one when the server did not answer.
+// The REST API as the page writes through it, every request with the token (Bearer): what the
+// token allows, and create / change / delete with If-Match (the reads of the orders are the live
+// set's, src/client). Every failure becomes an ApiError carrying the server's problem+json (title,
+// detail, field errors), or a made-up one when the server did not answer.
 
 import type { Order } from '../../src/contract/events.js';
-import type { AccessBody, NewOrder, OrderChanges, OrdersPageBody, Problem } from '../../src/contract/rest.js';
+import type { AccessBody, NewOrder, OrderChanges, Problem } from '../../src/contract/rest.js';
 
 export type { AccessBody, NewOrder, Problem };
 
@@ -16,15 +17,9 @@ export class ApiError extends Error {
   }
 }
 
-export interface OrdersPage extends OrdersPageBody {
-  /** X-Event-Position: every event up to it is reflected in this page. */
-  position: number;
-}
-
 export interface ApiClient {
   /** What the current token allows (401 when the server needs one and it is missing or wrong). */
   access(): Promise<AccessBody>;
-  listPage(after: number, limit: number): Promise<OrdersPage>;
   create(order: NewOrder): Promise<Order>;
   /** Changes fields of order `id`, refused with 412 unless it still has `version`. */
   update(id: number, changes: OrderChanges, version: number): Promise<Order>;
@@ -71,19 +66,6 @@ export function createApiClient({
   return {
     async access() {
       return (await request('GET', '/access')).json() as Promise<AccessBody>;
-    },
-    async listPage(after, limit) {
-      const response = await request('GET', `/orders?after=${after}&limit=${limit}`);
-      const body = (await response.json()) as OrdersPageBody;
-      const position = Number(response.headers.get('X-Event-Position'));
-      if (!Number.isSafeInteger(position) || position < 0) {
-        throw new ApiError({
-          status: response.status,
-          title: 'Bad snapshot',
-          detail: 'GET /orders answered without a valid X-Event-Position header',
-        });
-      }
-      return { orders: body.orders, next: body.next, position };
     },
     async create(order) {
       return (await request('POST', '/orders', order)).json() as Promise<Order>;

@@ -1,23 +1,31 @@
-// The composition root of the page: the live model (live-orders.ts) drawn once per animation
-// frame (frame-scheduler.ts) into the table, counters, feed and connection line, and the forms
-// that write through the API.
+// The composition root of the page: the live set of orders (src/client: snapshot, stream, resume,
+// reload and reconnect, the one implementation of them) drawn once per animation frame
+// (frame-scheduler.ts) into the table, counters, feed and connection line, and the forms that
+// write through the API.
 
-import type { OrderEvent } from '../../src/contract/events.js';
+import {
+  createLiveOrders,
+  type LiveOrders,
+  type LiveStatus,
+  type OrderEvent,
+} from '../../src/client/index.js';
+import { type AccessReader, createAccessReader } from './access-reader.js';
 import { ApiError, createApiClient } from './api-client.js';
 import { type ConnectionStatus, createConnectionStatus } from './connection-status.js';
 import { wireCreateOrderForm } from './create-order-form.js';
 import { byTestId, setText } from './dom.js';
-import { createEditOrderDialog } from './edit-order-dialog.js';
-import { createEventFeed } from './event-feed.js';
+import { createEditOrderDialog, type EditOrderDialog } from './edit-order-dialog.js';
+import { createEventFeed, FEED_LIMIT } from './event-feed.js';
 import { formatTime } from './format.js';
-import { createFrameScheduler } from './frame-scheduler.js';
-import { createLatencyMeter } from './latency-meter.js';
-import { createLiveOrders, type LiveOrders } from './live-orders.js';
-import { createMessages, wireDismiss } from './messages.js';
+import { createFrameScheduler, type FrameScheduler } from './frame-scheduler.js';
+import { createLatencyMeter, LATENCY_SAMPLES } from './latency-meter.js';
+import { createMessages, type Messages, wireDismiss } from './messages.js';
 import { createOrdersTable, type OrdersTable } from './orders-table.js';
+import { createPendingChanges, type PendingChanges } from './pending-changes.js';
 import { createStatusCounters } from './status-counters.js';
+import { createStatusCounts, type StatusCounts } from './status-counts.js';
 import { wireTableFilter } from './table-filter.js';
-import { createTokenField } from './token-field.js';
+import { createTokenField, type TokenField } from './token-field.js';
 
 /** The latency readout is rewritten at most this often: a number changing 60 times a second is unreadable. */
 const LATENCY_REFRESH_MS = 250;
@@ -25,8 +33,9 @@ const LATENCY_REFRESH_MS = 250;
 export function startDashboard(root: HTMLElement): void {
   const status = createConnectionStatus(root);
   const messages = createMessages(root);
-  const token = createTokenField(root, () => live.retry());
+  const token = createTokenField(root, () => tokenChanged());
   const api = createApiClient({ token: token.get });
+  const access = createAccessReader(root, api, token);
   const onError = (context: string, err: unknown) => {
     messages.error(context, err);
     if (err instanceof ApiError && err.problem.status === 401) token.markNeeded();
@@ -35,66 +44,116 @@ export function startDashboard(root: HTMLElement): void {
     table: byTestId<HTMLTableElement>(root, 'orders-table'),
     summary: byTestId(root, 'row-summary'),
     onEdit: (id) => {
-      const order = live.store.get(id);
+      const order = live.get(id);
       if (order && root.dataset.access !== 'read') dialog.open(order);
     },
   });
   const dialog = createEditOrderDialog(root, {
     api,
-    latest: (id) => live.store.get(id),
+    latest: (id) => live.get(id),
     onDone: (text) => messages.info(text),
     onError,
   });
   wireCreateOrderForm(root, { api, onCreated: (id) => messages.info(`Order #${id} created.`), onError });
-  wireTableFilter(root, (filter) => table.setFilter(filter, live.store));
+  wireTableFilter(root, (filter) => table.setFilter(filter, live));
   wireDismiss(root, messages);
 
-  const draw = createFrameDrawing(root, status);
+  const pending = createPendingChanges(FEED_LIMIT, LATENCY_SAMPLES);
+  const counts = createStatusCounts();
+  const draw = createFrameDrawing(root, { status, table, pending, counts });
   const scheduler = createFrameScheduler((now) => {
-    draw(live, table, now);
+    draw(live, now);
     dialog.refresh();
   });
-  const live = createLiveOrders({
-    api,
-    token: token.get,
-    onChange: () => scheduler.schedule(),
-    onSnapshot() {
-      table.reload(live.store);
-      draw(live, table, Date.now());
-      dialog.refresh();
-    },
-    onState(state, detail) {
-      status.setState(state, detail);
-      if (state === 'unauthorized') token.markNeeded();
-    },
-    onAccess(access) {
-      // A read-only token: the controls that change orders are hidden (styles.css) and the
-      // edit dialog does not open.
-      root.dataset.access = access.access;
-      token.showAccess(access);
-    },
-    onLoadError: (err) => onError('Could not load the orders (retrying)', err),
-    onLoadRecovered: () => messages.clear(),
+  const page: PageParts = { status, messages, token, access, table, dialog, pending, counts, scheduler };
+  const live = followOrders(page);
+  // What the token allows first: a read-only token's rows are never drawn with edit buttons.
+  // How following fails (a refused handshake) reaches the 'error' and 'status' listeners.
+  void access.read().then(() => live.start().catch(() => undefined));
+
+  function tokenChanged(): void {
+    void access.read();
+    // Before start() this does nothing (the load about to start reads the new token); after a
+    // refused token or handshake it tries the new one at once.
+    live.reconnect();
+  }
+}
+
+/** The parts of the page the live set's events go to. */
+interface PageParts {
+  status: ConnectionStatus;
+  messages: Messages;
+  token: TokenField;
+  access: AccessReader;
+  table: OrdersTable;
+  dialog: EditOrderDialog;
+  pending: PendingChanges;
+  counts: StatusCounts;
+  scheduler: FrameScheduler;
+}
+
+/** A live set whose events are recorded for the next frame, and whose status and errors are shown. */
+function followOrders(page: PageParts): LiveOrders {
+  const orders = createLiveOrders({ token: page.token.get });
+  let shown: LiveStatus = orders.status;
+  let loadFailed = false;
+
+  orders.on('event', (event, live) => {
+    page.pending.event(event, live);
+    page.scheduler.schedule();
   });
-  live.start();
+  orders.on('change', (change, order) => {
+    page.pending.change(change, order);
+    page.counts.change(change, order);
+  });
+  orders.on('reset', () => {
+    if (loadFailed) page.messages.clear();
+    loadFailed = false;
+    // GET /access failed before this snapshot loaded (the server was down): the API answers now.
+    if (!page.access.known) void page.access.read();
+    page.pending.reset();
+    page.counts.reset(orders.all());
+    page.table.reload(orders);
+    page.dialog.refresh();
+    page.scheduler.schedule();
+  });
+  orders.on('status', (next, detail) => {
+    page.status.setStatus(next, detail);
+    if (next === 'unauthorized' && shown !== 'unauthorized') page.token.markNeeded();
+    // A new snapshot, perhaps of a restored server whose tokens changed.
+    if (next === 'reloading') void page.access.read();
+    shown = next;
+    page.scheduler.schedule(); // `ready` may have moved the position
+  });
+  orders.on('error', (error, fatal) => {
+    // A refusal (fatal, or a refused token) is the status line's and the token field's to show.
+    if (!fatal && error.code !== 'unauthorized') {
+      loadFailed = true;
+      page.messages.error('Could not load the orders (retrying)', error);
+    }
+  });
+  return orders;
 }
 
 /** One frame: what changed since the last one, into the table, feed, counters and readouts. */
-function createFrameDrawing(root: HTMLElement, status: ConnectionStatus) {
+function createFrameDrawing(
+  root: HTMLElement,
+  { status, table, pending, counts }: Pick<PageParts, 'status' | 'table' | 'pending' | 'counts'>,
+) {
   const counters = createStatusCounters(byTestId(root, 'counters'));
   const feed = createEventFeed(byTestId(root, 'feed'));
   const notice = byTestId(root, 'notice');
   const latency = createLatencyMeter();
   let latencyShownAt = 0;
 
-  return (live: LiveOrders, table: OrdersTable, now: number): void => {
-    const frame = live.pending.take();
+  return (live: LiveOrders, now: number): void => {
+    const frame = pending.take();
     if (frame.truncate) showTruncate(notice, frame.truncate);
-    table.render(live.store, frame.rows, frame.truncate !== null);
+    table.render(live, frame.rows, frame.truncate !== null);
     feed.add(frame.feed);
     for (const occurredAt of frame.occurred) latency.record(occurredAt, now);
-    counters.update(live.store.counts(), live.store.size);
-    const position = live.position();
+    counters.update(counts.current, live.size);
+    const position = live.position;
     if (position !== undefined) status.setPosition(position);
     if (frame.occurred.length > 0 && now - latencyShownAt >= LATENCY_REFRESH_MS) {
       latencyShownAt = now;

@@ -3,13 +3,17 @@
 // (role=status). One of each, replaced by the next; an error stays until dismissed or replaced,
 // a confirmation fades after a while.
 
+import { RequestError } from '../../src/client/index.js';
 import { ApiError } from './api-client.js';
 import { byTestId, el } from './dom.js';
 
 const INFO_MS = 6_000;
 
 export interface Messages {
-  /** Shows `context: detail` for an ApiError (with its field errors), or the error's message. */
+  /**
+   * Shows `context: detail` for an ApiError (with its field errors), or the error's message; the
+   * box's data-status is the HTTP status (0: no answer), from the API client or the live set.
+   */
   error(context: string, err: unknown): void;
   info(text: string): void;
   clear(): void;
@@ -30,7 +34,7 @@ export function createMessages(root: HTMLElement): Messages {
     error(context, err) {
       const problem = err instanceof ApiError ? err.problem : undefined;
       const detail = problem ? problem.detail : err instanceof Error ? err.message : String(err);
-      errorBox.dataset.status = String(problem?.status ?? 0);
+      errorBox.dataset.status = String(problem?.status ?? (err instanceof RequestError ? err.status : 0));
       errorBox.replaceChildren(
         el('p', {}, el('strong', {}, `${context}: `), problem ? `${problem.title}: ${detail}` : detail),
         fieldErrors(problem?.errors, detail) ?? '',

@@ -2,10 +2,10 @@
 // frame (flash on change, fade on delete), plus moves when the order of the visible rows
 // changed. Rows beyond MAX_VISIBLE_ROWS are not drawn: the search and filter narrow them.
 
+import type { LiveOrders } from '../../src/client/index.js';
 import { setText } from './dom.js';
 import { describeChanges } from './format.js';
 import { createOrderRow, updateOrderRow } from './order-row.js';
-import type { OrderStore } from './order-store.js';
 import type { RowChange } from './pending-changes.js';
 import { createRowMotion } from './row-motion.js';
 import { wireSortableHeads } from './sortable-heads.js';
@@ -14,6 +14,9 @@ import { type TableView, visibleOrders } from './visible-orders.js';
 /** Rows drawn at most: about 2 MB of DOM, still quick to lay out on a slow laptop. */
 export const MAX_VISIBLE_ROWS = 2_000;
 
+/** The orders the table is drawn from: the live set (src/client). */
+export type OrdersModel = Pick<LiveOrders, 'get' | 'all' | 'size'>;
+
 export interface OrdersTableOptions {
   table: HTMLTableElement;
   summary: HTMLElement;
@@ -21,11 +24,11 @@ export interface OrdersTableOptions {
 }
 
 export interface OrdersTable {
-  setFilter(filter: Pick<TableView, 'status' | 'search'>, store: OrderStore): void;
+  setFilter(filter: Pick<TableView, 'status' | 'search'>, model: OrdersModel): void;
   /** Applies one frame of changes; `truncate` first empties the body. */
-  render(store: OrderStore, rows: ReadonlyMap<number, RowChange>, truncate: boolean): void;
+  render(model: OrdersModel, rows: ReadonlyMap<number, RowChange>, truncate: boolean): void;
   /** After the model was replaced by a snapshot: every drawn row is rewritten from it. */
-  reload(store: OrderStore): void;
+  reload(model: OrdersModel): void;
 }
 
 export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions): OrdersTable {
@@ -33,10 +36,10 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
   const rows = new Map<number, HTMLTableRowElement>();
   const motion = createRowMotion();
   const view: TableView = { sort: 'id', descending: true, status: 'all', search: '' };
-  let current: OrderStore | undefined;
+  let current: OrdersModel | undefined;
 
   /** Updates the drawn rows that changed; returns the ids inserted this frame. */
-  function applyRowChanges(store: OrderStore, changes: ReadonlyMap<number, RowChange>): Set<number> {
+  function applyRowChanges(model: OrdersModel, changes: ReadonlyMap<number, RowChange>): Set<number> {
     const inserted = new Set<number>();
     for (const [id, change] of changes) {
       const row = rows.get(id);
@@ -44,7 +47,7 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
         if (row) removeRow(id, row);
         continue;
       }
-      const order = store.get(id);
+      const order = model.get(id);
       if (!order) continue;
       if (change.kind === 'insert') inserted.add(id);
       if (!row) continue; // drawn by reconcile() if it is visible
@@ -64,7 +67,7 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
   }
 
   /** Shows exactly `ids`, in that order, moving as few rows as it can. */
-  function reconcile(store: OrderStore, ids: readonly number[], inserted: ReadonlySet<number>): void {
+  function reconcile(model: OrdersModel, ids: readonly number[], inserted: ReadonlySet<number>): void {
     const wanted = new Set(ids);
     for (const [id, row] of rows) {
       if (!wanted.has(id)) {
@@ -78,7 +81,7 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
       while (cursor && motion.isFading(cursor)) cursor = cursor.nextElementSibling;
       let row = rows.get(id);
       if (!row) {
-        row = createOrderRow(store.get(id)!, inserted.has(id) ? 'new' : undefined);
+        row = createOrderRow(model.get(id)!, inserted.has(id) ? 'new' : undefined);
         if (inserted.has(id)) motion.flash(row, 'insert');
         rows.set(id, row);
       }
@@ -90,15 +93,15 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
       focused.focus({ preventScroll: true });
   }
 
-  function redraw(store: OrderStore, inserted: ReadonlySet<number> = new Set()): void {
-    current = store;
-    const { ids, matching } = visibleOrders(store.values(), view, MAX_VISIBLE_ROWS);
-    reconcile(store, ids, inserted);
+  function redraw(model: OrdersModel, inserted: ReadonlySet<number> = new Set()): void {
+    current = model;
+    const { ids, matching } = visibleOrders(model.all(), view, MAX_VISIBLE_ROWS);
+    reconcile(model, ids, inserted);
     setText(
       summary,
       matching > ids.length
         ? `Showing the first ${ids.length.toLocaleString()} of ${matching.toLocaleString()} matching orders: narrow the search to see the others.`
-        : `${matching.toLocaleString()} of ${store.size.toLocaleString()} orders shown.`,
+        : `${matching.toLocaleString()} of ${model.size.toLocaleString()} orders shown.`,
     );
   }
 
@@ -112,25 +115,25 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
   });
 
   return {
-    setFilter(filter, store) {
+    setFilter(filter, model) {
       view.status = filter.status;
       view.search = filter.search;
-      redraw(store);
+      redraw(model);
     },
-    render(store, changes, truncate) {
+    render(model, changes, truncate) {
       if (truncate) {
         for (const row of rows.values()) row.remove();
         rows.clear();
       }
-      const inserted = applyRowChanges(store, changes);
-      if (truncate || changes.size > 0) redraw(store, inserted);
+      const inserted = applyRowChanges(model, changes);
+      if (truncate || changes.size > 0) redraw(model, inserted);
     },
-    reload(store) {
+    reload(model) {
       for (const [id, row] of rows) {
-        const order = store.get(id);
+        const order = model.get(id);
         if (order) updateOrderRow(row, order);
       }
-      redraw(store);
+      redraw(model);
     },
   };
 }

@@ -1,10 +1,11 @@
-// What happened since the last frame, folded per row: the table then touches each changed row
-// once per frame however many events it had (5 updates of one row in a frame: one DOM update,
-// showing the first old value → the last new one). Pure, no DOM.
+// What happened since the last frame, as the live set (src/client) reported it: every event for
+// the feed and the latency meter, and the changes folded per row, so the table touches each
+// changed row once per frame however many events it had (5 updates of one row in a frame: one
+// DOM update, showing the first old value → the last new one). Pure, no DOM.
 
-import type { OrderEvent } from '../../src/contract/events.js';
-import type { AppliedChange } from './order-store.js';
+import type { Order, OrderChange, OrderEvent } from '../../src/client/index.js';
 
+/** How a row is drawn: an added order appears as new, a removed one fades out. */
 export type RowChangeKind = 'insert' | 'update' | 'delete';
 
 export interface RowChange {
@@ -24,8 +25,15 @@ export interface FrameChanges {
 }
 
 export interface PendingChanges {
-  /** Records one received event and what it did to the model (null: nothing). */
-  add(event: OrderEvent, applied: AppliedChange | null, live: boolean): void;
+  /** Records one received event; `live` (not replayed) ones count for the latency meter. */
+  event(event: OrderEvent, live: boolean): void;
+  /** Records one change of a row; `order` is the order now, undefined when it left the view. */
+  change(change: OrderChange, order: Order | undefined): void;
+  /**
+   * The view was replaced by a snapshot, which the table redraws whole: the row changes recorded
+   * so far describe the view it replaced. The feed and the latency samples stay.
+   */
+  reset(): void;
   readonly empty: boolean;
   /** Everything since the last take, and starts afresh. */
   take(): FrameChanges;
@@ -35,30 +43,19 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
   let frame = fresh();
   let empty = true;
 
-  function addRow(applied: AppliedChange, event: OrderEvent): void {
-    if (applied.kind === 'truncate') {
-      frame.rows.clear();
-      frame.truncate = event;
-      return;
-    }
-    const id = applied.order.id;
+  function addUpdate(id: number, event: OrderEvent): void {
     const before = frame.rows.get(id);
-    if (applied.kind === 'update') {
-      if (before?.kind === 'insert') return; // still new to the screen: it shows the last state
-      const changes = before?.changes ?? {};
-      for (const [field, [from, to]] of Object.entries(event.changes ?? {})) {
-        changes[field] = [field in changes ? changes[field]![0] : from, to];
-      }
-      frame.rows.set(id, { kind: 'update', changes });
-      return;
+    if (before?.kind === 'insert') return; // still new to the screen: it shows the last state
+    const changes = before?.changes ?? {};
+    for (const [field, [from, to]] of Object.entries(event.changes ?? {})) {
+      changes[field] = [field in changes ? changes[field]![0] : from, to];
     }
-    frame.rows.set(id, { kind: applied.kind, changes: {} });
+    frame.rows.set(id, { kind: 'update', changes });
   }
 
   return {
-    add(event, applied, live) {
+    event(event, live) {
       empty = false;
-      if (applied) addRow(applied, event);
       frame.feed.push(event);
       // Keeping twice the limit and trimming in one go costs less than a shift() per event.
       if (frame.feed.length > 2 * feedLimit) frame.feed = frame.feed.slice(-feedLimit);
@@ -66,6 +63,22 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
         frame.occurred.push(event.occurred_at);
         if (frame.occurred.length > 2 * latencyLimit) frame.occurred = frame.occurred.slice(-latencyLimit);
       }
+    },
+    change(change, order) {
+      empty = false;
+      if (change.kind === 'cleared') {
+        frame.rows.clear();
+        frame.truncate = change.event;
+        return;
+      }
+      const id = (order ?? change.previous)?.id;
+      if (id === undefined) return;
+      if (change.kind === 'updated') addUpdate(id, change.event);
+      else frame.rows.set(id, { kind: change.kind === 'added' ? 'insert' : 'delete', changes: {} });
+    },
+    reset() {
+      frame.rows.clear();
+      frame.truncate = null;
     },
     get empty() {
       return empty;
