@@ -41,7 +41,8 @@ Prints live events from a gateway, one line each, and resumes by itself after a 
   --since   replay every event after position P first
   --status  only events of orders with these statuses (pending, processing, shipped, delivered, cancelled)
   --json    one JSON envelope per line instead of text
-  --url     the gateway (default: http://127.0.0.1:PORT); the first API_TOKENS token is sent`,
+  --url     the gateway, or several separated by commas, tried in turn (default: http://127.0.0.1:PORT);
+            the first API_TOKENS token is sent`,
   demo: `Usage: orders-live demo [--rate N] [--duration S] [--orders N] [--url URL]
 
 Writes realistic order traffic — half through the REST API, half as direct SQL — and exits.

@@ -1,12 +1,14 @@
 // `orders-live tail`: live events in the terminal through a gateway, one line each (or JSON
-// lines), resumable with --since; it reconnects by itself and resumes where it stopped.
+// lines), resumable with --since. The client library (orders-live/client) does the following:
+// exactly once, in order, resuming where it stopped on every reconnect, on the next of several
+// gateways (--url a,b). A position older than retention continues live from now, said on stderr.
 
-import { io, type Socket } from 'socket.io-client';
+import { events, OrdersLiveError, ResyncError } from '../client/index.js';
 import { ORDER_STATUSES, type OrderStatus } from '../contract/events.js';
-import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../contract/socket.js';
 import { formatEvent } from './event-line.js';
 
 export interface TailOptions {
+  /** One gateway, or several separated by commas. */
   url: string;
   since?: number;
   status?: OrderStatus[];
@@ -29,51 +31,39 @@ export function parseStatuses(raw: string): OrderStatus[] | string {
 }
 
 /** Runs until the signal aborts; resolves with the exit code. */
-export function tail(options: TailOptions, signal: AbortSignal): Promise<number> {
-  let position = options.since;
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(options.url, {
-    transports: ['websocket'],
-    // A function, so every reconnect resumes from the last position printed.
-    auth: (cb) => {
-      const auth: HandshakeAuth = {};
-      if (position !== undefined) auth.since = position;
-      if (options.status) auth.filter = { status: options.status };
-      if (options.token) auth.token = options.token;
-      cb(auth as Record<string, unknown>);
-    },
-  });
-  return new Promise((resolve) => {
-    const finish = (code: number) => {
-      socket.disconnect();
-      resolve(code);
-    };
-    signal.addEventListener('abort', () => finish(0), { once: true });
-    socket.on('events', (events) => {
-      for (const event of events) {
+export async function tail(options: TailOptions, signal: AbortSignal): Promise<number> {
+  const urls = options.url.split(',').map((u) => u.trim());
+  let since = options.since;
+  while (!signal.aborted) {
+    const stream = events({
+      url: urls,
+      token: options.token,
+      since,
+      filter: options.status ? { status: options.status } : undefined,
+      signal,
+      onStatus(status, detail) {
+        if (status === 'live') options.err(`live at position ${stream.position ?? 0} (${options.url})`);
+        if (status === 'reconnecting')
+          options.err(`disconnected (${detail}); reconnecting from ${stream.position ?? 'now'}`);
+        if (status === 'connecting' && detail)
+          options.err(`cannot connect to ${options.url} (${detail}); retrying`);
+      },
+    });
+    try {
+      for await (const event of stream) {
         options.out(options.json ? JSON.stringify(event) : formatEvent(event, options.colour));
-        position = event.position;
       }
-    });
-    socket.on('ready', ({ position: at }) => {
-      position = Math.max(position ?? 0, at);
-      options.err(`live at position ${at} (${options.url})`);
-    });
-    socket.on('resync', ({ reason }) => {
-      options.err(`cannot resume from ${position}: ${reason}; continuing live from now`);
-      position = undefined; // the server disconnects; the disconnect handler reconnects live
-    });
-    socket.on('disconnect', (reason) => {
-      if (!signal.aborted) options.err(`disconnected (${reason}); reconnecting from ${position ?? 'now'}`);
-      if (reason === 'io server disconnect') socket.connect();
-    });
-    socket.on('connect_error', (err) => {
-      // A refusal by the server (bad token, bad filter) will not get better by retrying.
-      if ((err as Error & { data?: unknown }).data) {
-        options.err(`refused: ${err.message}`);
-        finish(1);
-      } else {
-        options.err(`cannot connect to ${options.url} (${err.message}); retrying`);
+      return 0;
+    } catch (e) {
+      if (e instanceof ResyncError) {
+        options.err(`cannot resume from ${e.position}: ${e.reason}; continuing live from now`);
+        since = undefined;
+        continue;
       }
-    });
-  });
+      // A refused token or filter will not get better by retrying.
+      options.err(`refused: ${e instanceof OrdersLiveError ? e.message : String(e)}`);
+      return 1;
+    }
+  }
+  return 0;
 }
