@@ -1,91 +1,109 @@
-// An observer: a socket.io-client that behaves like a careful dashboard. It starts at position 0
-// (replaying the whole log), rebuilds the orders table from events, and after every disconnect
-// reconnects — to the next gateway in its list — resuming with `since`. It records every
-// violation of the promise: a repeated position, a skipped one, a resync.
+// An observer: an application built on the client library (src/client), following both gateways
+// in turn. Half of them follow the change log from position 0 with `events()` and rebuild the
+// table themselves; the other half keep `liveOrders()` (snapshot, then the stream). Each records
+// what the library delivered — a position twice or out of turn is a violation of the library's
+// promise — and what the library mended (positions the gateways sent twice, gaps they left),
+// which is a violation of the gateways' promise.
 
-import { io, type Socket } from 'socket.io-client';
+import { createLiveOrders, type EventStream, events, type LiveOrders } from '../../src/client/index.js';
+import { createOrderSet } from '../../src/client/order-set.js';
 import type { Order, OrderEvent } from '../../src/contract/events.js';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../src/contract/socket.js';
+
+export type ObserverKind = 'events' | 'live';
 
 export interface ObserverStats {
+  /** The position before the first one delivered: 0, or a snapshot's. */
+  base: number;
   last: number;
   received: number;
+  /** Delivered by the library at or below a position it had already delivered. */
   duplicates: number;
+  /** Delivered by the library past the next position. */
   gaps: { after: number; got: number }[];
+  /** What the library dropped and resumed over: positions the gateways repeated or skipped. */
+  gatewayRepeats: number;
+  gatewayGaps: number;
   resyncs: number;
   reconnects: number;
   maxLagMs: number;
 }
 
 export class Observer {
-  readonly orders = new Map<number, Order>();
   readonly stats: ObserverStats = {
+    base: 0,
     last: 0,
     received: 0,
     duplicates: 0,
     gaps: [],
+    gatewayRepeats: 0,
+    gatewayGaps: 0,
     resyncs: 0,
     reconnects: 0,
     maxLagMs: 0,
   };
-  private socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
-  private next = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly table = createOrderSet();
+  private readonly live: LiveOrders | undefined;
+  private readonly stream: EventStream | undefined;
 
-  constructor(private readonly urls: () => string[]) {
-    this.connect();
-  }
-
-  private connect(): void {
-    if (this.stopped) return;
-    const urls = this.urls();
-    const url = urls[this.next++ % urls.length]!;
-    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-      auth: { since: this.stats.last },
-    });
-    this.socket = socket;
-    socket.on('events', (events) => this.apply(events));
-    socket.on('resync', () => this.stats.resyncs++);
-    const retry = () => {
-      socket.removeAllListeners();
-      socket.disconnect();
-      if (this.stopped || this.socket !== socket) return;
-      this.stats.reconnects++;
-      this.timer = setTimeout(() => this.connect(), 100 + Math.random() * 200);
+  constructor(
+    readonly kind: ObserverKind,
+    urls: string[],
+  ) {
+    const onStatus = (status: string) => {
+      if (status === 'reconnecting') this.stats.reconnects++;
+      if (status === 'reloading') this.stats.resyncs++;
     };
-    socket.on('disconnect', retry);
-    socket.on('connect_error', retry);
-  }
-
-  private apply(events: OrderEvent[]): void {
-    const now = Date.now();
-    for (const event of events) {
-      if (event.position <= this.stats.last) {
-        this.stats.duplicates++;
-        continue;
-      }
-      if (event.position !== this.stats.last + 1)
-        this.stats.gaps.push({ after: this.stats.last, got: event.position });
-      this.stats.last = event.position;
-      this.stats.received++;
-      this.stats.maxLagMs = Math.max(this.stats.maxLagMs, now - Date.parse(event.occurred_at));
-      if (event.op === 'truncate') this.orders.clear();
-      else if (event.op === 'delete') this.orders.delete(event.order_id!);
-      else {
-        const current = this.orders.get(event.order_id!);
-        if (!current || current.version < event.version!) this.orders.set(event.order_id!, event.order!);
-      }
+    if (kind === 'live') {
+      const live = createLiveOrders({ url: urls });
+      live.on('event', (event) => this.record(event));
+      live.on('reset', () => {
+        this.stats.base = live.position ?? 0;
+        this.stats.last = this.stats.base;
+        this.stats.received = 0;
+      });
+      live.on('status', onStatus);
+      void live.start();
+      this.live = live;
+    } else {
+      const stream = events({ url: urls, since: 0, onStatus });
+      this.stream = stream;
+      void this.follow(stream);
     }
   }
 
+  /** The table as this observer's application sees it. */
+  orders(): Order[] {
+    return this.live ? this.live.all() : [...this.table.values()];
+  }
+
+  private async follow(stream: EventStream): Promise<void> {
+    try {
+      for await (const event of stream) {
+        this.table.apply(event);
+        this.record(event);
+      }
+    } catch {
+      this.stats.resyncs++;
+    }
+  }
+
+  private record(event: OrderEvent): void {
+    const { stats } = this;
+    if (event.position <= stats.last) {
+      stats.duplicates++;
+      return;
+    }
+    if (event.position !== stats.last + 1) stats.gaps.push({ after: stats.last, got: event.position });
+    stats.last = event.position;
+    stats.received++;
+    stats.maxLagMs = Math.max(stats.maxLagMs, Date.now() - Date.parse(event.occurred_at));
+    const mended = (this.live ?? this.stream)!.stats;
+    stats.gatewayRepeats = mended.duplicates;
+    stats.gatewayGaps = mended.gaps;
+  }
+
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.socket?.removeAllListeners();
-    this.socket?.disconnect();
+    this.live?.close();
+    this.stream?.close();
   }
 }

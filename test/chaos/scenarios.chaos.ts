@@ -1,5 +1,5 @@
 // The fault matrix (the promise of docs/design.md, from a user's side): the system as four
-// processes, a mixed API + SQL write load, observers that resume after every disconnect — and
+// processes, a mixed API + SQL write load, observers built on the client library — and
 // one fault per scenario. After a quiet period every observer must have every position exactly
 // once and the table rebuilt exactly (test/chaos/verify.ts). CHAOS_PROFILE=long runs longer loads.
 
@@ -72,9 +72,10 @@ async function scenario(
     AMQP_EXCHANGE: exchange,
     MIGRATE_ON_START: 'false',
   });
+  // Two of each kind of application, each kind starting on either gateway.
   const observers = Array.from({ length: OBSERVERS }, (_, i) => {
     const urls = cluster.allGatewayUrls();
-    return new Observer(() => (i % 2 === 0 ? urls : [...urls].reverse()));
+    return new Observer(i < OBSERVERS / 2 ? 'events' : 'live', i % 2 === 0 ? urls : [...urls].reverse());
   });
   try {
     let loadStarted = Number.POSITIVE_INFINITY;
