@@ -19,15 +19,15 @@ export function dashboardHandlers(distDir: string): RequestHandler[] {
       },
     ];
   }
-  // Hashed asset names change with their content: cache them for a year; index.html never.
+  // Hashed asset names (assets/) change with their content: cache them for a year. Everything
+  // else keeps its name across builds (index.html, the client library's bundle, the examples):
+  // revalidated on every load.
   return [
     express.static(distDir, {
       index: 'index.html',
       setHeaders(res, path) {
-        res.setHeader(
-          'Cache-Control',
-          path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable',
-        );
+        const hashed = path.startsWith(join(distDir, 'assets'));
+        res.setHeader('Cache-Control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
       },
     }),
   ];

@@ -8,19 +8,23 @@ import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const INDEX = `${ROOT}web/dist/index.html`;
+const CLIENT = `${ROOT}web/dist/client/orders-live-client.js`;
 const LOCK = `${ROOT}web/.build-lock`;
 
 export async function ensureWebBuilt(): Promise<void> {
-  if (existsSync(INDEX)) return;
+  if (existsSync(INDEX) && existsSync(CLIENT)) return;
   try {
     mkdirSync(LOCK);
   } catch {
     // Another file is building: wait for its result.
-    await waitFor(() => existsSync(INDEX) && !existsSync(LOCK), { timeoutMs: 120_000, what: 'web/dist' });
+    await waitFor(() => existsSync(INDEX) && existsSync(CLIENT) && !existsSync(LOCK), {
+      timeoutMs: 120_000,
+      what: 'web/dist',
+    });
     return;
   }
   try {
-    execFileSync('npx', ['vite', 'build', 'web', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync('npm', ['run', '-s', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
   } finally {
     rmSync(LOCK, { recursive: true, force: true });
   }

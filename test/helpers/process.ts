@@ -27,7 +27,12 @@ export interface CliProcess {
 
 /** Starts `orders-live <args>` with `env` over a clean environment; killed after the file. */
 export function startCli(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  return startNode(['--import', 'tsx', 'src/main.ts', ...args], env);
+}
+
+/** Starts `node <argv>` in the project's root, as startCli does (an example program, say). */
+export function startNode(argv: string[], env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
