@@ -15,8 +15,11 @@ export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export interface Config {
   /** PostgreSQL connection string; from DATABASE_URL, else built from DB_HOST … DB_NAME. */
   readonly databaseUrl: string;
-  /** AMQP connection string. */
-  readonly rabbitmqUrl: string;
+  /**
+   * The broker's nodes, from RABBITMQ_URL (comma-separated): every role connects to one and moves
+   * to the next when its connection drops or cannot be made.
+   */
+  readonly rabbitmqUrls: readonly string[];
   /** HTTP port of the api/gateway roles (0 picks a free one). */
   readonly port: number;
   /** Interface to listen on. */
@@ -151,7 +154,7 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
 
   const config: Config = {
     databaseUrl: databaseUrl(env, read, problems),
-    rabbitmqUrl: url('RABBITMQ_URL', read('RABBITMQ_URL'), ['amqp:', 'amqps:'], problems),
+    rabbitmqUrls: urlList('RABBITMQ_URL', read('RABBITMQ_URL'), ['amqp:', 'amqps:'], problems),
     port: overrides.port ?? integer('PORT', read('PORT'), 0, 65_535, problems),
     host: read('HOST'),
     roles: overrides.roles ?? roles('ROLES', read('ROLES'), problems),
@@ -260,6 +263,19 @@ function url(name: string, value: string, protocols: string[], problems: string[
     problems.push(`${name} is not a URL (expected e.g. ${protocols[0]}//host:port/…)`);
   }
   return value;
+}
+
+/** One URL, or several separated by commas (each checked as `url` does). */
+function urlList(name: string, value: string, protocols: string[], problems: string[]): readonly string[] {
+  const urls = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const before = problems.length;
+  for (const [i, raw] of urls.entries())
+    url(urls.length > 1 ? `${name} (URL ${i + 1})` : name, raw, protocols, problems);
+  if (urls.length === 0 && problems.length === before) problems.push(`${name} names no URL`);
+  return Object.freeze(urls);
 }
 
 function integer(name: string, value: string, min: number, max: number, problems: string[]): number {

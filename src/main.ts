@@ -114,13 +114,17 @@ async function start(args: string[]): Promise<CommandResult> {
   // Fail fast, in one line, when a service is not there; once running, every link retries.
   await probeDatabase(config.databaseUrl);
   if (config.roles.includes('bridge') || config.roles.includes('gateway'))
-    await probeBroker(config.rabbitmqUrl);
+    await probeBroker(config.rabbitmqUrls);
   await reaching('PostgreSQL', config.databaseUrl, () => prepareDatabase(config, log));
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'orders_live_' });
   const services: Service[] = [];
   const checks: ReadinessCheck[] = [];
+  /** Each role's AMQP links and the broker node each is on, for /readyz. */
+  const brokerLinks: (() => Record<string, string | null>)[] = [];
+  const usesBroker = config.roles.includes('bridge') || config.roles.includes('gateway');
+  const brokers = usesBroker ? () => Object.assign({}, ...brokerLinks.map((links) => links())) : undefined;
   const pool = createPool(config.databaseUrl, { applicationName: 'orders-live', max: 10, log });
   services.push({ name: 'pool', start: async () => undefined, stop: () => pool.end() });
   checks.push({ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) });
@@ -128,7 +132,7 @@ async function start(args: string[]): Promise<CommandResult> {
   if (config.roles.includes('bridge')) {
     const bridge = createBridge({
       databaseUrl: config.databaseUrl,
-      rabbitmqUrl: config.rabbitmqUrl,
+      rabbitmqUrls: config.rabbitmqUrls,
       exchange: config.amqpExchange,
       config: config.bridge,
       pool,
@@ -137,6 +141,7 @@ async function start(args: string[]): Promise<CommandResult> {
     });
     services.push(bridge);
     checks.push({ name: 'bridge', check: () => bridge.ready() });
+    brokerLinks.push(() => bridge.brokers());
   }
 
   const app = config.roles.includes('api')
@@ -145,11 +150,12 @@ async function start(args: string[]): Promise<CommandResult> {
         log: log.child({ role: 'api' }),
         registry,
         checks,
+        brokers,
         access: config,
         bodyLimitBytes: config.bodyLimitBytes,
         extraHandlers: dashboardHandlers(projectPath('web', 'dist')),
       })
-    : createOpsApp({ log, registry, checks, access: config });
+    : createOpsApp({ log, registry, checks, brokers, access: config });
   const http = createHttpServer(app, { port: config.port, host: config.host, log });
   services.push(http);
   // Loopback only: whoever can reach it is on this machine (Prometheus beside the process).
@@ -167,7 +173,7 @@ async function start(args: string[]): Promise<CommandResult> {
     const gateway = createGateway({
       httpServer: http.server,
       pool,
-      rabbitmqUrl: config.rabbitmqUrl,
+      rabbitmqUrls: config.rabbitmqUrls,
       exchange: config.amqpExchange,
       config: config.gateway,
       verifyToken: config.apiTokens.length > 0 ? createTokenVerifier(config.apiTokens) : undefined,
@@ -179,6 +185,7 @@ async function start(args: string[]): Promise<CommandResult> {
     // long polls) that would otherwise hold the HTTP drain open until its deadline.
     services.push(gateway);
     checks.push({ name: 'gateway', check: () => gateway.ready() });
+    brokerLinks.push(() => gateway.brokers());
   }
 
   const group = await startServices(services);

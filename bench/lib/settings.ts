@@ -13,7 +13,7 @@ export interface BenchSettings {
 
 export function loadBenchSettings(): BenchSettings {
   const config = loadConfig(readEnvironment());
-  return { adminUrl: withDatabase(config.databaseUrl, 'postgres'), rabbitmqUrl: config.rabbitmqUrl };
+  return { adminUrl: withDatabase(config.databaseUrl, 'postgres'), rabbitmqUrl: config.rabbitmqUrls[0]! };
 }
 
 /** The same server, another database. */

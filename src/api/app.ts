@@ -34,6 +34,8 @@ export interface OpsAppOptions {
   registry: Registry;
   /** What GET /readyz asks. */
   checks: readonly ReadinessCheck[];
+  /** What GET /readyz says of the broker: the node each AMQP link is on. */
+  brokers?: () => Record<string, string | null>;
   access: AccessConfig;
 }
 

@@ -19,11 +19,13 @@ const CHECK_TIMEOUT_MS = 2_000;
 export interface OpsRouterOptions {
   registry: Registry;
   checks: readonly ReadinessCheck[];
+  /** The broker node (`host:port`) each AMQP link of this process is on, null when not connected. */
+  brokers?: () => Record<string, string | null>;
   /** What guards GET /metrics (e.g. a token check); null: /metrics is not served here. */
   metrics: readonly RequestHandler[] | null;
 }
 
-export function createOpsRouter({ registry, checks, metrics }: OpsRouterOptions): Router {
+export function createOpsRouter({ registry, checks, brokers, metrics }: OpsRouterOptions): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -31,9 +33,10 @@ export function createOpsRouter({ registry, checks, metrics }: OpsRouterOptions)
   router.get('/readyz', async (_req, res) => {
     const results = await Promise.all(checks.map(runCheck));
     const body = Object.fromEntries(results.map((r) => [r.name, r.error ?? 'ok']));
+    const nodes = brokers ? { brokers: brokers() } : {};
     const failed = results.filter((r) => r.error);
     if (failed.length === 0) {
-      res.json({ status: 'ready', checks: body });
+      res.json({ status: 'ready', checks: body, ...nodes });
       return;
     }
     sendProblem(res, {
@@ -41,6 +44,7 @@ export function createOpsRouter({ registry, checks, metrics }: OpsRouterOptions)
       title: 'Service Unavailable',
       detail: `not ready: ${failed.map((r) => `${r.name}: ${r.error}`).join('; ')}`,
       checks: body,
+      ...nodes,
     });
   });
   if (metrics === null) return router;

@@ -38,7 +38,8 @@ const RECENT_EVENTS_KEPT = 5 * EVENT_RELAY_STEP;
 
 export interface BridgeOptions {
   databaseUrl: string;
-  rabbitmqUrl: string;
+  /** The broker's nodes (RABBITMQ_URL); each link moves to the next when its node goes away. */
+  rabbitmqUrls: readonly string[];
   exchange: string;
   config: BridgeConfig;
   /** A small pool for metrics and readiness (the leader's writes use the lock connection). */
@@ -51,20 +52,22 @@ export interface Bridge extends Service {
   readonly state: LeaderState;
   /** Readiness: leadership is known, and the leader can reach RabbitMQ. */
   ready(): Promise<void>;
+  /** The broker node (`host:port`) each AMQP link is on, null when not connected (/readyz). */
+  brokers(): { 'bridge-feed': string | null; 'bridge-events': string | null };
 }
 
 export function createBridge(options: BridgeOptions): Bridge {
   const { config, log, pool } = options;
   const metrics = createBridgeMetrics(options.registry, backlogProbe(pool));
   const publisher = createPublisher({
-    url: options.rabbitmqUrl,
+    urls: options.rabbitmqUrls,
     exchange: options.exchange,
     kind: 'feed',
     log: log.child({ part: 'publisher' }),
     onReconnect: () => metrics.reconnects.inc({ link: 'amqp' }),
   });
   const eventPublisher = createPublisher({
-    url: options.rabbitmqUrl,
+    urls: options.rabbitmqUrls,
     exchange: options.exchange,
     kind: 'events',
     log: log.child({ part: 'event-publisher' }),
@@ -234,6 +237,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       if (lock.state === 'unknown') throw new Error('leadership not known yet');
       if (lock.state === 'leader' && !publisher.connected) throw new Error('leader has no RabbitMQ channel');
     },
+    brokers: () => ({ 'bridge-feed': publisher.node, 'bridge-events': eventPublisher.node }),
   };
 }
 

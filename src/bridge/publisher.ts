@@ -10,6 +10,7 @@
 
 import { once } from 'node:events';
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { createBrokerNodes, nodeAddress } from '../amqp/broker-nodes.js';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
 import { amqpNames, routingKeyFor } from '../contract/events.js';
 import type { RawEvent } from '../db/event-log.js';
@@ -26,21 +27,26 @@ export interface Publisher {
   publish(events: readonly RawEvent[]): Promise<void>;
   /** True while a confirm channel is open. */
   readonly connected: boolean;
+  /** `host:port` of the broker node the confirm channel is on, or null. */
+  readonly node: string | null;
   close(): Promise<void>;
 }
 
 export type PublisherKind = 'feed' | 'events';
 
 export interface PublisherOptions {
-  url: string;
+  /** The broker's nodes: one is used; after a failed connect or a dropped connection, the next. */
+  urls: readonly string[];
   exchange: string;
   kind: PublisherKind;
   log: Logger;
   onReconnect?(): void;
 }
 
-export function createPublisher({ url, exchange, kind, log, onReconnect }: PublisherOptions): Publisher {
+export function createPublisher({ urls, exchange, kind, log, onReconnect }: PublisherOptions): Publisher {
   const names = amqpNames(exchange);
+  const nodes = createBrokerNodes(urls);
+  let node: string | null = null;
   let model: ChannelModel | undefined;
   let channel: ConfirmChannel | undefined;
   let opening: Promise<ConfirmChannel> | undefined;
@@ -50,22 +56,30 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
   let writing: Promise<void> = Promise.resolve();
 
   async function open(): Promise<ConfirmChannel> {
-    const connection = await amqp.connect(withHeartbeat(url), {
-      clientProperties: {
-        connection_name:
-          kind === 'feed' ? `orders-live-bridge ${exchange}` : `orders-live-bridge-events ${exchange}`,
-      },
-      // amqplib leaves Nagle's algorithm on. A batch's feed message spans several TCP segments
-      // and its last one then waited for RabbitMQ's delayed ACK: ~35 ms per batch at 1,000
-      // events/s (bench e2e-latency, BENCHMARKS.md).
-      noDelay: true,
-    });
+    const url = nodes.current;
+    const connection = await amqp
+      .connect(withHeartbeat(url), {
+        clientProperties: {
+          connection_name:
+            kind === 'feed' ? `orders-live-bridge ${exchange}` : `orders-live-bridge-events ${exchange}`,
+        },
+        // amqplib leaves Nagle's algorithm on. A batch's feed message spans several TCP segments
+        // and its last one then waited for RabbitMQ's delayed ACK: ~35 ms per batch at 1,000
+        // events/s (bench e2e-latency, BENCHMARKS.md).
+        noDelay: true,
+      })
+      .catch((e: unknown) => {
+        nodes.moveOn();
+        throw e;
+      });
     connection.on('error', (err: Error) => log.warn({ err }, 'AMQP connection error'));
     connection.on('close', () => {
-      if (model === connection) {
-        model = undefined;
-        channel = undefined;
-      }
+      if (model !== connection) return;
+      // Dropped by the broker (its node stopping, say), not by us: the next open tries another.
+      model = undefined;
+      channel = undefined;
+      node = null;
+      nodes.moveOn();
     });
     try {
       const ch = await connection.createConfirmChannel();
@@ -73,12 +87,18 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
       ch.on('close', () => {
         if (channel === ch) channel = undefined;
       });
-      await declareTopology(ch, exchange);
+      await declareTopology(connection, exchange, (queue) =>
+        log.warn(
+          { queue },
+          'the dead-letter queue is a classic queue; delete it while empty to have it made a quorum queue',
+        ),
+      );
       if (closed) throw new Error('publisher closed');
       if (everConnected) onReconnect?.();
       everConnected = true;
       model = connection;
-      log.info('AMQP confirm channel open');
+      node = nodeAddress(url);
+      log.info({ node }, 'AMQP confirm channel open');
       return ch;
     } catch (e) {
       await connection.close().catch(() => undefined);
@@ -99,6 +119,7 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
     const current = model;
     model = undefined;
     channel = undefined;
+    node = null;
     await current?.close().catch(() => undefined);
   }
 
@@ -150,6 +171,9 @@ export function createPublisher({ url, exchange, kind, log, onReconnect }: Publi
   return {
     get connected() {
       return channel !== undefined;
+    },
+    get node() {
+      return node;
     },
     async open() {
       if (closed) throw new Error('publisher closed');

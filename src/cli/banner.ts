@@ -9,12 +9,12 @@ export interface BannerInput {
   url: string;
   roles: readonly Role[];
   databaseUrl: string;
-  rabbitmqUrl: string;
+  rabbitmqUrls: readonly string[];
   /** The loopback listener of /metrics (METRICS_PORT), when there is one. */
   metricsUrl?: string;
 }
 
-export function startBanner({ url, roles, databaseUrl, rabbitmqUrl, metricsUrl }: BannerInput): string {
+export function startBanner({ url, roles, databaseUrl, rabbitmqUrls, metricsUrl }: BannerInput): string {
   const rows: [string, string][] = [];
   if (roles.includes('api')) {
     rows.push(['dashboard', `${url}/`]);
@@ -26,7 +26,8 @@ export function startBanner({ url, roles, databaseUrl, rabbitmqUrl, metricsUrl }
   if (!roles.includes('api')) rows.push(['health', `${url}/readyz, ${metrics}/metrics`]);
   else if (metricsUrl) rows.push(['metrics', `${metricsUrl}/metrics`]);
   rows.push(['database', redactUrl(databaseUrl)]);
-  if (roles.includes('bridge') || roles.includes('gateway')) rows.push(['broker', redactUrl(rabbitmqUrl)]);
+  if (roles.includes('bridge') || roles.includes('gateway'))
+    rows.push(['broker', rabbitmqUrls.map(redactUrl).join(', ')]);
   return [
     '',
     `  orders-live is running: ${roles.join(', ')}`,

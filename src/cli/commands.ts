@@ -173,10 +173,10 @@ export async function demoCommand(
 export async function doctorCommand(_args: string[], { config, out }: CommandContext): Promise<number> {
   const findings = await diagnose({
     databaseUrl: config.databaseUrl,
-    rabbitmqUrl: config.rabbitmqUrl,
+    rabbitmqUrls: config.rabbitmqUrls,
     exchange: config.amqpExchange,
     shownDatabaseUrl: redactUrl(config.databaseUrl),
-    shownRabbitmqUrl: redactUrl(config.rabbitmqUrl),
+    systemUrl: localUrl(config),
     log: createLogger('silent'),
   });
   for (const f of findings) out(`${f.ok ? (f.warning ? '!' : '✓') : '✗'} ${f.check.padEnd(13)} ${f.detail}`);

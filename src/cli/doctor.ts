@@ -4,6 +4,7 @@
 import amqp from 'amqplib';
 import pg from 'pg';
 import { LEADER_LOCK_KEY_SQL } from '../bridge/leader-lock.js';
+import { redactUrl } from '../config.js';
 import { amqpNames } from '../contract/events.js';
 import { backlog } from '../db/event-log.js';
 import { migrationStatus } from '../db/migrate.js';
@@ -12,11 +13,13 @@ import type { Logger } from '../log.js';
 
 export interface DoctorOptions {
   databaseUrl: string;
-  rabbitmqUrl: string;
+  /** The broker's nodes (RABBITMQ_URL): each is checked. */
+  rabbitmqUrls: readonly string[];
   exchange: string;
   /** Shown in messages instead of the URLs (passwords hidden). */
   shownDatabaseUrl: string;
-  shownRabbitmqUrl: string;
+  /** Where a running orders-live answers (its /readyz says which broker node each link is on). */
+  systemUrl: string;
   log: Logger;
 }
 
@@ -58,6 +61,7 @@ export async function diagnose(options: DoctorOptions): Promise<Finding[]> {
     await client.end().catch(() => undefined);
   }
   await checkBroker(options, add);
+  await checkRunningLinks(options, add);
   return findings;
 }
 
@@ -175,19 +179,37 @@ async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promis
 }
 
 async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {
+  // Every node: a node that is down is worth knowing of while the others carry the load.
   let connection: amqp.ChannelModel | undefined;
-  try {
-    connection = await amqp.connect(options.rabbitmqUrl, { timeout: 5_000 });
-    connection.on('error', () => undefined);
-    add({ ok: true, check: 'rabbitmq', detail: `reachable at ${options.shownRabbitmqUrl}` });
-  } catch (e) {
-    add({
-      ok: false,
-      check: 'rabbitmq',
-      detail: `cannot reach ${options.shownRabbitmqUrl} (${toError(e).message}): start RabbitMQ ("docker compose up -d rabbitmq") or set RABBITMQ_URL`,
-    });
-    return;
+  const down: string[] = [];
+  for (const url of options.rabbitmqUrls) {
+    const shown = redactUrl(url);
+    try {
+      const node = await amqp.connect(url, { timeout: 5_000 });
+      node.on('error', () => undefined);
+      const cluster = node.connection.serverProperties.cluster_name;
+      add({
+        ok: true,
+        check: 'rabbitmq',
+        detail: `reachable at ${shown}${cluster ? ` (cluster ${cluster})` : ''}`,
+      });
+      if (connection) await node.close().catch(() => undefined);
+      else connection = node;
+    } catch (e) {
+      down.push(`${shown} (${toError(e).message})`);
+    }
   }
+  for (const node of down) {
+    add({
+      ok: connection !== undefined,
+      warning: true,
+      check: 'rabbitmq',
+      detail: connection
+        ? `cannot reach ${node}: the roles use the other nodes meanwhile; start it again`
+        : `cannot reach ${node}: start RabbitMQ ("docker compose up -d rabbitmq") or set RABBITMQ_URL`,
+    });
+  }
+  if (!connection) return;
   try {
     const names = amqpNames(options.exchange);
     for (const exchange of [names.exchange, names.feed, names.deadLetterExchange]) {
@@ -240,4 +262,33 @@ function postgresProblem(e: unknown, shownUrl: string): string {
   if (code === '28P01' || code === '28000')
     return `PostgreSQL refused the login for ${shownUrl} (${err.message}): check the user and password in DATABASE_URL`;
   return `cannot reach ${shownUrl} (${err.message}): start PostgreSQL ("docker compose up -d postgres") or set DATABASE_URL`;
+}
+
+/** Which broker node each AMQP link of the process at `systemUrl` is on, from its /readyz. */
+async function checkRunningLinks(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {
+  let brokers: Record<string, string | null> | undefined;
+  try {
+    const response = await fetch(`${options.systemUrl}/readyz`, { signal: AbortSignal.timeout(3_000) });
+    brokers = ((await response.json()) as { brokers?: Record<string, string | null> }).brokers;
+  } catch {
+    add({ ok: true, check: 'links', detail: `no orders-live answers at ${options.systemUrl} (not checked)` });
+    return;
+  }
+  if (!brokers) {
+    add({
+      ok: true,
+      check: 'links',
+      detail: `the process at ${options.systemUrl} uses no broker (api role only)`,
+    });
+    return;
+  }
+  const links = Object.entries(brokers);
+  const idle = links.filter(([, node]) => node === null).map(([link]) => link);
+  add({
+    ok: true,
+    // A standby bridge holds no broker connection; a gateway or a leader without one is waiting.
+    warning: idle.includes('gateway'),
+    check: 'links',
+    detail: `at ${options.systemUrl}: ${links.map(([link, node]) => `${link} on ${node ?? 'no node'}`).join(', ')}`,
+  });
 }

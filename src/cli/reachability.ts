@@ -14,9 +14,11 @@ const HOW = {
 } as const;
 
 export class UnreachableError extends Error {
-  constructor(service: keyof typeof HOW, url: string, cause: unknown) {
+  /** `url`: where it was tried; several, for a broker of several nodes none of which answered. */
+  constructor(service: keyof typeof HOW, url: string | readonly string[], cause: unknown) {
     const reason = (cause as { code?: string }).code ?? toError(cause).message;
-    super(`cannot reach ${service} at ${redactUrl(url)} (${reason}): ${HOW[service]}`);
+    const where = typeof url === 'string' ? redactUrl(url) : `any of ${url.map(redactUrl).join(', ')}`;
+    super(`cannot reach ${service} at ${where} (${reason}): ${HOW[service]}`);
     this.name = 'UnreachableError';
   }
 }
@@ -42,12 +44,25 @@ export async function reaching<T>(service: keyof typeof HOW, url: string, fn: ()
   }
 }
 
-/** Connects once and disconnects: does the broker answer with these credentials? */
-export function probeBroker(url: string): Promise<void> {
-  return reaching('RabbitMQ', url, async () => {
-    const connection = await amqp.connect(url, { timeout: 5_000 });
-    await connection.close();
-  });
+/**
+ * Connects once and disconnects: does the broker answer with these credentials? With several
+ * nodes one that answers is enough (the roles move between them); when none does, the error
+ * names the last.
+ */
+export async function probeBroker(urls: readonly string[]): Promise<void> {
+  let failure: unknown;
+  for (const url of urls) {
+    try {
+      return await reaching('RabbitMQ', url, async () => {
+        const connection = await amqp.connect(url, { timeout: 5_000 });
+        await connection.close();
+      });
+    } catch (e) {
+      if (!(e instanceof UnreachableError)) throw e;
+      failure = e;
+    }
+  }
+  throw urls.length === 1 ? failure : new UnreachableError('RabbitMQ', urls, failure);
 }
 
 /** Connects once to the server's maintenance database (the app's may not exist yet). */

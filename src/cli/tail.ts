@@ -35,6 +35,9 @@ export async function tail(options: TailOptions, signal: AbortSignal): Promise<n
   const urls = options.url.split(',').map((u) => u.trim());
   let since = options.since;
   while (!signal.aborted) {
+    /** "live at …" waits until the events replayed before it are printed: said in order. */
+    let liveAfter: number | undefined;
+    const sayLive = (at: number | undefined) => options.err(`live at position ${at ?? 0} (${options.url})`);
     const stream = events({
       url: urls,
       token: options.token,
@@ -42,7 +45,10 @@ export async function tail(options: TailOptions, signal: AbortSignal): Promise<n
       filter: options.status ? { status: options.status } : undefined,
       signal,
       onStatus(status, detail) {
-        if (status === 'live') options.err(`live at position ${stream.position ?? 0} (${options.url})`);
+        if (status === 'live') {
+          if (stream.buffered === 0) sayLive(stream.position);
+          else liveAfter = stream.position;
+        }
         if (status === 'reconnecting')
           options.err(`disconnected (${detail}); reconnecting from ${stream.position ?? 'now'}`);
         if (status === 'connecting' && detail)
@@ -52,6 +58,10 @@ export async function tail(options: TailOptions, signal: AbortSignal): Promise<n
     try {
       for await (const event of stream) {
         options.out(options.json ? JSON.stringify(event) : formatEvent(event, options.colour));
+        if (liveAfter !== undefined && event.position >= liveAfter) {
+          sayLive(liveAfter);
+          liveAfter = undefined;
+        }
       }
       return 0;
     } catch (e) {

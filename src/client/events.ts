@@ -24,6 +24,8 @@ export interface EventsOptions extends ConnectOptions {
 export interface EventStream extends AsyncIterableIterator<OrderEvent> {
   /** The last position received (delivered or waiting in the buffer); undefined before `ready`. */
   readonly position: number | undefined;
+  /** Events received and not yet taken by the consumer. */
+  readonly buffered: number;
   readonly status: LiveStatus;
   /** Duplicates dropped and gaps resumed over: a correct gateway sends neither. */
   readonly stats: Readonly<SessionStats>;
@@ -100,6 +102,9 @@ export function events(options: EventsOptions): EventStream {
   const stream: EventStream = {
     get position() {
       return buffer.at(-1)?.position ?? session.position;
+    },
+    get buffered() {
+      return buffer.length;
     },
     get status() {
       return session.status;

@@ -6,6 +6,7 @@
 
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
+import { createBrokerNodes, nodeAddress } from '../amqp/broker-nodes.js';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
 import { amqpNames, type OrderEvent, orderEventSchema } from '../contract/events.js';
 import { backoffDelayMs } from '../lib/backoff.js';
@@ -15,7 +16,8 @@ import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 
 export interface ConsumerOptions {
-  url: string;
+  /** The broker's nodes: one is used; after a failed connect or a dropped connection, the next. */
+  urls: readonly string[];
   exchange: string;
   /** Unacked messages in flight to this gateway. */
   prefetch: number;
@@ -29,15 +31,19 @@ export interface ConsumerOptions {
 
 export interface Consumer extends Service {
   readonly connected: boolean;
+  /** `host:port` of the broker node it consumes from, or null. */
+  readonly node: string | null;
 }
 
 const feedBatchSchema = z.array(orderEventSchema);
 
 export function createConsumer(options: ConsumerOptions): Consumer {
-  const { url, exchange, prefetch, log } = options;
+  const { exchange, prefetch, log } = options;
+  const nodes = createBrokerNodes(options.urls);
   const stopped = new AbortController();
   let model: ChannelModel | undefined;
   let connected = false;
+  let node: string | null = null;
   let loop: Promise<void> | undefined;
 
   function handle(channel: Channel, msg: ConsumeMessage | null): void {
@@ -57,6 +63,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   }
 
   async function session(): Promise<void> {
+    const url = nodes.current;
     const connection = await amqp.connect(withHeartbeat(url), {
       clientProperties: { connection_name: `orders-live-gateway ${exchange}` },
     });
@@ -67,7 +74,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       const channel = await connection.createChannel();
       channel.on('error', (err: Error) => log.warn({ err }, 'AMQP channel error'));
       channel.once('close', () => void connection.close().catch(() => undefined));
-      await declareTopology(channel, exchange);
+      await declareTopology(connection, exchange);
       const { queue } = await channel.assertQueue('', {
         exclusive: true,
         autoDelete: true,
@@ -78,11 +85,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       await channel.prefetch(prefetch);
       await channel.consume(queue, (msg) => handle(channel, msg), { noAck: false });
       connected = true;
-      log.info({ queue }, 'consuming');
+      node = nodeAddress(url);
+      log.info({ queue, node }, 'consuming');
       options.onConnected?.();
       await untilClosedOrStopped(closed);
     } finally {
       connected = false;
+      node = null;
       model = undefined;
       await connection.close().catch(() => undefined);
     }
@@ -113,6 +122,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         log.warn({ err: toError(e), attempt }, 'AMQP consumer failed; reconnecting');
       }
       if (stopped.signal.aborted) break;
+      // Its node is gone or refused: the next attempt goes to the next one.
+      nodes.moveOn();
       options.onReconnect?.();
       await delay(backoffDelayMs(attempt++), stopped.signal);
     }
@@ -122,6 +133,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     name: 'consumer',
     get connected() {
       return connected;
+    },
+    get node() {
+      return node;
     },
     async start() {
       loop ??= run();

@@ -25,7 +25,8 @@ import {
 export interface GatewayOptions {
   httpServer: HttpServer;
   pool: pg.Pool;
-  rabbitmqUrl: string;
+  /** The broker's nodes (RABBITMQ_URL); the consumer moves to the next when its node goes away. */
+  rabbitmqUrls: readonly string[];
   exchange: string;
   config: GatewayConfig;
   verifyToken?: SocketServerOptions['verifyToken'];
@@ -47,6 +48,8 @@ export const CATCH_UP_INTERVAL_MS = 5_000;
 
 export interface Gateway extends Service {
   ready(): Promise<void>;
+  /** The broker node (`host:port`) it consumes from, null when not connected (/readyz). */
+  brokers(): { gateway: string | null };
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
@@ -62,7 +65,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   io.use((_socket, next) => (started ? next() : next(new Error('server starting, retry'))));
 
   const consumer = createConsumer({
-    url: options.rabbitmqUrl,
+    urls: options.rabbitmqUrls,
     exchange: options.exchange,
     prefetch: config.prefetch,
     log: log.child({ part: 'consumer' }),
@@ -140,5 +143,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (!started) throw new Error('not started');
       if (!consumer.connected) throw new Error('not consuming from RabbitMQ');
     },
+    brokers: () => ({ gateway: consumer.node }),
   };
 }

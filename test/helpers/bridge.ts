@@ -18,7 +18,7 @@ export function createTestBridge(options: {
 }): Bridge {
   return createBridge({
     databaseUrl: options.db.url,
-    rabbitmqUrl: RABBITMQ_URL,
+    rabbitmqUrls: [RABBITMQ_URL],
     exchange: options.exchange,
     config: { ...loadConfig({}).bridge, ...options.config },
     pool: options.pool,

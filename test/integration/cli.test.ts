@@ -129,6 +129,9 @@ describe('start', () => {
     const client = connectClient(again.url, { since: 0 });
     try {
       await client.waitReady(20_000);
+      // `ready` comes at the restarted gateway's head, which may still be catching up with the
+      // log: the rest follows live. Every position once, in order, either way.
+      await client.waitPosition(rows[0].n);
       expect(client.positions()).toEqual(span(1, rows[0].n));
     } finally {
       client.close();
@@ -257,6 +260,23 @@ describe('tail, demo and doctor against a running system', () => {
       /✗ postgres\s+the database of .*orders_live_no_such_database does not exist \(the server answered\)/,
     );
     expect(output).not.toContain('start PostgreSQL');
+  });
+
+  it('doctor checks every broker node and says which node each link of the running system is on', async () => {
+    await waitFor(async () => (await fetch(`${system.url}/readyz`)).ok, { what: 'the system ready' });
+    const { code, output } = await runToEnd(['doctor'], {
+      PORT: new URL(system.url).port,
+      RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1,amqp://guest:guest@127.0.0.1:5672',
+    });
+    expect(output).toMatch(
+      /! rabbitmq\s+cannot reach amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 \(.+\): the roles use the other nodes/,
+    );
+    expect(output).toMatch(/✓ rabbitmq\s+reachable at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5672/);
+    expect(output).toMatch(
+      /links\s+at http:\/\/127\.0\.0\.1:\d+: bridge-feed on 127\.0\.0\.1:5672, bridge-events on .+, gateway on 127\.0\.0\.1:5672/,
+    );
+    // A node down while another answers is a warning, not a failure.
+    expect(code).toBe(0);
   });
 
   it('doctor passes on a healthy system and names dropped triggers', async () => {

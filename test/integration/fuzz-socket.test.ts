@@ -116,7 +116,7 @@ async function startGateway(tokens: ApiToken[]): Promise<TestGateway> {
   const gateway = createGateway({
     httpServer: http.server,
     pool,
-    rabbitmqUrl: RABBITMQ_URL,
+    rabbitmqUrls: [RABBITMQ_URL],
     exchange,
     config: { prefetch: 500, maxBufferedBytes: 4 * 1024 * 1024 },
     verifyToken: tokens.length > 0 ? createTokenVerifier(tokens) : undefined,

@@ -71,7 +71,7 @@ async function startGateway(
   const gateway = createGateway({
     httpServer: http.server,
     pool,
-    rabbitmqUrl: RABBITMQ_URL,
+    rabbitmqUrls: [RABBITMQ_URL],
     exchange,
     config: { prefetch: 500, maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024 },
     recentEvents: options.recentEvents,

@@ -36,6 +36,7 @@ describe('createRelay', () => {
     let failFirst: (() => void) | undefined;
     const publisher: Publisher = {
       connected: true,
+      node: null,
       open: async () => undefined,
       close: async () => undefined,
       publish(events: readonly RawEvent[]) {
@@ -71,6 +72,7 @@ describe('createRelay', () => {
 function recordingPublisher(into: RawEvent[][]): Publisher {
   return {
     connected: true,
+    node: null,
     open: async () => undefined,
     close: async () => undefined,
     async publish(events: readonly RawEvent[]) {

@@ -69,7 +69,7 @@ describe('docker-compose.yml', () => {
           : undefined;
       const config = loadConfig(env, roles ? { roles } : {});
       expect(new URL(config.databaseUrl).hostname, name).toBe('postgres');
-      if (name !== 'migrate') expect(new URL(config.rabbitmqUrl).hostname, name).toBe('rabbitmq');
+      if (name !== 'migrate') expect(new URL(config.rabbitmqUrls[0]!).hostname, name).toBe('rabbitmq');
       for (const dependency of Object.keys(service.depends_on ?? {}))
         expect(services[dependency], `${name} → ${dependency}`).toBeDefined();
     }

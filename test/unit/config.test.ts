@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/orders_live',
-      rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:5672',
+      rabbitmqUrls: ['amqp://guest:guest@127.0.0.1:5672'],
       port: 3000,
       host: '127.0.0.1',
       roles: ['api', 'bridge', 'gateway'],
@@ -43,6 +43,25 @@ describe('loadConfig', () => {
           expect.stringMatching(/^GATEWAY_MAX_BUFFERED is no longer read: use GATEWAY_MAX_BUFFERED_BYTES/),
         ],
       }),
+    );
+  });
+
+  it('takes the broker as several nodes, and names each bad one', () => {
+    expect(loadConfig({ RABBITMQ_URL: 'amqp://a:5672, amqps://b:5671,amqp://c' }).rabbitmqUrls).toEqual([
+      'amqp://a:5672',
+      'amqps://b:5671',
+      'amqp://c',
+    ]);
+    expect(() => loadConfig({ RABBITMQ_URL: 'amqp://a,http://b,nonsense' })).toThrow(
+      expect.objectContaining({
+        problems: [
+          'RABBITMQ_URL (URL 2) must start with amqp:// or amqps://; got http://b/',
+          'RABBITMQ_URL (URL 3) is not a URL (expected e.g. amqp://host:port/…)',
+        ],
+      }),
+    );
+    expect(() => loadConfig({ RABBITMQ_URL: ' , ' })).toThrow(
+      expect.objectContaining({ problems: ['RABBITMQ_URL names no URL'] }),
     );
   });
 

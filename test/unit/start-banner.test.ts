@@ -11,7 +11,7 @@ describe('start banner', () => {
       url: 'http://127.0.0.1:3000',
       roles: ['api', 'bridge', 'gateway'],
       databaseUrl: 'postgres://app:s3cret@db:5432/orders',
-      rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:5672',
+      rabbitmqUrls: ['amqp://guest:guest@127.0.0.1:5672'],
     });
     expect(banner).toContain('orders-live is running: api, bridge, gateway');
     expect(banner).toContain('dashboard  http://127.0.0.1:3000/');
@@ -27,10 +27,11 @@ describe('start banner', () => {
       url: 'http://127.0.0.1:3001',
       roles: ['bridge'],
       databaseUrl: 'postgres://postgres@127.0.0.1/orders_live',
-      rabbitmqUrl: 'amqp://127.0.0.1',
+      rabbitmqUrls: ['amqp://u:p@rabbit-1', 'amqp://u:p@rabbit-2'],
     });
     expect(banner).not.toContain('dashboard');
     expect(banner).toContain('health     http://127.0.0.1:3001/readyz');
+    expect(banner).toContain('broker     amqp://u:***@rabbit-1, amqp://u:***@rabbit-2');
   });
 });
 
