@@ -250,6 +250,37 @@ const paths = {
       },
     },
   },
+  '/orders/{id}/events': {
+    parameters: [idParam],
+    get: {
+      summary: "One order's published events, newest first (deleted orders too, while retained)",
+      security: [{ bearer: [] }],
+      parameters: [
+        {
+          name: 'before',
+          in: 'query',
+          description: "Only events before this position (the previous page's `next`).",
+          schema: { type: 'integer', minimum: 1 },
+        },
+        pageParams('events')[1]!,
+      ],
+      responses: {
+        '200': {
+          description: '`next` is the `before` of the next (older) page, null after the oldest.',
+          content: json({
+            type: 'object',
+            properties: {
+              events: { type: 'array', items: ref('OrderEvent') },
+              next: { type: ['integer', 'null'] },
+            },
+          }),
+        },
+        '400': problem('A bad id or query parameter.'),
+        ...accessErrors,
+        '404': problem('The log holds no event of this order (never existed, or past retention).'),
+      },
+    },
+  },
   '/access': {
     get: {
       summary: 'What the token sent allows',

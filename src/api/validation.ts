@@ -26,6 +26,12 @@ const eventsQuerySchema = z.strictObject({
   limit: integerParam(1, MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
 });
 
+const orderEventsQuerySchema = z.strictObject({
+  /** Only events before this position (the previous page's `next`); absent: from the newest. */
+  before: integerParam(1, Number.MAX_SAFE_INTEGER).optional(),
+  limit: integerParam(1, MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
+});
+
 export function parseNewOrder(body: unknown): NewOrder {
   return parse(newOrderSchema, requireBody(body), 'body', 'is not a field of an order');
 }
@@ -70,6 +76,10 @@ export function parseListQuery(query: unknown): ListQuery {
 
 export function parseEventsQuery(query: unknown): { after: number; limit: number } {
   return parse(eventsQuerySchema, query, 'query', 'is not a query parameter of GET /events');
+}
+
+export function parseOrderEventsQuery(query: unknown): { before?: number; limit: number } {
+  return parse(orderEventsQuerySchema, query, 'query', 'is not a query parameter of GET /orders/{id}/events');
 }
 
 /** An order id from the path: 1 … 2^53-1, digits only. */

@@ -62,6 +62,45 @@ export async function readPublished(db: Queryable, after: number, limit: number)
   return rows.map((row) => JSON.parse(row.json) as OrderEvent);
 }
 
+/** A page of one order's published events, newest first. */
+export interface OrderHistoryPage {
+  events: OrderEvent[];
+  /** Whether the log retains any event of this order, published or not. */
+  known: boolean;
+}
+
+/**
+ * Order `orderId`'s published events with position < `before`, newest first, at most `limit`.
+ * Deleted orders too, while retention keeps their events. Each event's position comes from the
+ * batch whose ids hold it (a GIN lookup per event of the order).
+ */
+export async function readOrderHistory(
+  db: Queryable,
+  orderId: number,
+  before: number,
+  limit: number,
+): Promise<OrderHistoryPage> {
+  const { rows } = await db.query<{ json: string }>(
+    `WITH mine AS (
+       SELECT e.id, b.first_position + array_position(b.ids, e.id) - 1 AS position, b.published_at
+       FROM order_events e
+       JOIN order_event_batches b ON b.ids @> ARRAY[e.id]
+       WHERE e.order_id = $1
+     )
+     SELECT order_event_envelope(e, m.position, m.published_at) AS json
+     FROM mine m JOIN order_events e ON e.id = m.id
+     WHERE m.position < $2 AND m.position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)
+     ORDER BY m.position DESC
+     LIMIT $3`,
+    [orderId, before, limit],
+  );
+  const events = rows.map((row) => JSON.parse(row.json) as OrderEvent);
+  if (events.length > 0) return { events, known: true };
+  // An empty page: of an order the log holds (a later page, or not yet published), or of none.
+  const known = await db.query('SELECT 1 FROM order_events WHERE order_id = $1 LIMIT 1', [orderId]);
+  return { events, known: (known.rowCount ?? 0) > 0 };
+}
+
 /** Positioned events in [from, to], published or not, as the log wrote them, ascending. */
 export async function readRawRange(db: Queryable, from: number, to: number): Promise<RawEvent[]> {
   const { rows } = await db.query<RawRow>({
