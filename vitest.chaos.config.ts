@@ -1,7 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// The fault matrix: separate from the main suite because it runs the whole system four times
-// over and must have the machine to itself. `npm test` runs its short profile after the rest.
+// The fault matrices: one RabbitMQ node (scenarios.chaos.ts), and a three-node RabbitMQ cluster
+// with the gateways behind HAProxy (broker-cluster.chaos.ts). Separate from the main suite
+// because they run the whole system over and over and must have the machine to itself, one file
+// at a time. `npm test` runs their short profiles after the rest (the broker cluster's: ~75 s on
+// 2 cores, its three nodes' boot included); `npm run test:chaos` the long ones (~5 min together).
 export default defineConfig({
   test: {
     include: ['test/chaos/**/*.chaos.ts'],

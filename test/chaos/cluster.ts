@@ -13,6 +13,10 @@ export interface Cluster {
   gatewayUrls(): string[];
   /** Every gateway URL, running or not (clients keep trying both). */
   allGatewayUrls(): string[];
+  /** The member's HTTP address, its latest (a bridge's serves /healthz, /readyz and /metrics). */
+  url(member: Member): string;
+  /** The running member's process id. */
+  pid(member: Member): number;
   leader(): Promise<Member>;
   kill(member: Member, signal?: NodeJS.Signals): Promise<number | string>;
   start(member: Member): Promise<void>;
@@ -21,22 +25,30 @@ export interface Cluster {
   saveLogs(prefix: string): void;
 }
 
-export async function startCluster(env: Record<string, string>): Promise<Cluster> {
+/**
+ * Starts the four members with `env`; `envFor` adds to it per member (a broker URL list starting
+ * on a different node, say).
+ */
+export async function startCluster(
+  env: Record<string, string>,
+  envFor: (member: Member) => Record<string, string> = () => ({}),
+): Promise<Cluster> {
   const running = new Map<Member, CliProcess>();
   const all: { member: Member; proc: CliProcess }[] = [];
   const ports = new Map<Member, number>();
 
   async function start(member: Member): Promise<void> {
     const gateway = member.startsWith('gateway');
-    const port = ports.get(member) ?? 0;
-    const proc = startCli(
-      ['start', '--role', gateway ? 'api,gateway' : 'bridge', '--port', String(port)],
-      env,
-    );
+    // A gateway comes back on its port (clients and the load balancer know it); a bridge anywhere.
+    const port = gateway ? (ports.get(member) ?? 0) : 0;
+    const proc = startCli(['start', '--role', gateway ? 'api,gateway' : 'bridge', '--port', String(port)], {
+      ...env,
+      ...envFor(member),
+    });
     running.set(member, proc);
     all.push({ member, proc });
     const started = await proc.waitForLog({ msg: 'orders-live started' }, 20_000);
-    if (gateway) ports.set(member, Number(new URL(String(started.url)).port));
+    ports.set(member, Number(new URL(String(started.url)).port));
   }
 
   const cluster: Cluster = {
@@ -46,6 +58,12 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
         .map((m) => `http://127.0.0.1:${ports.get(m)}`),
     allGatewayUrls: () =>
       (['gateway-a', 'gateway-b'] as const).map((m) => `http://127.0.0.1:${ports.get(m)}`),
+    url: (member) => `http://127.0.0.1:${ports.get(member)}`,
+    pid(member) {
+      const pid = running.get(member)?.child.pid;
+      if (pid === undefined) throw new Error(`${member} is not running`);
+      return pid;
+    },
     async leader() {
       for (;;) {
         for (const m of ['bridge-a', 'bridge-b'] as const) {

@@ -3,7 +3,6 @@
 // one fault per scenario. After a quiet period every observer must have every position exactly
 // once and the table rebuilt exactly (test/chaos/verify.ts). CHAOS_PROFILE=long runs longer loads.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { projectPath } from '../../src/paths.js';
@@ -14,8 +13,9 @@ import { waitFor } from '../helpers/wait.js';
 import { type Cluster, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
 import { Observer } from './observer.js';
+import { saveRun } from './results.js';
 import { startProxy } from './tcp-proxy.js';
-import { type MatrixRun, resultsMarkdown, type ScenarioReport, verifyRun } from './verify.js';
+import { type ScenarioReport, verifyRun } from './verify.js';
 
 const LONG = process.env.CHAOS_PROFILE === 'long';
 /** Changes per second of the writer load (half SQL, half API). */
@@ -34,13 +34,16 @@ beforeAll(() => {
 const startedAt = new Date().toISOString();
 afterAll(async () => {
   await pool.end();
-  const run: MatrixRun = { rate: RATE, loadMs: LOAD_MS, startedAt, reports };
-  mkdirSync(projectPath('test-output', 'chaos'), { recursive: true });
-  writeFileSync(projectPath('test-output', 'chaos', 'reports.json'), `${JSON.stringify(run, null, 2)}\n`);
-  // The on-demand long run keeps its results with the code (README links them); a series
-  // (scripts/chaos-series.ts) writes them itself, every run together.
-  if (LONG && !process.env.CHAOS_SERIES && reports.length > 0)
-    writeFileSync(projectPath('docs', 'chaos-results.md'), resultsMarkdown(run));
+  // The on-demand long run keeps its results with the code (README links them), beside the
+  // broker cluster's; a series (scripts/chaos-series.ts) writes them itself, every run together.
+  saveRun({
+    suite: 'single-node',
+    profile: LONG ? 'long' : 'short',
+    rate: RATE,
+    loadMs: LOAD_MS,
+    startedAt,
+    reports,
+  });
 });
 beforeEach(async () => {
   await pool.query(

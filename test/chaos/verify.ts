@@ -2,7 +2,6 @@
 // order, and does what it rebuilt equal the table? Does the log hold every confirmed change?
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import { projectPath } from '../../src/paths.js';
@@ -28,6 +27,8 @@ export interface ScenarioReport {
   settleMs: number;
   /** Per-event messages the integration queue got more than once (at least once is the promise). */
   integrationRepeats: number;
+  /** What the fault hit, in words (which node, which bridge), when the scenario says. */
+  detail?: string;
 }
 
 export async function verifyRun(
@@ -134,93 +135,5 @@ function writeReport(report: ScenarioReport): void {
   );
 }
 
-/** What one run of the fault matrix left in test-output/chaos/reports.json. */
-export interface MatrixRun {
-  rate: number;
-  loadMs: number;
-  startedAt: string;
-  reports: ScenarioReport[];
-}
-
-const SCENARIO_HEADER = [
-  '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) | integration repeats |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-];
-
-function scenarioRows(reports: ScenarioReport[]): string[] {
-  return reports.map(
-    (r) =>
-      `| ${r.scenario} | ${r.written} | ${r.confirmedChanges} | ${r.failedWrites} | ${r.delivered.join(' / ')} | ${r.lost} | ${r.duplicates} | ${r.maxLagMs} | ${r.integrationRepeats ?? '–'} |`,
-  );
-}
-
-function setupLines(run: Pick<MatrixRun, 'rate' | 'loadMs'>, how: string): string[] {
-  return [
-    `${how} on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB,`,
-    `Node ${process.version}. Each scenario: two api+gateway processes, two bridges, a writer load aimed at`,
-    `${run.rate} changes/s for ${run.loadMs / 1000} s (half direct SQL, half REST API), four observers built on`,
-    'the client library (two `events()`, two `liveOrders()`); one fault; then a quiet period and the checks of test/chaos/verify.ts.',
-    '"written" counts events in the change log; "confirmed" the changes whose commit the writers saw',
-    'confirmed (all of them must be in the log); "failed writes" were refused or cut off by the fault.',
-    'An integration queue bound to the per-event exchange must hold every position at least once;',
-    '"integration repeats" counts its extra copies (a takeover republishes from the cursor).',
-  ];
-}
-
-/** docs/chaos-results.md after one run: one row per scenario, with the machine it ran on. */
-export function resultsMarkdown(run: MatrixRun): string {
-  return [
-    '# Fault matrix: last results',
-    '',
-    ...setupLines(run, 'Run by `npm run test:chaos` (CHAOS_PROFILE=long)'),
-    '',
-    ...SCENARIO_HEADER,
-    ...scenarioRows(run.reports),
-    '',
-  ].join('\n');
-}
-
-/** docs/chaos-results.md after a series of runs: a line per run, then every run's scenarios. */
-export function seriesMarkdown(
-  runs: { run: MatrixRun | null; passed: boolean; seconds: number }[],
-  scenarios: number,
-  commit: string,
-): string {
-  const sum = (f: (r: ScenarioReport) => number) => (run: MatrixRun | null) =>
-    (run?.reports ?? []).reduce((total, r) => total + f(r), 0);
-  const lost = sum((r) => r.lost);
-  const duplicates = sum((r) => r.duplicates);
-  const written = sum((r) => r.written);
-  const passed = runs.filter((r) => r.passed).length;
-  const first = runs.find((r) => r.run)?.run ?? { rate: 0, loadMs: 0 };
-  return [
-    '# Fault matrix: results of a series of runs',
-    '',
-    ...setupLines(
-      first,
-      `${runs.length} runs in a row by \`npm run test:chaos:series\` (CHAOS_PROFILE=long)`,
-    ),
-    '',
-    `The code under test: commit ${commit}.`,
-    '',
-    `**${passed} of ${runs.length} runs passed**; lost ${runs.reduce((t, r) => t + lost(r.run), 0)}, duplicates ` +
-      `${runs.reduce((t, r) => t + duplicates(r.run), 0)} across every scenario of every run.`,
-    '',
-    '| run | started (UTC) | result | scenarios passed | events written | lost | duplicates | minutes |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...runs.map(
-      (r, i) =>
-        `| ${i + 1} | ${r.run?.startedAt.slice(11, 19) ?? '–'} | ${r.passed ? 'passed' : 'FAILED'} | ` +
-        `${r.run?.reports.length ?? 0} of ${scenarios} | ${written(r.run)} | ${lost(r.run)} | ${duplicates(r.run)} | ` +
-        `${(r.seconds / 60).toFixed(1)} |`,
-    ),
-    '',
-    ...runs.flatMap((r, i) => [
-      `## Run ${i + 1}`,
-      '',
-      ...SCENARIO_HEADER,
-      ...scenarioRows(r.run?.reports ?? []),
-      '',
-    ]),
-  ].join('\n');
-}
+// The runs' reports and docs/chaos-results.md (scripts/chaos-series.ts imports them from here).
+export { type MatrixRun, resultsMarkdown, seriesMarkdown } from './results.js';

@@ -1,15 +1,21 @@
 // Global setup: migrate one template database per test run; every test file clones it
-// (test/helpers/db.ts). Databases left by runs that died are dropped here.
+// (test/helpers/db.ts). Databases left by runs that died are dropped here, and so are the broker
+// nodes and HAProxy processes of the broker-cluster fault matrix (test/chaos/broker-cluster.chaos.ts),
+// which run outside the test process and carry the run's pid in their names as the databases do.
 
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/log.js';
+import { removeHaproxyOfRuns } from '../chaos/haproxy.js';
+import { removeBrokerNodesOfRuns } from '../chaos/rabbit-cluster.js';
 import { ADMIN_URL, databaseUrl, TEST_DB_PREFIX } from '../helpers/names.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDatabase: string;
+    /** The vitest run's pid, in the names of what a run starts outside its processes. */
+    runPid: number;
   }
 }
 
@@ -18,11 +24,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await admin.connect();
   try {
     await dropDatabasesOfDeadRuns(admin);
+    await removeLeftovers((pid) => pid !== process.pid && !isAlive(pid));
     const template = `${TEST_DB_PREFIX}${process.pid}_template`;
     await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(template)} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(template)}`);
     await migrate(databaseUrl(template), { direction: 'up', log: createLogger('warn') });
     project.provide('templateDatabase', template);
+    project.provide('runPid', process.pid);
   } finally {
     await admin.end();
   }
@@ -34,7 +42,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } finally {
       await client.end();
     }
+    // The suite stops its own; these are what a test worker that died could not.
+    await removeLeftovers((pid) => pid === process.pid);
   };
+}
+
+/** Broker nodes and HAProxy processes of the runs `isOver` names (by the pid in their names). */
+async function removeLeftovers(isOver: (pid: number) => boolean): Promise<void> {
+  const which = (pid: number) => Number.isInteger(pid) && pid > 0 && isOver(pid);
+  const nodes = await removeBrokerNodesOfRuns(which);
+  const proxies = removeHaproxyOfRuns(which);
+  if (nodes.length + proxies.length > 0)
+    console.warn(
+      `test setup: removed broker nodes and proxies left behind: ${[...nodes, ...proxies].join(', ')}`,
+    );
 }
 
 async function dropDatabasesOfDeadRuns(admin: pg.Client): Promise<void> {

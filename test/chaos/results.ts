@@ -1,0 +1,194 @@
+// What the fault matrices leave behind. Each suite (the single broker node of scenarios.chaos.ts,
+// the broker cluster behind HAProxy of broker-cluster.chaos.ts) keeps its last run of each profile
+// as test-output/chaos/<suite>.<profile>.json; docs/chaos-results.md is rendered from the long
+// runs found there, one section per suite, so a long run of either updates its own table and
+// keeps the other's. scripts/chaos-series.ts reads the single-node run from reports.json.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { projectPath } from '../../src/paths.js';
+import type { ScenarioReport } from './verify.js';
+
+export type ChaosSuite = 'single-node' | 'broker-cluster';
+export type ChaosProfile = 'short' | 'long';
+const SUITES: readonly ChaosSuite[] = ['single-node', 'broker-cluster'];
+
+/** One run of one suite's fault matrix. */
+export interface MatrixRun {
+  /** Absent in reports written before there were two suites: the single-node matrix. */
+  suite?: ChaosSuite;
+  profile?: ChaosProfile;
+  rate: number;
+  loadMs: number;
+  startedAt: string;
+  reports: ScenarioReport[];
+}
+
+const OUTPUT = projectPath('test-output', 'chaos');
+const RESULTS = projectPath('docs', 'chaos-results.md');
+
+/**
+ * Keeps the run under test-output/chaos/; after a long run (not one of a series, which writes
+ * its own document), renders docs/chaos-results.md from every suite's last long run.
+ */
+export function saveRun(run: MatrixRun & { suite: ChaosSuite; profile: ChaosProfile }): void {
+  mkdirSync(OUTPUT, { recursive: true });
+  const json = `${JSON.stringify(run, null, 2)}\n`;
+  writeFileSync(`${OUTPUT}/${run.suite}.${run.profile}.json`, json);
+  if (run.suite === 'single-node') writeFileSync(`${OUTPUT}/reports.json`, json);
+  if (run.profile === 'long' && !process.env.CHAOS_SERIES && run.reports.length > 0)
+    writeResults(resultsMarkdown(lastLongRuns()));
+}
+
+/** Each suite's last long run that left a report, single node first. */
+export function lastLongRuns(): MatrixRun[] {
+  return SUITES.map((suite) => `${OUTPUT}/${suite}.long.json`)
+    .filter((file) => existsSync(file))
+    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as MatrixRun);
+}
+
+/** Writes docs/chaos-results.md, its tables aligned as the formatter wants (`npm run lint` stays clean). */
+function writeResults(markdown: string): void {
+  writeFileSync(RESULTS, markdown);
+  spawnSync(process.execPath, ['node_modules/@biomejs/biome/bin/biome', 'format', '--write', RESULTS], {
+    cwd: projectPath(),
+  });
+}
+
+const SCENARIO_HEADER = [
+  '| scenario | written | confirmed | failed writes | delivered (per observer) | lost | duplicates | max lag (ms) | integration repeats |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+
+function scenarioRows(reports: ScenarioReport[]): string[] {
+  return reports.map(
+    (r) =>
+      `| ${r.scenario} | ${r.written} | ${r.confirmedChanges} | ${r.failedWrites} | ${r.delivered.join(' / ')} | ${r.lost} | ${r.duplicates} | ${r.maxLagMs} | ${r.integrationRepeats ?? '–'} |`,
+  );
+}
+
+/** What each scenario's fault hit, where the run recorded it (the broker cluster's node names). */
+function details(reports: ScenarioReport[]): string[] {
+  const lines = reports.filter((r) => r.detail).map((r) => `- ${r.scenario}: ${r.detail}`);
+  return lines.length > 0 ? ['', ...lines] : [];
+}
+
+const MACHINE = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+
+const LEGEND = [
+  '"written" counts events in the change log; "confirmed" the changes whose commit the writers saw',
+  'confirmed (all of them must be in the log); "failed writes" were refused or cut off by the fault.',
+  'An integration queue bound to the per-event exchange must hold every position at least once;',
+  '"integration repeats" counts its extra copies (a takeover republishes from the cursor).',
+];
+
+function setupLines(run: Pick<MatrixRun, 'rate' | 'loadMs'>, how: string): string[] {
+  return [
+    `${how}: ${MACHINE}.`,
+    `Each scenario: two api+gateway processes, two bridges, a writer load aimed at ${run.rate} changes/s`,
+    `for ${run.loadMs / 1000} s (half direct SQL, half REST API), four observers built on the client library`,
+    '(two `events()`, two `liveOrders()`); one fault; then a quiet period and the checks of test/chaos/verify.ts.',
+    ...LEGEND,
+  ];
+}
+
+function clusterSetupLines(run: MatrixRun, how: string): string[] {
+  return [
+    `${how}: ${MACHINE}.`,
+    "Each scenario: a RabbitMQ cluster of three nodes (Debian's rabbitmq-server, joined with",
+    '`rabbitmqctl join_cluster`; every process is given the three URLs, starting on different nodes),',
+    'HAProxy in front of two api+gateway processes (round robin, websockets, /readyz checked every 500 ms),',
+    `two bridges; a writer load aimed at ${run.rate} changes/s for ${run.loadMs / 1000} s (half direct SQL, half REST API`,
+    'through HAProxy), four observers built on the client library (two `events()`, two `liveOrders()`) given',
+    "HAProxy's address only; one fault; then a quiet period and the checks of test/chaos/verify.ts. The",
+    'integration queue is a quorum queue, consumed through one node at a time.',
+    ...LEGEND,
+  ];
+}
+
+function section(run: MatrixRun, how: string): string[] {
+  const when = `${how} on ${run.startedAt.slice(0, 10)}`;
+  return run.suite === 'broker-cluster'
+    ? [
+        '## A RabbitMQ cluster of three nodes, gateways behind HAProxy',
+        '',
+        ...clusterSetupLines(run, when),
+        '',
+        ...SCENARIO_HEADER,
+        ...scenarioRows(run.reports),
+        ...details(run.reports),
+        '',
+      ]
+    : [
+        '## One RabbitMQ node',
+        '',
+        ...setupLines(run, when),
+        '',
+        ...SCENARIO_HEADER,
+        ...scenarioRows(run.reports),
+        '',
+      ];
+}
+
+/** docs/chaos-results.md from each suite's last long run: one row per scenario, with the machine. */
+export function resultsMarkdown(runs: MatrixRun[]): string {
+  return [
+    '# Fault matrix: last results',
+    '',
+    ...runs.flatMap((run) => section(run, 'Run by `npm run test:chaos` (CHAOS_PROFILE=long)')),
+  ].join('\n');
+}
+
+/**
+ * docs/chaos-results.md after a series of runs: a line per run, then every run's scenarios (of
+ * the single-node matrix, which scripts/chaos-series.ts collects), then the broker cluster's
+ * matrix as the series' last run left it.
+ */
+export function seriesMarkdown(
+  runs: { run: MatrixRun | null; passed: boolean; seconds: number }[],
+  scenarios: number,
+  commit: string,
+  brokerCluster: MatrixRun | undefined = lastLongRuns().find((r) => r.suite === 'broker-cluster'),
+): string {
+  const sum = (f: (r: ScenarioReport) => number) => (run: MatrixRun | null) =>
+    (run?.reports ?? []).reduce((total, r) => total + f(r), 0);
+  const lost = sum((r) => r.lost);
+  const duplicates = sum((r) => r.duplicates);
+  const written = sum((r) => r.written);
+  const passed = runs.filter((r) => r.passed).length;
+  const first = runs.find((r) => r.run)?.run ?? { rate: 0, loadMs: 0, startedAt: new Date().toISOString() };
+  // The broker cluster's run belongs to this series when it started after the series did.
+  const seriesStarted = Date.parse(first.startedAt) - (runs[0]?.seconds ?? 0) * 1000;
+  const cluster =
+    brokerCluster && Date.parse(brokerCluster.startedAt) >= seriesStarted ? brokerCluster : undefined;
+  const how = `${runs.length} runs in a row by \`npm run test:chaos:series\` (CHAOS_PROFILE=long), from ${first.startedAt.slice(0, 10)}`;
+  return [
+    '# Fault matrix: results of a series of runs',
+    '',
+    ...setupLines(first, how),
+    '',
+    `The code under test: commit ${commit}.`,
+    '',
+    `**${passed} of ${runs.length} runs passed** (both matrices); lost ${runs.reduce((t, r) => t + lost(r.run), 0)}, duplicates ` +
+      `${runs.reduce((t, r) => t + duplicates(r.run), 0)} across every single-node scenario of every run.`,
+    '',
+    '| run | started (UTC) | result | scenarios passed | events written | lost | duplicates | minutes |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...runs.map(
+      (r, i) =>
+        `| ${i + 1} | ${r.run?.startedAt.slice(11, 19) ?? '–'} | ${r.passed ? 'passed' : 'FAILED'} | ` +
+        `${r.run?.reports.length ?? 0} of ${scenarios} | ${written(r.run)} | ${lost(r.run)} | ${duplicates(r.run)} | ` +
+        `${(r.seconds / 60).toFixed(1)} |`,
+    ),
+    '',
+    ...runs.flatMap((r, i) => [
+      `## Run ${i + 1}`,
+      '',
+      ...SCENARIO_HEADER,
+      ...scenarioRows(r.run?.reports ?? []),
+      '',
+    ]),
+    ...(cluster ? section(cluster, 'The last run of the series') : []),
+  ].join('\n');
+}
