@@ -85,6 +85,14 @@ export interface EventsPageBody<Event> {
   next: number;
 }
 
+/** GET /orders/:id/events: one order's events. */
+export interface OrderHistoryBody<Event> {
+  /** Newest first. */
+  events: Event[];
+  /** The `before` of the next (older) page; null after the oldest. */
+  next: number | null;
+}
+
 /** One invalid input: `field` is a body member ("customer_name"), a parameter or a header. */
 export interface FieldError {
   field: string;

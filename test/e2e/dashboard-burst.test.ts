@@ -1,6 +1,7 @@
 // The dashboard under a burst: 1,000 inserts, then 5 bulk UPDATEs over the 1,000 rows (5,000
 // events within a second or so). The page applies every event and renders once per frame; at the
-// end every row in the DOM has exactly the status and version the database has.
+// end every row in the DOM has exactly the status and version the database has, and the live
+// chart's bars add up to every event the page received (its cost is printed: "[chart] …").
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,8 @@ const exchange = useExchange();
 let system: TestSystem;
 let browser: DashboardBrowser;
 let psql: pg.Pool;
+/** When the burst's first statement was sent and when all of it was on screen (Date.now()). */
+const burst = { started: 0, shown: 0 };
 
 beforeAll(async () => {
   ({ psql, system, browser } = await openDashboardSystem(db, systemEnv(db, exchange)));
@@ -64,6 +67,7 @@ describe('a burst of 5,000 updates', () => {
       }).observe({ type: 'longtask' });
     });
     const insertStarted = Date.now();
+    burst.started = insertStarted;
     await psql.query(
       `INSERT INTO orders (customer_name, product_name, status)
        SELECT 'Customer ' || i, 'Product ' || (i % 13), ${STATUS_OF('i', 0)} FROM generate_series(1, ${ROWS}) i`,
@@ -82,6 +86,7 @@ describe('a burst of 5,000 updates', () => {
     const written = Date.now() - started;
     await expectTableMatchesDatabase(page, 60_000);
     const shown = Date.now() - started;
+    burst.shown = Date.now();
 
     const rows = await dbRows();
     expect(rows.every((r) => r.version === UPDATES + 1)).toBe(true);
@@ -96,6 +101,40 @@ describe('a burst of 5,000 updates', () => {
         `${ROWS * UPDATES} updates written in ${written} ms, all on screen after ${shown} ms; ` +
         `long tasks: ${longTasks.length}, longest ${longest(longTasks)} ms; ` +
         `latency p50 ${await text(page, 'latency-p50')}, p99 ${await text(page, 'latency-p99')}`,
+    );
+  });
+
+  it('draws every event of the burst in the live chart, in the seconds after they came', async () => {
+    const { page } = browser;
+    const chart = '[data-testid="chart"]';
+    const received = ROWS + ROWS * UPDATES; // each once: the page's feed ends at this position
+    // The chart draws a second once it is over: the last one of the burst within a second or so.
+    let drawn = 0;
+    await waitFor(
+      async () => {
+        drawn = Number(await page.getAttribute(chart, 'data-events'));
+        return drawn === received;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: `the chart's bars to add up to ${received} (${drawn})` },
+    );
+    const cost = await page.$eval(chart, (figure) => {
+      const data = (figure as unknown as { dataset: Record<string, string> }).dataset;
+      return {
+        draws: Number(data.draws),
+        drawMs: Number(data.drawMs),
+        drawMaxMs: Number(data.drawMaxMs),
+        records: Number(data.records),
+        recordMs: Number(data.recordMs),
+      };
+    });
+    expect(await text(page, 'chart-summary')).toMatch(/events\/s on average/);
+    const spent = cost.drawMs + cost.recordMs;
+    const burstMs = burst.shown - burst.started;
+    console.log(
+      `[chart] ${received} events, all in its bars; main thread in the chart since the page opened: ` +
+        `${spent.toFixed(1)} ms (${cost.draws} draws: ${cost.drawMs.toFixed(1)} ms, the longest ` +
+        `${cost.drawMaxMs.toFixed(2)} ms; ${cost.records} frames counted: ${cost.recordMs.toFixed(1)} ms), ` +
+        `${((100 * spent) / burstMs).toFixed(2)}% of the ${burstMs} ms from the first insert to the last update on screen`,
     );
   });
 

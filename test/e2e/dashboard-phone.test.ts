@@ -1,8 +1,9 @@
 // The dashboard on a phone (390 × 844 CSS px), measured from the elements' boxes: the sort arrow
 // of a column head lies inside its cell (the "Order" head cut it off), every label stays on the
 // line of its control (the Status label wrapped away from its select), nothing scrolls sideways,
-// and the edit dialog holds a refused field's message under it and a stale edit's question with
-// both answers. Screenshots of each state go to test-output/e2e/phone-*.png.
+// the edit dialog holds a refused field's message under it and a stale edit's question with
+// both answers, and an order's history panel fits the screen's width. Screenshots of each state
+// go to test-output/e2e/phone-*.png.
 
 import { mkdirSync } from 'node:fs';
 import type pg from 'pg';
@@ -182,6 +183,33 @@ describe('the dashboard on a phone', () => {
     await page.screenshot({ path: `${SCREENSHOTS}/phone-edit-conflict.png` });
     await page.click('[data-testid="edit-discard"]');
     await page.waitForSelector('[data-testid="edit-dialog"]', { state: 'hidden' });
+  });
+
+  it("fits an order's history panel, its entries and its Close button in the phone's width", async () => {
+    const { page } = browser;
+    const panel = '[data-testid="history-panel"]';
+    await page.click(`${rowSelector(6)} button[data-action="history"]`);
+    await page.waitForSelector(`${panel} [data-testid="history-entry"][data-op="update"]`, {
+      timeout: 5_000,
+    });
+    const sheet = await boxOf(page, panel);
+    expect(isWithin(sheet, { x: 0, y: 0, ...PHONE })).toBe(true);
+    expect(sheet.width).toBeGreaterThan(PHONE.width - 2); // the whole width: nothing beside it to read
+    const entries = page.locator(`${panel} [data-testid="history-entry"]`);
+    expect(await entries.count()).toBe(2); // created, then the product changed in psql above
+    for (let i = 0; i < 2; i++) {
+      const entry = await entries.nth(i).boundingBox();
+      expect(entry && isWithin(entry, sheet), `entry ${i}`).toBe(true);
+    }
+    expect(isWithin(await boxOf(page, '[data-testid="history-close"]'), sheet)).toBe(true);
+    const sideways = await page.$eval(panel, (dialog) => {
+      const box = dialog as unknown as { scrollWidth: number; clientWidth: number };
+      return box.scrollWidth - box.clientWidth;
+    });
+    expect(sideways).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/phone-history.png` });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(panel, { state: 'hidden' });
   });
 
   it('loaded nothing from outside and raised no page error', () => {

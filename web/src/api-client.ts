@@ -1,12 +1,22 @@
 // The REST API as the page writes through it, every request with the token (Bearer): what the
-// token allows, and create / change / delete with If-Match (the reads of the orders are the live
-// set's, src/client). Every failure becomes an ApiError carrying the server's problem+json (title,
-// detail, field errors), or a made-up one when the server did not answer.
+// token allows, create / change / delete with If-Match, and one order's history (the reads of the
+// orders are the live set's, src/client). Every failure becomes an ApiError carrying the
+// server's problem+json (title, detail, field errors), or a made-up one when the server did not
+// answer.
 
-import type { Order } from '../../src/contract/events.js';
-import type { AccessBody, NewOrder, OrderChanges, Problem } from '../../src/contract/rest.js';
+import type { Order, OrderEvent } from '../../src/contract/events.js';
+import type {
+  AccessBody,
+  OrderHistoryBody as HistoryBody,
+  NewOrder,
+  OrderChanges,
+  Problem,
+} from '../../src/contract/rest.js';
 
 export type { AccessBody, NewOrder, Problem };
+
+/** GET /orders/:id/events (src/api/events-router.ts). */
+export type OrderHistoryBody = HistoryBody<OrderEvent>;
 
 export class ApiError extends Error {
   readonly problem: Problem;
@@ -24,6 +34,11 @@ export interface ApiClient {
   /** Changes fields of order `id`, refused with 412 unless it still has `version`. */
   update(id: number, changes: OrderChanges, version: number): Promise<Order>;
   remove(id: number, version: number): Promise<void>;
+  /**
+   * Order `id`'s events, newest first, those before position `before` (absent: from the newest),
+   * `limit` at most (absent: the server's page size); 404 when the log never saw the order.
+   */
+  history(id: number, page?: { before?: number; limit?: number }): Promise<OrderHistoryBody>;
 }
 
 export interface ApiClientOptions {
@@ -75,6 +90,14 @@ export function createApiClient({
     },
     async remove(id, version) {
       await request('DELETE', `/orders/${id}`, undefined, version);
+    },
+    async history(id, { before, limit } = {}) {
+      const query = new URLSearchParams();
+      if (before !== undefined) query.set('before', String(before));
+      if (limit !== undefined) query.set('limit', String(limit));
+      const search = query.toString();
+      const path = `/orders/${id}/events${search ? `?${search}` : ''}`;
+      return (await request('GET', path)).json() as Promise<OrderHistoryBody>;
     },
   };
 }

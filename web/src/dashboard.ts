@@ -1,7 +1,7 @@
 // The composition root of the page: the live set of orders (src/client: snapshot, stream, resume,
 // reload and reconnect, the one implementation of them) drawn once per animation frame
-// (frame-scheduler.ts) into the table, counters, feed and connection line, and the forms that
-// write through the API.
+// (frame-scheduler.ts) into the table, counters, feed, live chart and connection line, the forms
+// that write through the API, and an order's history panel.
 
 import {
   createLiveOrders,
@@ -19,7 +19,9 @@ import { createEventFeed, FEED_LIMIT } from './event-feed.js';
 import { formatTime } from './format.js';
 import { createFrameScheduler, type FrameScheduler } from './frame-scheduler.js';
 import { createLatencyMeter, LATENCY_SAMPLES } from './latency-meter.js';
+import { createLiveChart } from './live-chart.js';
 import { createMessages, type Messages, wireDismiss } from './messages.js';
+import { createOrderHistoryPanel } from './order-history-panel.js';
 import { createOrdersTable, type OrdersTable } from './orders-table.js';
 import { createPendingChanges, type PendingChanges } from './pending-changes.js';
 import { createStatusCounters } from './status-counters.js';
@@ -47,6 +49,7 @@ export function startDashboard(root: HTMLElement): void {
       const order = live.get(id);
       if (order && root.dataset.access !== 'read') dialog.open(order);
     },
+    onHistory: (id, opener) => history.open(id, opener),
   });
   const dialog = createEditOrderDialog(root, {
     api,
@@ -60,13 +63,21 @@ export function startDashboard(root: HTMLElement): void {
 
   const pending = createPendingChanges(FEED_LIMIT, LATENCY_SAMPLES);
   const counts = createStatusCounts();
-  const draw = createFrameDrawing(root, { status, table, pending, counts });
+  const draw = createFrameDrawing(root, { status, table, pending, counts }, (id, opener) =>
+    history.open(id, opener),
+  );
   const scheduler = createFrameScheduler((now) => {
     draw(live, now);
     dialog.refresh();
   });
   const page: PageParts = { status, messages, token, access, table, dialog, pending, counts, scheduler };
   const live = followOrders(page);
+  const history = createOrderHistoryPanel(root, {
+    api,
+    live,
+    onError,
+    fallbackFocus: () => byTestId(root, 'orders-heading'),
+  });
   // What the token allows first: a read-only token's rows are never drawn with edit buttons.
   // How following fails (a refused handshake) reaches the 'error' and 'status' listeners.
   void access.read().then(() => live.start().catch(() => undefined));
@@ -139,11 +150,13 @@ function followOrders(page: PageParts): LiveOrders {
 function createFrameDrawing(
   root: HTMLElement,
   { status, table, pending, counts }: Pick<PageParts, 'status' | 'table' | 'pending' | 'counts'>,
+  onHistory: (id: number, opener: HTMLElement) => void,
 ) {
   const counters = createStatusCounters(byTestId(root, 'counters'));
-  const feed = createEventFeed(byTestId(root, 'feed'));
+  const feed = createEventFeed(byTestId(root, 'feed'), onHistory);
   const notice = byTestId(root, 'notice');
   const latency = createLatencyMeter();
+  const chart = createLiveChart(byTestId(root, 'chart'));
   let latencyShownAt = 0;
 
   return (live: LiveOrders, now: number): void => {
@@ -151,7 +164,8 @@ function createFrameDrawing(
     if (frame.truncate) showTruncate(notice, frame.truncate);
     table.render(live, frame.rows, frame.truncate !== null);
     feed.add(frame.feed);
-    for (const occurredAt of frame.occurred) latency.record(occurredAt, now);
+    const latencies = frame.occurred.map((occurredAt) => latency.record(occurredAt, now));
+    chart.record(now, frame.events, latencies);
     counters.update(counts.current, live.size);
     const position = live.position;
     if (position !== undefined) status.setPosition(position);

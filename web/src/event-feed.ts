@@ -1,6 +1,7 @@
 // The event feed: the newest events first, each with its op, where it came from (api or sql, and
 // who), what it changed and when. Capped at FEED_LIMIT items: older ones drop off the bottom, so a
-// day of events costs the same DOM as a minute.
+// day of events costs the same DOM as a minute. An order's number is a button that opens its
+// history, deleted orders' too (one listener for the whole list).
 
 import type { OrderEvent } from '../../src/contract/events.js';
 import { el } from './dom.js';
@@ -13,7 +14,16 @@ export interface EventFeed {
   add(events: readonly OrderEvent[]): void;
 }
 
-export function createEventFeed(list: HTMLElement, limit = FEED_LIMIT): EventFeed {
+export function createEventFeed(
+  list: HTMLElement,
+  onHistory: (id: number, opener: HTMLElement) => void,
+  limit = FEED_LIMIT,
+): EventFeed {
+  list.addEventListener('click', (event) => {
+    const button = (event.target as Element).closest<HTMLButtonElement>('button[data-action="history"]');
+    const id = Number(button?.dataset.orderId);
+    if (button && Number.isSafeInteger(id)) onHistory(id, button);
+  });
   return {
     add(events) {
       if (events.length === 0) return;
@@ -40,7 +50,7 @@ function feedItem(event: OrderEvent): HTMLLIElement {
     },
     el('time', { dateTime: event.occurred_at, className: 'feed-time' }, formatTime(event.occurred_at)),
     el('span', { className: `op op-${event.op}` }, event.op),
-    el('span', { className: 'target' }, target(event)),
+    target(event),
     el(
       'span',
       { className: 'source', 'data-source': event.source, title: `source: ${event.source}` },
@@ -51,8 +61,19 @@ function feedItem(event: OrderEvent): HTMLLIElement {
   );
 }
 
-function target(event: OrderEvent): string {
-  return event.op === 'truncate' ? 'all orders' : `#${event.order_id}`;
+function target(event: OrderEvent): HTMLElement {
+  if (event.order_id === null) return el('span', { className: 'target' }, 'all orders');
+  return el(
+    'button',
+    {
+      type: 'button',
+      className: 'target order-link',
+      'data-action': 'history',
+      'data-order-id': event.order_id,
+      'aria-label': `History of order #${event.order_id}`,
+    },
+    `#${event.order_id}`,
+  );
 }
 
 function details(event: OrderEvent): string {

@@ -8,8 +8,12 @@
 export const LATENCY_SAMPLES = 1_000;
 
 export interface LatencyMeter {
-  /** Records one event drawn at `renderedAtMs` (epoch ms) that was captured at `occurredAt` (ISO). */
-  record(occurredAt: string, renderedAtMs: number): void;
+  /**
+   * Records one event drawn at `renderedAtMs` (epoch ms) that was captured at `occurredAt` (ISO);
+   * returns its latency in ms (NaN, and nothing recorded, when `occurredAt` is not a date), which
+   * the live chart takes too instead of parsing the date again.
+   */
+  record(occurredAt: string, renderedAtMs: number): number;
   /** Percentiles over the kept samples, in ms; null before the first sample. */
   summary(): { p50: number; p99: number; count: number } | null;
 }
@@ -21,10 +25,12 @@ export function createLatencyMeter(capacity = LATENCY_SAMPLES): LatencyMeter {
   return {
     record(occurredAt, renderedAtMs) {
       const occurred = Date.parse(occurredAt);
-      if (Number.isNaN(occurred)) return;
-      samples[next] = Math.max(0, renderedAtMs - occurred);
+      if (Number.isNaN(occurred)) return Number.NaN;
+      const latency = Math.max(0, renderedAtMs - occurred);
+      samples[next] = latency;
       next = (next + 1) % capacity;
       filled = Math.min(filled + 1, capacity);
+      return latency;
     },
     summary() {
       if (filled === 0) return null;
@@ -35,7 +41,7 @@ export function createLatencyMeter(capacity = LATENCY_SAMPLES): LatencyMeter {
 }
 
 /** Nearest-rank percentile of ascending `sorted`. */
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   const rank = Math.max(1, Math.ceil(p * sorted.length));
   return sorted[rank - 1] ?? 0;
 }

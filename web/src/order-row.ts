@@ -1,6 +1,6 @@
 // One order as a table row: built once when it appears, then only the cells that differ are
 // written. The attributes tests and styles read (data-order-id, data-status, data-version) live
-// on the <tr>.
+// on the <tr>. The order's number is a button that opens its history (orders-table.ts).
 
 import type { Order } from '../../src/contract/events.js';
 import { el, setText } from './dom.js';
@@ -31,7 +31,20 @@ export function createOrderRow(order: Order, change?: string): HTMLTableRowEleme
   const row = el(
     'tr',
     { 'data-order-id': order.id },
-    el('th', { scope: 'row', className: 'num' }, `#${order.id}`),
+    el(
+      'th',
+      { scope: 'row', className: 'num' },
+      el(
+        'button',
+        {
+          type: 'button',
+          className: 'order-link',
+          'data-action': 'history',
+          'aria-label': `History of order #${order.id}`,
+        },
+        `#${order.id}`,
+      ),
+    ),
     cells.customer,
     cells.product,
     el('td', {}, cells.badge),

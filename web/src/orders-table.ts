@@ -1,6 +1,7 @@
 // The orders <table> body, kept in line with the model by touching only rows that changed this
 // frame (flash on change, fade on delete), plus moves when the order of the visible rows
 // changed. Rows beyond MAX_VISIBLE_ROWS are not drawn: the search and filter narrow them.
+// A click on a row (but on its Edit button) or on its number opens the order's history.
 
 import type { LiveOrders } from '../../src/client/index.js';
 import { setText } from './dom.js';
@@ -21,6 +22,8 @@ export interface OrdersTableOptions {
   table: HTMLTableElement;
   summary: HTMLElement;
   onEdit: (id: number) => void;
+  /** The order's history is asked for; `opener` (the row's history button) gets focus back. */
+  onHistory: (id: number, opener: HTMLElement) => void;
 }
 
 export interface OrdersTable {
@@ -31,7 +34,7 @@ export interface OrdersTable {
   reload(model: OrdersModel): void;
 }
 
-export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions): OrdersTable {
+export function createOrdersTable({ table, summary, onEdit, onHistory }: OrdersTableOptions): OrdersTable {
   const body = table.tBodies[0] ?? table.createTBody();
   const rows = new Map<number, HTMLTableRowElement>();
   const motion = createRowMotion();
@@ -109,9 +112,16 @@ export function createOrdersTable({ table, summary, onEdit }: OrdersTableOptions
     if (current) redraw(current);
   });
   body.addEventListener('click', (event) => {
-    const button = (event.target as Element).closest('button[data-action="edit"]');
-    const id = Number(button?.closest('tr')?.dataset.orderId);
-    if (button && Number.isSafeInteger(id)) onEdit(id);
+    const target = event.target as Element;
+    const row = target.closest<HTMLTableRowElement>('tr[data-order-id]');
+    const id = Number(row?.dataset.orderId);
+    if (!row || !Number.isSafeInteger(id)) return; // a row fading out is no longer an order's
+    const button = target.closest('button');
+    if (button?.dataset.action === 'edit') return onEdit(id);
+    // Selecting a name to copy it is not asking for the history.
+    if (!button && getSelection()?.isCollapsed === false) return;
+    const opener = row.querySelector<HTMLElement>('button[data-action="history"]');
+    if (opener && (!button || button === opener)) onHistory(id, opener);
   });
 
   return {

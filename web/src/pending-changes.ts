@@ -22,6 +22,8 @@ export interface FrameChanges {
   feed: OrderEvent[];
   /** occurred_at of the live events of this frame, for the latency meter. */
   occurred: string[];
+  /** Every event received since the last frame, for the live chart (the lists above are capped). */
+  events: number;
 }
 
 export interface PendingChanges {
@@ -56,6 +58,7 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
   return {
     event(event, live) {
       empty = false;
+      frame.events += 1;
       frame.feed.push(event);
       // Keeping twice the limit and trimming in one go costs less than a shift() per event.
       if (frame.feed.length > 2 * feedLimit) frame.feed = frame.feed.slice(-feedLimit);
@@ -95,5 +98,5 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
 }
 
 function fresh(): FrameChanges {
-  return { truncate: null, rows: new Map(), feed: [], occurred: [] };
+  return { truncate: null, rows: new Map(), feed: [], occurred: [], events: 0 };
 }
