@@ -278,6 +278,11 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
       }),
       `Failed transactions reported by pgbench: ${runs.reduce((n, r) => n + r.failed, 0)}.`,
     ],
-    data: { runs, bulk, pgbenchSeconds: seconds },
+    data: {
+      runs,
+      bulk,
+      pgbenchSeconds: seconds,
+      variants: CAPTURE_VARIANTS.map((v) => ({ id: v.id, short: v.short, bridge: v.bridge })),
+    },
   };
 }

@@ -1,9 +1,11 @@
 // The benchmark harness behind `npm run bench [-- <name> …]`: runs the named benchmarks (all by
 // default) one after another, each with its own database and exchange, prints a table per
-// benchmark on stdout and progress on stderr, and writes JSON and Markdown under bench/results/.
-// Child processes are killed and databases dropped at the end, also when a benchmark fails.
+// benchmark on stdout and progress on stderr, and writes JSON, Markdown and SVG charts under
+// bench/results/. Child processes are killed and databases dropped at the end, also when a
+// benchmark fails. `--charts-from <report.json>` runs nothing and redraws an earlier run's charts.
 
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baseline } from './baseline.js';
 import { bulk } from './bulk.js';
@@ -12,10 +14,17 @@ import { e2eLatency } from './e2e-latency.js';
 import { failover } from './failover.js';
 import { fanout } from './fanout.js';
 import type { BenchContext, Benchmark } from './lib/benchmark.js';
+import { renderRunCharts } from './lib/charts.js';
 import { codeRevision, describeMachine, sampleLoad } from './lib/machine.js';
 import { createProcessGroup, type ProcessGroup, ROOT } from './lib/process-group.js';
 import { createProgress } from './lib/progress.js';
-import { type BenchResult, renderResultText, writeReports } from './lib/report.js';
+import {
+  type BenchResult,
+  type RunReport,
+  renderResultText,
+  writeCharts,
+  writeReports,
+} from './lib/report.js';
 import { type BenchSettings, loadBenchSettings } from './lib/settings.js';
 import { relay } from './relay.js';
 import { throughput } from './throughput.js';
@@ -33,24 +42,39 @@ const BENCHMARKS: readonly Benchmark[] = [
 ];
 
 const USAGE = `usage: npm run bench [-- [--quick] [name …]]
+       npm run bench -- --charts-from <report.json> [--charts-out <dir>]
 
 Runs every benchmark, or the named ones, in this order:
 ${BENCHMARKS.map((b) => `  ${b.name.padEnd(14)} ${b.title}`).join('\n')}
 
-  --quick   shorter runs, for working on the harness (not for BENCHMARKS.md)
+  --quick                shorter runs, for working on the harness (not for BENCHMARKS.md)
+  --charts-from <file>   run nothing: redraw the charts of that report as <its name>-<chart>.svg,
+                         beside it or in --charts-out <dir>
 
-Reports: stdout (tables), stderr (progress), bench/results/<time>.{json,md} and latest.{json,md}.`;
+Reports: stdout (tables), stderr (progress), bench/results/<time>.{json,md} and latest.{json,md},
+charts bench/results/<time>-<chart>.svg and latest-<chart>.svg (latency, throughput, capture-cost).`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+      'charts-from': { type: 'string' },
+      'charts-out': { type: 'string' },
+    },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
+  const chartsOnly = values['charts-from'] !== undefined || values['charts-out'] !== undefined;
+  if (chartsOnly && (values['charts-from'] === undefined || positionals.length > 0 || values.quick)) {
+    console.error(`bench: --charts-from <report.json> runs no benchmark; --charts-out needs it\n\n${USAGE}`);
+    return 2;
+  }
+  if (chartsOnly) return chartsFrom(values['charts-from']!, values['charts-out']);
   const unknown = positionals.filter((name) => !BENCHMARKS.some((b) => b.name === name));
   if (unknown.length > 0) {
     console.error(`bench: unknown benchmark ${unknown.join(', ')}\n\n${USAGE}`);
@@ -58,22 +82,26 @@ async function main(argv: string[]): Promise<number> {
   }
   const selected =
     positionals.length > 0 ? BENCHMARKS.filter((b) => positionals.includes(b.name)) : BENCHMARKS;
+  return runBenchmarks(selected, values.quick ?? false, argv);
+}
+
+/** Runs `selected` in order and writes the reports; 1 when one of them failed. */
+async function runBenchmarks(
+  selected: readonly Benchmark[],
+  quick: boolean,
+  argv: string[],
+): Promise<number> {
   const settings = loadBenchSettings();
   const processes = createProcessGroup();
   installExitHandlers(processes);
   const started = new Date();
   const progress = createProgress('run');
-  progress(`benchmarks: ${selected.map((b) => b.name).join(', ')}${values.quick ? ' (quick)' : ''}`);
+  progress(`benchmarks: ${selected.map((b) => b.name).join(', ')}${quick ? ' (quick)' : ''}`);
   const machine = await describeMachine(settings);
   const revisionAtStart = await codeRevision(ROOT);
   const results = new Map<string, BenchResult>();
   for (const benchmark of selected) {
-    const result = await runOne(benchmark, {
-      settings,
-      processes,
-      quick: values.quick ?? false,
-      earlier: results,
-    });
+    const result = await runOne(benchmark, { settings, processes, quick, earlier: results });
     results.set(benchmark.name, result);
     process.stdout.write(`\n${renderResultText(result)}`);
   }
@@ -85,13 +113,26 @@ async function main(argv: string[]): Promise<number> {
       wallSeconds: (Date.now() - started.getTime()) / 1000,
       machine,
       revision: { start: revisionAtStart, end: await codeRevision(ROOT) },
-      quick: values.quick ?? false,
+      quick,
       results: [...results.values()],
     },
     join(ROOT, 'bench', 'results'),
   );
   progress(`done in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s; reports: ${files.join(', ')}`);
   return [...results.values()].some((r) => r.error) ? 1 : 0;
+}
+
+/** Redraws the charts of an earlier report; prints each file with its size. */
+async function chartsFrom(file: string, outDir: string | undefined): Promise<number> {
+  const run = JSON.parse(await readFile(file, 'utf8')) as RunReport;
+  if (!Array.isArray(run?.results)) {
+    console.error(`bench: ${file} is not a report of npm run bench (it has no results)`);
+    return 2;
+  }
+  const files = await writeCharts(renderRunCharts(run), outDir ?? dirname(file), basename(file, '.json'));
+  for (const f of files) console.log(`${f}  ${((await stat(f)).size / 1024).toFixed(1)} KiB`);
+  if (files.length === 0) console.error(`bench: ${file} holds none of the charted benchmarks`);
+  return 0;
 }
 
 async function runOne(

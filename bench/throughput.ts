@@ -37,6 +37,8 @@ const WARMUP = { rate: 1_000, ms: 2_000 };
 interface Attempt {
   phase: 'probe' | 'confirm';
   rate: number;
+  /** How long the writers were to write (a run stopped early wrote less). */
+  seconds: number;
   writes: WriteStats;
   lag: LatencySummary;
   aborted: string | null;
@@ -189,6 +191,7 @@ async function attempt(
   return {
     phase,
     rate,
+    seconds,
     writes,
     lag,
     aborted,
@@ -286,6 +289,6 @@ function report(attempts: Attempt[], sustained: number, confirmSeconds: number) 
       },
     ],
     notes: [],
-    data: { attempts, sustained, achieved },
+    data: { attempts, sustained, achieved, maxLagMs: MAX_LAG_MS },
   };
 }

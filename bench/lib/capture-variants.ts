@@ -10,6 +10,8 @@ export const NAIVE_CHANNEL = 'orders_naive';
 export interface CaptureVariant {
   id: 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
   label: string;
+  /** A few words for a chart's axis. */
+  short: string;
   /** SQL that turns the migrated database into this variant (none: as the migrations ship it). */
   alter: string[];
   /** Runs with a bridge process draining the log (the shipped doorbell may depend on it). */
@@ -42,18 +44,21 @@ export const CAPTURE_VARIANTS: readonly CaptureVariant[] = [
   {
     id: 'a',
     label: 'no capture (capture triggers dropped; versioning trigger kept)',
+    short: 'no capture',
     alter: [DROP_CAPTURE_TRIGGERS],
     bridge: false,
   },
   {
     id: 'b',
     label: "naive row trigger: pg_notify('orders', row_to_json(NEW)::text), no log",
+    short: 'naive row trigger',
     alter: naiveNotify('orders'),
     bridge: false,
   },
   {
     id: 'c',
     label: 'change log, NOTIFY off (order_events_ring() a no-op)',
+    short: 'log, NOTIFY off',
     alter: [
       REQUIRE_RING_FUNCTION,
       `CREATE OR REPLACE FUNCTION order_events_ring() RETURNS void LANGUAGE sql AS $$ SELECT NULL::void $$`,
@@ -63,6 +68,7 @@ export const CAPTURE_VARIANTS: readonly CaptureVariant[] = [
   {
     id: 'd',
     label: 'change log + NOTIFY on every statement',
+    short: 'log + NOTIFY every statement',
     alter: [
       REQUIRE_RING_FUNCTION,
       `CREATE OR REPLACE FUNCTION order_events_ring() RETURNS void
@@ -73,6 +79,7 @@ export const CAPTURE_VARIANTS: readonly CaptureVariant[] = [
   {
     id: 'e',
     label: 'shipped: migrations as they are, a bridge draining',
+    short: 'shipped + bridge draining',
     alter: [],
     bridge: true,
   },
@@ -81,6 +88,7 @@ export const CAPTURE_VARIANTS: readonly CaptureVariant[] = [
     // they never ring, and no bridge numbers or publishes on the same cores meanwhile.
     id: 'f',
     label: "shipped doorbell, lease held, no bridge (the writers' share of (e))",
+    short: "shipped, writers' share",
     alter: ["UPDATE bridge_doorbell SET quiet_until = 'infinity' WHERE id = 1"],
     bridge: false,
   },

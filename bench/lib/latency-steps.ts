@@ -23,6 +23,8 @@ import {
   fmt,
   fmtSpread,
   type LatencySummary,
+  type PercentilePoint,
+  percentileCurve,
   type Spread,
   spread,
   summarizeLatency,
@@ -49,6 +51,8 @@ export interface LatencyStep {
   writes: WriteStats[];
   achievedRate: Spread;
   latency: LatencySummary;
+  /** Latency at p50 … p99.9 over the same samples, for the charts (absent in older results). */
+  curve?: PercentilePoint[];
   p99PerRepetition: Spread;
   toPublished: LatencySummary;
   fromPublished: LatencySummary;
@@ -149,11 +153,13 @@ function summarizeStep(
   pipeline: PipelineMetrics | undefined,
 ): LatencyStep {
   const sum = (f: (w: FleetWindow) => number) => windows.reduce((n, w) => n + f(w), 0);
+  const latencies = concatSamples(windows.map((w) => w.latencies));
   return {
     rate,
     writes,
     achievedRate: spread(writes.map((w) => w.achievedRate)),
-    latency: summarizeLatency(concatSamples(windows.map((w) => w.latencies))),
+    latency: summarizeLatency(latencies),
+    curve: percentileCurve(latencies),
     p99PerRepetition: spread(windows.map((w) => summarizeLatency(w.latencies).p99)),
     toPublished: summarizeLatency(concatSamples(windows.map((w) => w.toPublished))),
     fromPublished: summarizeLatency(concatSamples(windows.map((w) => w.fromPublished))),

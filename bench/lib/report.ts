@@ -1,8 +1,10 @@
 // What a benchmark returns and how a run is reported: aligned text tables on stdout, and a JSON
-// and a Markdown file under bench/results/ (the Markdown is what BENCHMARKS.md quotes).
+// and a Markdown file under bench/results/ (the Markdown is what BENCHMARKS.md quotes), with SVG
+// charts beside them that the Markdown embeds.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type RunChart, renderRunCharts } from './charts.js';
 import type { LoadSample, Machine } from './machine.js';
 
 export interface Table {
@@ -94,7 +96,14 @@ function markdownTable(table: Table): string {
   ].join('\n');
 }
 
-export function renderMarkdown(run: RunReport): string {
+/** A chart as the Markdown embeds it: in its benchmark's section, by a path relative to the report. */
+export interface ChartEmbed {
+  section: string;
+  alt: string;
+  file: string;
+}
+
+export function renderMarkdown(run: RunReport, charts: readonly ChartEmbed[] = []): string {
   const m = run.machine;
   const out = [
     `# orders-live benchmarks, ${run.startedAt}`,
@@ -119,22 +128,54 @@ export function renderMarkdown(run: RunReport): string {
     if (r.error) out.push('', `**FAILED**: ${r.error}`);
     if (r.method.length > 0) out.push('', ...r.method.map((l) => `- ${l}`));
     for (const t of r.tables) out.push('', markdownTable(t));
+    for (const c of charts.filter((c) => c.section === r.name)) out.push('', `![${c.alt}](${c.file})`);
     if (r.targets.length > 0) out.push('', markdownTable(targetTable(r.targets)));
     if (r.notes.length > 0) out.push('', ...r.notes.map((n) => `- ${n}`));
   }
+  const elsewhere = charts.filter((c) => !run.results.some((r) => r.name === c.section));
+  if (elsewhere.length > 0) out.push('', '## Charts', ...elsewhere.map((c) => `\n![${c.alt}](${c.file})`));
   return `${out.join('\n')}\n`;
 }
 
-/** Writes `<stamp>.json` and `<stamp>.md`, and the same as latest.json / latest.md. */
+/**
+ * Writes `<stamp>.json`, `<stamp>.md` and `<stamp>-<chart>.svg`, and the same as latest.json,
+ * latest.md and latest-<chart>.svg; each Markdown embeds the charts of its own prefix.
+ */
 export async function writeReports(run: RunReport, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const stamp = run.startedAt.replace(/[:.]/g, '-');
   const json = `${JSON.stringify(run, null, 2)}\n`;
-  const md = renderMarkdown(run);
+  const charts = renderRunCharts(run);
   const files = [join(dir, `${stamp}.json`), join(dir, `${stamp}.md`)];
   await writeFile(files[0]!, json);
-  await writeFile(files[1]!, md);
+  await writeFile(files[1]!, renderMarkdown(run, chartEmbeds(charts, stamp)));
   await writeFile(join(dir, 'latest.json'), json);
-  await writeFile(join(dir, 'latest.md'), md);
+  await writeFile(join(dir, 'latest.md'), renderMarkdown(run, chartEmbeds(charts, 'latest')));
+  files.push(...(await writeCharts(charts, dir, stamp)));
+  await writeCharts(charts, dir, 'latest');
   return files;
+}
+
+/** Writes each chart as `<prefix>-<name>.svg` in `dir`; returns the paths. */
+export async function writeCharts(
+  charts: readonly RunChart[],
+  dir: string,
+  prefix: string,
+): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const chart of charts) {
+    const file = join(dir, chartFile(prefix, chart));
+    await writeFile(file, chart.svg);
+    files.push(file);
+  }
+  return files;
+}
+
+function chartFile(prefix: string, chart: RunChart): string {
+  return `${prefix}-${chart.name}.svg`;
+}
+
+function chartEmbeds(charts: readonly RunChart[], prefix: string): ChartEmbed[] {
+  return charts.map((c) => ({ section: c.section, alt: c.alt, file: chartFile(prefix, c) }));
 }

@@ -51,6 +51,22 @@ export function summarizeLatency(samples: ArrayLike<number>): LatencySummary {
   };
 }
 
+/** The percentiles a latency curve is drawn through (bench/lib/charts.ts): the tail, not a mean. */
+export const CURVE_PERCENTILES = [50, 75, 90, 95, 99, 99.9] as const;
+
+/** One point of a latency curve: the p-th percentile (0–100) is `ms`. */
+export interface PercentilePoint {
+  p: number;
+  ms: number;
+}
+
+/** Latency at each of CURVE_PERCENTILES (any order; the input is not modified); [] when empty. */
+export function percentileCurve(samples: ArrayLike<number>): PercentilePoint[] {
+  if (samples.length === 0) return [];
+  const sorted = Float64Array.from(samples).sort();
+  return CURVE_PERCENTILES.map((p) => ({ p, ms: percentile(sorted, p) }));
+}
+
 /** Joins sample arrays of several repetitions into one. */
 export function concatSamples(parts: readonly ArrayLike<number>[]): Float64Array {
   const total = parts.reduce((n, p) => n + p.length, 0);
