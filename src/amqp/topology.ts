@@ -24,23 +24,32 @@ export async function declareTopology(
   onClassicDeadLetters?: (queue: string) => void,
 ): Promise<void> {
   const names = amqpNames(exchange);
-  await onChannel(connection, async (channel) => {
-    await channel.assertExchange(names.exchange, 'topic', { durable: true });
-    await channel.assertExchange(names.feed, 'fanout', { durable: true });
-    await channel.assertExchange(names.deadLetterExchange, 'fanout', { durable: true });
-  });
+  const bindDeadLetters = (channel: Channel) =>
+    channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, '');
+  let declaringQueue = false;
   try {
-    await onChannel(connection, (channel) =>
-      channel.assertQueue(names.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }),
-    );
+    // One channel on every (re)connect; a second only for an earlier classic dead-letter queue.
+    await onChannel(connection, async (channel) => {
+      await channel.assertExchange(names.exchange, 'topic', { durable: true });
+      await channel.assertExchange(names.feed, 'fanout', { durable: true });
+      await channel.assertExchange(names.deadLetterExchange, 'fanout', { durable: true });
+      declaringQueue = true;
+      await channel.assertQueue(names.deadLetterQueue, {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      });
+      declaringQueue = false;
+      await bindDeadLetters(channel);
+    });
   } catch (e) {
-    if ((e as { code?: unknown }).code !== 406) throw e;
-    await onChannel(connection, (channel) => channel.checkQueue(names.deadLetterQueue));
+    // Only the queue's type may differ; an exchange declared otherwise is an error.
+    if (!declaringQueue || (e as { code?: unknown }).code !== 406) throw e;
+    await onChannel(connection, async (channel) => {
+      await channel.checkQueue(names.deadLetterQueue);
+      await bindDeadLetters(channel);
+    });
     onClassicDeadLetters?.(names.deadLetterQueue);
   }
-  await onChannel(connection, (channel) =>
-    channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, ''),
-  );
 }
 
 async function onChannel<T>(connection: ChannelModel, fn: (channel: Channel) => Promise<T>): Promise<T> {

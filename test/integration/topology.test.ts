@@ -11,6 +11,7 @@ import { RABBITMQ_URL } from '../helpers/names.js';
 
 const fresh = useExchange();
 const older = useExchange();
+const clashing = useExchange();
 let connection: ChannelModel;
 
 beforeAll(async () => {
@@ -59,4 +60,20 @@ it('keeps an earlier classic dead-letter queue, bound, and says so', async () =>
   } finally {
     await channel.close();
   }
+});
+
+it('still refuses an exchange declared with another type: only the queue may be an earlier kind', async () => {
+  const channel = await connection.createChannel();
+  await channel.assertExchange(clashing, 'fanout', { durable: true });
+  await channel.close();
+  const warned: string[] = [];
+  await expect(declareTopology(connection, clashing, (queue) => warned.push(queue))).rejects.toMatchObject({
+    code: 406,
+  });
+  expect(warned).toEqual([]);
+  // useExchange deletes the topology afterwards, the dead-letter queue included: declare it.
+  const fix = await connection.createChannel();
+  await fix.deleteExchange(clashing);
+  await fix.close();
+  await declareTopology(connection, clashing);
 });
