@@ -78,15 +78,19 @@ export function cutWhileHolding(pool: pg.Pool, database: string, pid: number): P
   return waitFor(
     async () => {
       const { rows } = await pool.query<CutSession>(
+        // The lock holders are read once, before the first row is projected: read per row, a
+        // session terminated in an earlier row may already have let go of the lock.
         `WITH held AS (
            SELECT CASE WHEN last_position = confirmed_through + 1 THEN last_position::text
                        ELSE confirmed_through + 1 || '–' || last_position END AS held
            FROM bridge_state
            WHERE id = 1 AND last_position > confirmed_through
+         ), locks AS MATERIALIZED (
+           SELECT coalesce(array_agg(pid), '{}') AS pids FROM pg_locks
+           WHERE locktype = 'advisory' AND granted
          )
-         SELECT held.held, pg_terminate_backend(a.pid) AS terminated,
-                EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted) AS leads
-         FROM pg_stat_activity a, held
+         SELECT held.held, pg_terminate_backend(a.pid) AS terminated, a.pid = ANY(locks.pids) AS leads
+         FROM held, locks, pg_stat_activity a
          WHERE a.datname = $1 AND a.client_port = ANY($2::int[])`,
         [database, localPortsOf(pid)],
       );
