@@ -1,9 +1,12 @@
 // The README's "Use it from your code" examples, run as a user would against the real system:
-// examples/shipped-orders.mjs in Node (importing `orders-live/client`, resolved to the source by
-// the `source` export condition), and /examples/shipped-orders.html in Chromium (the browser
-// bundle). A psql change to shipped shows up in both; so does an order leaving shipped.
+// examples/shipped-orders.mjs in Node twice — in this checkout (`orders-live/client` resolved to
+// the source by the `source` export condition) and copied into another project that installed
+// this package packed by `npm pack` (resolved to the built files) — and
+// /examples/shipped-orders.html in Chromium (the browser bundle). A psql change to shipped shows
+// up in all three; so does an order leaving shipped.
 
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { projectPath } from '../../src/paths.js';
@@ -12,6 +15,7 @@ import { useTestDatabase } from '../helpers/db.js';
 import { type CliProcess, startNode } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 import { type DashboardBrowser, openDashboard } from './browser.js';
+import { type InstalledPackage, installPackedPackage } from './packed-package.js';
 import { startSystem, systemEnv, type TestSystem } from './system.js';
 import { ensureWebBuilt } from './web-build.js';
 
@@ -20,6 +24,8 @@ const exchange = useExchange();
 let psql: pg.Pool;
 let system: TestSystem;
 let node: CliProcess;
+let app: InstalledPackage;
+let installed: CliProcess;
 let browser: DashboardBrowser;
 
 beforeAll(async () => {
@@ -32,6 +38,9 @@ beforeAll(async () => {
   node = startNode(['--conditions=source', '--import', 'tsx', 'examples/shipped-orders.mjs'], {
     ORDERS_LIVE_URL: system.url,
   });
+  app = await installPackedPackage();
+  copyFileSync(projectPath('examples', 'shipped-orders.mjs'), join(app.dir, 'shipped-orders.mjs'));
+  installed = startNode(['shipped-orders.mjs'], { ORDERS_LIVE_URL: system.url }, app.dir);
   browser = await openDashboard(`${system.url}/examples/shipped-orders.html`);
 });
 
@@ -39,6 +48,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await node?.kill('SIGINT');
+  await installed?.kill('SIGINT');
+  app?.remove();
   await system?.stop();
   await psql?.end();
 });
@@ -46,10 +57,16 @@ afterAll(async () => {
 const pageText = async () => (await browser.page.textContent('body')) ?? '';
 
 it('shows the shipped orders of the snapshot, then every change to shipped orders, in Node and in a page', async () => {
-  await waitFor(() => node.stdout().includes('shipped: 1, live after position'), {
-    timeoutMs: 30_000,
-    what: `the Node example to be live; output:\n${node.output()}`,
-  });
+  const programs = [
+    { name: 'the Node example', process: node },
+    { name: 'the Node example in another project', process: installed },
+  ];
+  for (const { name, process } of programs) {
+    await waitFor(() => process.stdout().includes('shipped: 1, live after position'), {
+      timeoutMs: 30_000,
+      what: `${name} to be live; output:\n${process.output()}`,
+    });
+  }
   await waitFor(async () => (await pageText()).includes('shipped: 1, live after position'), {
     what: 'the page to be live',
   });
@@ -58,17 +75,33 @@ it('shows the shipped orders of the snapshot, then every change to shipped order
   await psql.query("UPDATE orders SET status = 'delivered' WHERE customer_name = 'Ada'");
   const added = /added #\d+ Grace by postgres\/psql \(sql\)/;
   const removed = /removed #\d+ Ada by postgres\/psql \(sql\)/;
-  await waitFor(() => added.test(node.stdout()) && removed.test(node.stdout()), {
-    what: `the Node example to print both changes; output:\n${node.output()}`,
-  });
+  for (const { name, process } of programs) {
+    await waitFor(() => added.test(process.stdout()) && removed.test(process.stdout()), {
+      what: `${name} to print both changes; output:\n${process.output()}`,
+    });
+  }
   await waitFor(async () => added.test(await pageText()) && removed.test(await pageText()), {
     what: 'the page to show both changes',
   });
   // Nothing about orders that were never shipped, nor anything twice.
-  expect(node.stdout().match(/Grace/g)).toHaveLength(1);
+  for (const { process } of programs) expect(process.stdout().match(/Grace/g)).toHaveLength(1);
   expect(browser.errors).toEqual([]);
   expect(browser.external).toEqual([]);
-  expect(await node.kill('SIGINT')).toBe(0);
+  for (const { process } of programs) expect(await process.kill('SIGINT')).toBe(0);
+});
+
+it('is packed with the built library, its types and the browser bundle, and nothing local', () => {
+  expect(app.files).toEqual(
+    expect.arrayContaining([
+      'dist/src/client/index.js',
+      'dist/src/client/index.d.ts',
+      'dist/src/main.js',
+      'web/dist/client/orders-live-client.js',
+      'migrations/1764000000007_batch-positions.sql',
+      'examples/shipped-orders.mjs',
+    ]),
+  );
+  expect(app.files.filter((f) => /^(node_modules|bench\/results|test-output)\/|^\.env$/.test(f))).toEqual([]);
 });
 
 it('is the code the README shows', () => {

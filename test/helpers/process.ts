@@ -30,10 +30,13 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   return startNode(['--import', 'tsx', 'src/main.ts', ...args], env);
 }
 
-/** Starts `node <argv>` in the project's root, as startCli does (an example program, say). */
-export function startNode(argv: string[], env: Record<string, string>): CliProcess {
+/**
+ * Starts `node <argv>` in the project's root (or `cwd`), as startCli does (an example program,
+ * say).
+ */
+export function startNode(argv: string[], env: Record<string, string>, cwd = ROOT): CliProcess {
   const child = spawn(process.execPath, argv, {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
