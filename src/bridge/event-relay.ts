@@ -2,11 +2,13 @@
 // event, on the exchange integrations bind to. It has its own watermark,
 // bridge_state.events_confirmed_through, which follows the feed's (confirmed_through) and never
 // passes it, so an integration that slows RabbitMQ down — a durable queue, a slow consumer —
-// slows only this relay, never the gateways. Each step reads the next range of positions, publishes
-// it (from what the feed just published when that is still kept, recent-events.ts, else from the
-// log), waits for RabbitMQ's confirms and only then moves the watermark: a bridge killed at any
-// instant loses nothing, and its successor republishes from the watermark (repeats are allowed,
-// consumers drop them by position).
+// slows only this relay, never the gateways. Each step takes the next range of positions (from what
+// the feed just published when that is still kept, recent-events.ts, else from the log) and
+// publishes it. While the feed is idle the next steps go ahead while its confirms are out (up to
+// three steps at once); while the feed publishes, one step at a time, so the per-event messages
+// never take the CPU the gateways' path needs. The watermark moves over a step only once RabbitMQ
+// confirmed it and every step before it: a bridge killed at any instant loses nothing, and its
+// successor republishes from the watermark (repeats are allowed, consumers drop them by position).
 
 import type pg from 'pg';
 import { readRawRange } from '../db/event-log.js';
@@ -15,6 +17,8 @@ import type { RecentEvents } from './recent-events.js';
 
 /** Positions per step: a read of ~10 ms and ~1,000 messages, then their confirms. */
 export const EVENT_RELAY_STEP = 1_000;
+/** Steps whose confirms may be out at once while the feed is idle (see `stepsInFlight`). */
+export const MAX_STEPS_IN_FLIGHT = 3;
 
 const STATE_SQL = `
   SELECT events_confirmed_through AS done, confirmed_through AS feed FROM bridge_state WHERE id = 1`;
@@ -43,32 +47,66 @@ export function createEventRelay({
   publisher,
   step = EVENT_RELAY_STEP,
   recent,
+  stepsInFlight = () => 1,
   onPublished,
 }: {
   publisher: Publisher;
   step?: number;
   /** What the feed has just published: a step it holds is not read from the log again. */
   recent?: RecentEvents;
+  /**
+   * How many steps may wait for their confirms at once, asked before each step (1: each step is
+   * confirmed before the next is taken).
+   */
+  stepsInFlight?(): number;
   onPublished?(events: number): void;
 }): EventRelay {
   return {
     async drain(db, signal, beforeStep) {
       let published = 0;
-      for (;;) {
-        await beforeStep?.();
+      const state = async () => {
         const { rows } = await db.query<{ done: string; feed: string }>(STATE_SQL);
-        const done = Number(rows[0]?.done ?? 0);
-        const feed = Number(rows[0]?.feed ?? 0);
-        if (feed <= done || signal.aborted) return { published, behind: Math.max(0, feed - done) };
-        const kept = recent?.take(done + 1, feed, step);
-        const to = kept ? kept.at(-1)!.position : Math.min(feed, done + step);
-        // Positions missing from the log (a reset log) have nothing to publish and are passed.
-        const events = kept ?? (await readRawRange(db, done + 1, to));
-        if (events.length > 0) await publisher.publish(events);
-        await db.query(MARK_SQL, [to]);
-        recent?.dropThrough(to);
-        published += events.length;
-        onPublished?.(events.length);
+        return { done: Number(rows[0]?.done ?? 0), feed: Number(rows[0]?.feed ?? 0) };
+      };
+      let { done, feed } = await state();
+      /** The last position handed to the publisher; `done` trails it while confirms are out. */
+      let cursor = done;
+      /** Steps handed over, in position order, each settling once RabbitMQ confirmed it. */
+      const inFlight: { to: number; events: number; confirmed: Promise<void> }[] = [];
+
+      /** Waits for the oldest step's confirms, then moves the watermark over it. */
+      async function settleOldest(): Promise<void> {
+        const oldest = inFlight.shift()!;
+        await oldest.confirmed;
+        await db.query(MARK_SQL, [oldest.to]);
+        done = oldest.to;
+        recent?.dropThrough(done);
+        published += oldest.events;
+        onPublished?.(oldest.events);
+      }
+
+      try {
+        for (;;) {
+          if (cursor >= feed && inFlight.length === 0) ({ done, feed } = await state());
+          if (cursor >= feed || signal.aborted) {
+            if (inFlight.length === 0) return { published, behind: Math.max(0, feed - done) };
+            await settleOldest();
+            continue;
+          }
+          await beforeStep?.();
+          const kept = recent?.take(cursor + 1, feed, step);
+          const to = kept ? kept.at(-1)!.position : Math.min(feed, cursor + step);
+          // Positions missing from the log (a reset log) have nothing to publish and are passed.
+          const events = kept ?? (await readRawRange(db, cursor + 1, to));
+          const confirmed = events.length > 0 ? publisher.publish(events) : Promise.resolve();
+          // Awaited in order by settleOldest; a rejection seen first elsewhere is not unhandled.
+          confirmed.catch(() => undefined);
+          inFlight.push({ to, events: events.length, confirmed });
+          cursor = to;
+          while (inFlight.length >= Math.max(1, stepsInFlight())) await settleOldest();
+        }
+      } finally {
+        inFlight.length = 0;
       }
     },
   };

@@ -108,14 +108,19 @@ const run = promisify(execFile);
 
 /** Closes, on the broker's side, every connection whose connection_name contains `marker`. */
 export async function closeBrokerConnections(marker: string): Promise<number> {
+  const pids = await brokerConnections(marker);
+  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'closed by a test']);
+  return pids.length;
+}
+
+/** The pids of the broker's connections whose client properties contain `marker`. */
+export async function brokerConnections(marker: string): Promise<string[]> {
   // The table format prints pids as close_connection takes them (<rabbit@host.1.2.3>).
   const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q']);
-  const pids = stdout
+  return stdout
     .split('\n')
     .filter((line) => line.includes(marker))
     .map((line) => line.split('\t')[0]!);
-  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'closed by a test']);
-  return pids.length;
 }
 
 /** 1, 2, …, n. */

@@ -3,7 +3,8 @@
 // batch's republishing. (A stand-in for our own Publisher interface decides when the first batch
 // fails: exactly while the relay reads the second.) Also on the real log: a batch whose events
 // the log lost still moves the watermark, and the per-event relay publishes what the feed just
-// published from memory, reading from the log only what is no longer kept.
+// published from memory, reading from the log only what is no longer kept, and takes its next
+// steps while earlier ones wait for confirms only as far as it is allowed.
 
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { createRecentEvents } from '../../src/bridge/recent-events.js';
 import { createRelay, NUMBER_SQL } from '../../src/bridge/relay.js';
 import { type RawEvent, readRawRange } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 
 const db = useTestDatabase();
 let pool: pg.Pool;
@@ -152,5 +154,114 @@ describe('createEventRelay with what the feed just published', () => {
     expect(reads).toEqual([[start + 1, start + 10]]);
     expect(published.flat()).toEqual(await readRawRange(client, start + 1, start + 25));
     expect(recent.size).toBe(0);
+  });
+});
+
+describe('createEventRelay with steps in flight', () => {
+  /** 20 new events, numbered and published by the feed; the per-event cursor just below them. */
+  async function twentyFeedEvents(signal: AbortSignal): Promise<number> {
+    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
+      client as unknown as pg.Client,
+      signal,
+    );
+    await pool.query('UPDATE bridge_state SET events_confirmed_through = last_position');
+    const start = (await pool.query('SELECT last_position::int AS p FROM bridge_state')).rows[0].p as number;
+    await pool.query(
+      "INSERT INTO orders (customer_name, product_name) SELECT 'f' || i, 'p' FROM generate_series(1, 20) i",
+    );
+    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
+      client as unknown as pg.Client,
+      signal,
+    );
+    return start;
+  }
+
+  /** A publisher whose confirms the test gives, step by step, in an order it chooses. */
+  function heldPublisher(): { publisher: Publisher; steps: { positions: number[]; confirm: () => void }[] } {
+    const steps: { positions: number[]; confirm: () => void }[] = [];
+    const publisher: Publisher = {
+      connected: true,
+      node: null,
+      open: async () => undefined,
+      close: async () => undefined,
+      publish: (events) =>
+        new Promise<void>((resolve) => {
+          steps.push({ positions: events.map((e) => e.position), confirm: resolve });
+        }),
+    };
+    return { publisher, steps };
+  }
+
+  /**
+   * The pool, recording each watermark write and each read of the log when the relay issues it
+   * (before PostgreSQL has it).
+   */
+  function markRecording(marks: number[], reads: number[] = []): pg.Pool {
+    return {
+      query(...args: unknown[]) {
+        if (String(args[0]).includes('SET events_confirmed_through')) marks.push((args[1] as number[])[0]!);
+        const config = args[0] as { name?: string; values?: number[] };
+        if (config?.name === 'orders-live-read-range') reads.push(config.values![0]!);
+        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
+      },
+    } as unknown as pg.Pool;
+  }
+
+  const cursor = async () =>
+    (await pool.query('SELECT events_confirmed_through::int AS c FROM bridge_state')).rows[0].c as number;
+
+  it('publishes the next step while one is unconfirmed, and moves its cursor over confirmed steps in order only', async () => {
+    const signal = new AbortController().signal;
+    const start = await twentyFeedEvents(signal);
+    const { publisher, steps } = heldPublisher();
+    const marks: number[] = [];
+    const drained = createEventRelay({ publisher, step: 10, stepsInFlight: () => 3 }).drain(
+      markRecording(marks),
+      signal,
+    );
+
+    await waitFor(() => steps.length === 2, { what: 'both steps handed over before any confirm' });
+    expect(steps.map((s) => s.positions)).toEqual([
+      range(start + 1, start + 10),
+      range(start + 11, start + 20),
+    ]);
+    steps[1]!.confirm();
+    // The second step is confirmed, the first is not. Whatever the relay does on that confirm it
+    // does in the microtasks that follow it, all run before this immediate: it must not move the
+    // cursor.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(marks).toEqual([]);
+    expect(await cursor()).toBe(start);
+    steps[0]!.confirm();
+    await expect(drained).resolves.toEqual({ published: 20, behind: 0 });
+    expect(marks).toEqual([start + 10, start + 20]);
+    expect(await cursor()).toBe(start + 20);
+  });
+
+  it('takes no step while one is unconfirmed when one step at a time is allowed (the feed is busy)', async () => {
+    const signal = new AbortController().signal;
+    const start = await twentyFeedEvents(signal);
+    const { publisher, steps } = heldPublisher();
+    const marks: number[] = [];
+    const reads: number[] = [];
+    let allowed = 1;
+    const drained = createEventRelay({ publisher, step: 10, stepsInFlight: () => allowed }).drain(
+      markRecording(marks, reads),
+      signal,
+    );
+
+    await waitFor(() => steps.length === 1, { what: 'the first step handed over' });
+    // Allowed another step, the relay would have asked the log for it in the microtasks that
+    // followed handing over the first.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toEqual([start + 1]);
+    expect(steps).toHaveLength(1);
+    steps[0]!.confirm();
+    await waitFor(() => steps.length === 2, { what: 'the second step, after the first was confirmed' });
+    expect(marks).toEqual([start + 10]);
+    allowed = 3;
+    steps[1]!.confirm();
+    await expect(drained).resolves.toEqual({ published: 20, behind: 0 });
+    expect(await cursor()).toBe(start + 20);
   });
 });
