@@ -186,7 +186,7 @@ describe('faults', () => {
         const writing = bulkInsert(20_000, 500);
         await waitFor(() => consumer.messages.length >= 2_000, { what: 'the stream to be under way' });
         // Exactly one connection of that link, waited for: the assertion below once saw another
-        // count (under a parallel CLI test; not reproduced in 9 runs since), and this wait names it.
+        // count (under a parallel CLI test; not reproduced in 12 runs since), and this wait names it.
         await waitFor(async () => (await brokerConnections(`${marker} ${exchange}`)).length === 1, {
           what: `one connection named ${marker} ${exchange}`,
         });
