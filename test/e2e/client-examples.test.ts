@@ -58,13 +58,13 @@ const pageText = async () => (await browser.page.textContent('body')) ?? '';
 
 it('shows the shipped orders of the snapshot, then every change to shipped orders, in Node and in a page', async () => {
   const programs = [
-    { name: 'the Node example', process: node },
-    { name: 'the Node example in another project', process: installed },
+    { name: 'the Node example', program: node },
+    { name: 'the Node example in another project', program: installed },
   ];
-  for (const { name, process } of programs) {
-    await waitFor(() => process.stdout().includes('shipped: 1, live after position'), {
+  for (const { name, program } of programs) {
+    await waitFor(() => program.stdout().includes('shipped: 1, live after position'), {
       timeoutMs: 30_000,
-      what: `${name} to be live; output:\n${process.output()}`,
+      what: `${name} to be live; output:\n${program.output()}`,
     });
   }
   await waitFor(async () => (await pageText()).includes('shipped: 1, live after position'), {
@@ -75,19 +75,19 @@ it('shows the shipped orders of the snapshot, then every change to shipped order
   await psql.query("UPDATE orders SET status = 'delivered' WHERE customer_name = 'Ada'");
   const added = /added #\d+ Grace by postgres\/psql \(sql\)/;
   const removed = /removed #\d+ Ada by postgres\/psql \(sql\)/;
-  for (const { name, process } of programs) {
-    await waitFor(() => added.test(process.stdout()) && removed.test(process.stdout()), {
-      what: `${name} to print both changes; output:\n${process.output()}`,
+  for (const { name, program } of programs) {
+    await waitFor(() => added.test(program.stdout()) && removed.test(program.stdout()), {
+      what: `${name} to print both changes; output:\n${program.output()}`,
     });
   }
   await waitFor(async () => added.test(await pageText()) && removed.test(await pageText()), {
     what: 'the page to show both changes',
   });
   // Nothing about orders that were never shipped, nor anything twice.
-  for (const { process } of programs) expect(process.stdout().match(/Grace/g)).toHaveLength(1);
+  for (const { program } of programs) expect(program.stdout().match(/Grace/g)).toHaveLength(1);
   expect(browser.errors).toEqual([]);
   expect(browser.external).toEqual([]);
-  for (const { process } of programs) expect(await process.kill('SIGINT')).toBe(0);
+  for (const { program } of programs) expect(await program.kill('SIGINT')).toBe(0);
 });
 
 it('is packed with the built library, its types and the browser bundle, and nothing local', () => {
