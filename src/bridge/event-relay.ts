@@ -14,6 +14,7 @@ import type pg from 'pg';
 import { readRawRange } from '../db/event-log.js';
 import type { Publisher } from './publisher.js';
 import type { RecentEvents } from './recent-events.js';
+import { raiseWatermark } from './watermark.js';
 
 /** Positions per step: a read of ~10 ms and ~1,000 messages, then their confirms. */
 export const EVENT_RELAY_STEP = 1_000;
@@ -22,8 +23,6 @@ export const MAX_STEPS_IN_FLIGHT = 3;
 
 const STATE_SQL = `
   SELECT events_confirmed_through AS done, confirmed_through AS feed FROM bridge_state WHERE id = 1`;
-const MARK_SQL = `
-  UPDATE bridge_state SET events_confirmed_through = greatest(events_confirmed_through, $1) WHERE id = 1`;
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -78,7 +77,7 @@ export function createEventRelay({
       async function settleOldest(): Promise<void> {
         const oldest = inFlight.shift()!;
         await oldest.confirmed;
-        await db.query(MARK_SQL, [oldest.to]);
+        await raiseWatermark(db, 'events_confirmed_through', oldest.to);
         done = oldest.to;
         recent?.dropThrough(done);
         published += oldest.events;

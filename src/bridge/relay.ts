@@ -17,6 +17,7 @@ import { type RawEvent, readRawRange } from '../db/event-log.js';
 import { delay } from '../lib/wait.js';
 import { createConfirmWindow } from './confirm-window.js';
 import type { Publisher } from './publisher.js';
+import { raiseWatermark } from './watermark.js';
 
 /**
  * Numbers every event committed since the last numbering, as batches of at most $1 events
@@ -53,11 +54,10 @@ const UNCONFIRMED_SQL = `
   WHERE last_position > (SELECT confirmed_through FROM bridge_state WHERE id = 1)
   ORDER BY first_position LIMIT 1`;
 
-// Batches are confirmed in position order: one watermark says which events are published.
-// The statements of every step are prepared once per connection (named queries): parsing and
-// planning them again each time was about a fifth of a one-event step's database time.
-const MARK_CONFIRMED_SQL =
-  'UPDATE bridge_state SET confirmed_through = greatest(confirmed_through, $1) WHERE id = 1';
+// Batches are confirmed in position order: one watermark says which events are published
+// (watermark.ts). The numbering and reading statements are prepared once per connection (named
+// queries): parsing and planning them again each time was about a fifth of a one-event step's
+// database time.
 
 interface BatchRow {
   first_position: string;
@@ -202,12 +202,7 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
         onPublished?.(batch.events, (performance.now() - batch.started) / 1000);
         total += batch.events.length;
       }
-      if (watermark !== null)
-        await client.query({
-          name: 'orders-live-mark-confirmed',
-          text: MARK_CONFIRMED_SQL,
-          values: [watermark],
-        });
+      if (watermark !== null) await raiseWatermark(client, 'confirmed_through', watermark);
     }
   }
 

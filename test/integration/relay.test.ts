@@ -199,7 +199,8 @@ describe('createEventRelay with steps in flight', () => {
   function markRecording(marks: number[], reads: number[] = []): pg.Pool {
     return {
       query(...args: unknown[]) {
-        if (String(args[0]).includes('SET events_confirmed_through')) marks.push((args[1] as number[])[0]!);
+        const mark = /greatest\(events_confirmed_through, (\d+)\)/.exec(String(args[0]));
+        if (mark) marks.push(Number(mark[1]));
         const config = args[0] as { name?: string; values?: number[] };
         if (config?.name === 'orders-live-read-range') reads.push(config.values![0]!);
         return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
