@@ -1,7 +1,10 @@
-// The envelope as PostgreSQL writes it (order_event_envelope(), migration 0007) — the one text the
-// relay publishes and every reader parses: timestamps in RFC 3339, UTC, `Z`, microseconds (the
-// order's and the capture's) or milliseconds (published_at), whatever the writer's time zone.
+// The envelope as PostgreSQL writes it (order_event_envelope(), migrations 0007 and 0010) — the one
+// text the relay publishes and every reader parses: timestamps in RFC 3339, UTC, `Z`, microseconds
+// (the order's and the capture's) or milliseconds (published_at), whatever the writer's time zone.
+// 0010 builds the text by concatenation; it must mean exactly what 0007's json_build_object() wrote,
+// for any string a writer can store.
 
+import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEventSchema } from '../../src/contract/events.js';
@@ -52,6 +55,66 @@ describe('order_event_envelope()', () => {
     expect(truncate).toMatchObject({ order_id: null, version: null, order: null, changes: null });
   });
 
+  it('means what json_build_object() wrote (0007), for any names and actor a writer stores', async () => {
+    // 0007's body, as a reference in this session only.
+    const client = await pool.connect();
+    try {
+      await client.query(REFERENCE_ENVELOPE);
+      const text = fc.string({ unit: 'binary', maxLength: 40 }).map((t) => t.replaceAll('\u0000', ''));
+      await fc.assert(
+        fc.asyncProperty(text, text, text, fc.boolean(), async (customer, product, actor, moveCreatedAt) => {
+          await client.query('BEGIN');
+          await client.query(
+            "SELECT set_config('orders_live.source', 'api', true), set_config('orders_live.actor', $1, true)",
+            [actor],
+          );
+          const { rows } = await client.query(
+            'INSERT INTO orders (customer_name, product_name) VALUES ($1, $2) RETURNING id',
+            [customer, product],
+          );
+          const id = rows[0].id;
+          await client.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [id]);
+          if (moveCreatedAt)
+            await client.query(
+              "UPDATE orders SET created_at = created_at - interval '1.5 hours' WHERE id = $1",
+              [id],
+            );
+          await client.query('DELETE FROM orders WHERE id = $1', [id]);
+          await client.query('COMMIT');
+          const { rows: differ } = await client.query(
+            `SELECT e.id, order_event_envelope(e, 7, now()) AS text FROM order_events e
+             WHERE e.order_id = $1
+               AND order_event_envelope(e, 7, now())::jsonb IS DISTINCT FROM pg_temp.envelope_0007(e, 7, now())::jsonb`,
+            [id],
+          );
+          expect(differ).toEqual([]);
+          // Whatever PostgreSQL stored (an empty actor falls back to user/application) comes back.
+          const { rows: parsed } = await client.query(
+            `SELECT order_event_envelope(e, 7, now()) AS text, e.actor, e."order" ->> 'customer_name' AS customer
+             FROM order_events e WHERE e.order_id = $1 ORDER BY e.id`,
+            [id],
+          );
+          expect(parsed).toHaveLength(moveCreatedAt ? 4 : 3);
+          for (const row of parsed) {
+            const envelope = JSON.parse(row.text);
+            expect([envelope.actor, envelope.order.customer_name]).toEqual([row.actor, row.customer]);
+          }
+        }),
+        { numRuns: 60 },
+      );
+      await client.query('TRUNCATE orders');
+      const { rows: truncates } = await client.query(
+        `SELECT order_event_envelope(e, 7, now()) AS text FROM order_events e
+         WHERE e.op = 'truncate'
+           AND order_event_envelope(e, 7, now())::jsonb IS NOT DISTINCT FROM pg_temp.envelope_0007(e, 7, now())::jsonb`,
+      );
+      expect(truncates.length).toBeGreaterThan(0);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+
   it('gives the same envelope on every reading of a position', async () => {
     await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('Bo', 'Lathe')");
     await numberEvents(pool);
@@ -64,3 +127,25 @@ describe('order_event_envelope()', () => {
     expect(typeof once!.order_id).toBe('number');
   });
 });
+
+/** Migration 0007's order_event_envelope(), the reference 0010 must agree with. */
+const REFERENCE_ENVELOPE = `
+  CREATE FUNCTION pg_temp.envelope_0007(e order_events, pos bigint, published timestamptz) RETURNS text
+  LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+      'position', pos,
+      'op', e.op,
+      'order_id', e.order_id,
+      'version', e.version,
+      'order', e."order" || jsonb_build_object(
+        'created_at', order_events_utc(e."order" ->> 'created_at'),
+        'updated_at', order_events_utc(e."order" ->> 'updated_at')),
+      'changes', CASE WHEN e.changes ? 'created_at' THEN e.changes || jsonb_build_object('created_at',
+        jsonb_build_array(order_events_utc(e.changes -> 'created_at' ->> 0), order_events_utc(e.changes -> 'created_at' ->> 1)))
+        ELSE e.changes END,
+      'source', e.source,
+      'actor', e.actor,
+      'txid', e.txid::text,
+      'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'published_at', to_char(published AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
+  $$`;
