@@ -4,6 +4,7 @@
 // 0010 builds the text by concatenation; it must mean exactly what 0007's json_build_object() wrote,
 // for any string a writer can store.
 
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,7 +57,7 @@ describe('order_event_envelope()', () => {
   });
 
   it('means what json_build_object() wrote (0007), for any names and actor a writer stores', async () => {
-    // 0007's body, as a reference in this session only.
+    // 0007's function, as a reference in this session only.
     const client = await pool.connect();
     try {
       await client.query(REFERENCE_ENVELOPE);
@@ -128,24 +129,13 @@ describe('order_event_envelope()', () => {
   });
 });
 
-/** Migration 0007's order_event_envelope(), the reference 0010 must agree with. */
-const REFERENCE_ENVELOPE = `
-  CREATE FUNCTION pg_temp.envelope_0007(e order_events, pos bigint, published timestamptz) RETURNS text
-  LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-      'position', pos,
-      'op', e.op,
-      'order_id', e.order_id,
-      'version', e.version,
-      'order', e."order" || jsonb_build_object(
-        'created_at', order_events_utc(e."order" ->> 'created_at'),
-        'updated_at', order_events_utc(e."order" ->> 'updated_at')),
-      'changes', CASE WHEN e.changes ? 'created_at' THEN e.changes || jsonb_build_object('created_at',
-        jsonb_build_array(order_events_utc(e.changes -> 'created_at' ->> 0), order_events_utc(e.changes -> 'created_at' ->> 1)))
-        ELSE e.changes END,
-      'source', e.source,
-      'actor', e.actor,
-      'txid', e.txid::text,
-      'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-      'published_at', to_char(published AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
-  $$`;
+/** Migration 0007's order_event_envelope(), read from its file, as the reference 0010 must agree with. */
+const REFERENCE_ENVELOPE = (() => {
+  const migration = readFileSync(
+    new URL('../../migrations/1764000000007_batch-positions.sql', import.meta.url),
+    'utf8',
+  );
+  const body = /CREATE FUNCTION order_event_envelope\(.*?\n\$\$;/s.exec(migration)?.[0];
+  if (!body) throw new Error('order_event_envelope() not found in migration 0007');
+  return body.replace('CREATE FUNCTION order_event_envelope(', 'CREATE FUNCTION pg_temp.envelope_0007(');
+})();
