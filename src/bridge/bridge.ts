@@ -47,10 +47,9 @@ const RECENT_EVENTS_KEPT = 5 * EVENT_RELAY_STEP;
 const FEED_IDLE_MS = 100;
 /**
  * The per-event relay starts a drain at most this often: under a moderate load the feed publishes
- * a batch every millisecond or two, and a drain per batch cost three queries and a round of
- * confirms for a handful of events — half of the queries the bridge sent at 1,000 events/s. An
- * integration's messages wait this long at most for the next drain; a drain that finds a backlog
- * goes on without waiting.
+ * a batch every millisecond or two, and each woke it for a drain of three queries and a round of
+ * confirms for a handful of events. An integration's messages wait this long at most for the next
+ * drain; a drain that finds a backlog goes on without waiting.
  */
 const EVENTS_DRAIN_EVERY_MS = 10;
 
@@ -157,6 +156,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         }
         const since = performance.now() - drainedAt;
         if (since < EVENTS_DRAIN_EVERY_MS) await delay(EVENTS_DRAIN_EVERY_MS - since, signal);
+        if (signal.aborted) break;
         drainedAt = performance.now();
         kicked = false;
         try {
