@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { toError } from '../../src/lib/errors.js';
 import { waitFor } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,6 +62,8 @@ export function startNode(argv: string[], env: Record<string, string>, cwd = ROO
   child.stderr!.on('data', (chunk: Buffer) => {
     text += chunk.toString();
   });
+  /** Every line of its output is in: the streams closed after the exit. */
+  const closed = once(child, 'close').catch(() => undefined);
   const exited = once(child, 'exit').then(
     ([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null },
   );
@@ -71,9 +74,15 @@ export function startNode(argv: string[], env: Record<string, string>, cwd = ROO
     output: () => text,
     stdout: () => out,
     waitForLog(match, timeoutMs = 15_000) {
-      return waitFor(() => logs.find((l) => Object.entries(match).every(([k, v]) => l[k] === v)), {
-        timeoutMs,
-        what: `log ${JSON.stringify(match)}; output so far:\n${text.slice(-2000)}`,
+      const what = `log ${JSON.stringify(match)}`;
+      const found = () => logs.find((l) => Object.entries(match).every(([k, v]) => l[k] === v));
+      // A process that ended without the line fails the wait at once (a port taken, a bad
+      // setting), not at the timeout; either way the error carries its output as it is then.
+      const ended = closed.then(
+        () => found() ?? Promise.reject(new Error(`the process ended before ${what}`)),
+      );
+      return Promise.race([waitFor(found, { timeoutMs, what }), ended]).catch((e: unknown) => {
+        throw new Error(`${toError(e).message}; output:\n${text.slice(-2000)}`);
       });
     },
     async kill(signal = 'SIGTERM') {

@@ -25,9 +25,17 @@ let url: string;
 let metricsPort: number;
 
 beforeAll(async () => {
-  metricsPort = await freePort();
-  proc = startCli(['start', '--port', '0'], env({ METRICS_PORT: String(metricsPort) }));
-  url = String((await proc.waitForLog({ msg: 'orders-live started' }, 60_000)).url);
+  // The free port may be taken by another process before ours binds it: try another one then.
+  for (let attempt = 1; ; attempt++) {
+    metricsPort = await freePort();
+    proc = startCli(['start', '--port', '0'], env({ METRICS_PORT: String(metricsPort) }));
+    try {
+      url = String((await proc.waitForLog({ msg: 'orders-live started' }, 45_000)).url);
+      return;
+    } catch (e) {
+      if (attempt === 3 || !proc.output().includes('EADDRINUSE')) throw e;
+    }
+  }
 });
 afterAll(() => proc?.kill('SIGTERM'));
 
