@@ -70,6 +70,8 @@ export function createEventRelay({
       let { done, feed } = await state();
       /** The last position handed to the publisher; `done` trails it while confirms are out. */
       let cursor = done;
+      /** Whether `feed` was read after the last step was handed over (no need to read it again). */
+      let fresh = true;
       /** Steps handed over, in position order, each settling once RabbitMQ confirmed it. */
       const inFlight: { to: number; events: number; confirmed: Promise<void> }[] = [];
 
@@ -86,7 +88,10 @@ export function createEventRelay({
 
       try {
         for (;;) {
-          if (cursor >= feed && inFlight.length === 0) ({ done, feed } = await state());
+          if (cursor >= feed && inFlight.length === 0 && !fresh) {
+            ({ done, feed } = await state());
+            fresh = true;
+          }
           if (cursor >= feed || signal.aborted) {
             if (inFlight.length === 0) return { published, behind: Math.max(0, feed - done) };
             await settleOldest();
@@ -102,6 +107,7 @@ export function createEventRelay({
           confirmed.catch(() => undefined);
           inFlight.push({ to, events: events.length, confirmed });
           cursor = to;
+          fresh = false;
           while (inFlight.length >= Math.max(1, stepsInFlight())) await settleOldest();
         }
       } finally {
