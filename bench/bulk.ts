@@ -4,11 +4,11 @@
 // each pipeline's table in turn. The statement's own duration is printed beside it: the floor.
 
 import { io, type Socket } from 'socket.io-client';
-import { REFERENCES, startReference } from './baseline.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { deleteExchange } from './lib/broker.js';
 import { type BenchDatabase, createBenchDatabase, SEED_ROWS } from './lib/database.js';
 import { startOrdersLive } from './lib/orders-live.js';
+import { REFERENCES, startReference } from './lib/references.js';
 import { benchExchangeName } from './lib/settings.js';
 import { fmt, spread } from './lib/stats.js';
 
@@ -47,9 +47,10 @@ export const bulk: Benchmark = {
       receive: await counter(server.url, 'events', ctx.defer),
     });
     for (const reference of REFERENCES) {
-      ctx.progress(`${reference.label}`);
+      const label = `${reference.id} ${reference.label}`;
+      ctx.progress(label);
       const { db, url } = await startReference(ctx, reference, `bulk_${reference.key}`);
-      pipelines.push({ label: reference.label, db, receive: await counter(url, 'order', ctx.defer) });
+      pipelines.push({ label, db, receive: await counter(url, 'order', ctx.defer) });
     }
 
     const delivered = new Map<string, number[]>();

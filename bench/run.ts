@@ -7,7 +7,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baseline } from './baseline.js';
 import { bulk } from './bulk.js';
 import { captureCost } from './capture-cost.js';
 import { e2eLatency } from './e2e-latency.js';
@@ -29,17 +28,7 @@ import { type BenchSettings, loadBenchSettings } from './lib/settings.js';
 import { relay } from './relay.js';
 import { throughput } from './throughput.js';
 
-// baseline right after e2e-latency: their side-by-side table compares runs minutes apart, not more.
-const BENCHMARKS: readonly Benchmark[] = [
-  captureCost,
-  e2eLatency,
-  baseline,
-  bulk,
-  relay,
-  throughput,
-  fanout,
-  failover,
-];
+const BENCHMARKS: readonly Benchmark[] = [captureCost, e2eLatency, bulk, relay, throughput, fanout, failover];
 
 const USAGE = `usage: npm run bench [-- [--quick] [name …]]
        npm run bench -- --charts-from <report.json> [--charts-out <dir>]

@@ -50,7 +50,7 @@ export function renderRunCharts(run: RunReport): RunChart[] {
     } catch (e) {
       // A report of an unexpected shape: say so in this chart rather than lose the others.
       const svg = noDataChart({ width: WIDTH, title: `${name} chart`, caption }, String(e));
-      return [{ name, section: name === 'latency' ? 'baseline' : name, alt: `${name} chart`, svg }];
+      return [{ name, section: name === 'latency' ? 'e2e-latency' : name, alt: `${name} chart`, svg }];
     }
   });
 }
@@ -83,11 +83,7 @@ function latencyChart(run: RunReport, caption: string): RunChart | undefined {
   const e2e = resultOf(run, 'e2e-latency');
   const base = resultOf(run, 'baseline');
   if (!e2e && !base) return undefined;
-  const pipelines = [{ id: '(a)', label: 'orders-live', steps: arr(obj(e2e?.data).steps) }];
-  Object.entries(obj(base?.data)).forEach(([key, value], i) => {
-    const id = `(${String.fromCharCode(98 + i)})`;
-    pipelines.push({ id, label: REFERENCE_LABELS[key] ?? key, steps: arr(obj(value).steps) });
-  });
+  const pipelines = latencyPipelines(e2e, base);
   const rates = [...new Set(pipelines.flatMap((p) => p.steps.map((s) => num(obj(s).rate))))]
     .filter(Number.isFinite)
     .sort((a, b) => a - b);
@@ -114,6 +110,30 @@ function latencyChart(run: RunReport, caption: string): RunChart | undefined {
           noData(e2e?.error ? e2e : base, 'no latency was measured'),
         );
   return { name: 'latency', section, alt, svg };
+}
+
+/**
+ * The pipelines of the latency benchmark: e2e-latency's, or (reports before the pipelines ran
+ * interleaved in e2e-latency) orders-live from e2e-latency and the references from baseline.
+ */
+function latencyPipelines(
+  e2e: BenchResult | undefined,
+  base: BenchResult | undefined,
+): { id: string; label: string; steps: unknown[] }[] {
+  const interleaved = obj(e2e?.data).pipelines;
+  if (Array.isArray(interleaved)) {
+    return interleaved.map(obj).map((p) => ({
+      id: String(p.id ?? '?'),
+      label: String(p.label ?? p.key ?? ''),
+      steps: arr(p.steps),
+    }));
+  }
+  const pipelines = [{ id: '(a)', label: 'orders-live', steps: arr(obj(e2e?.data).steps) }];
+  Object.entries(obj(base?.data)).forEach(([key, value], i) => {
+    const id = `(${String.fromCharCode(98 + i)})`;
+    pipelines.push({ id, label: REFERENCE_LABELS[key] ?? key, steps: arr(obj(value).steps) });
+  });
+  return pipelines;
 }
 
 /** The step's percentile curve, or (results before curves were kept) its p50, p95 and p99. */

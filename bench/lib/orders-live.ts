@@ -14,6 +14,8 @@ export interface OrdersLiveOptions {
   roles?: string;
   /** Wait until /readyz answers 200. @default true */
   waitReady?: boolean;
+  /** Another checkout of orders-live to run instead of this one (BENCH_AGAINST). */
+  root?: string;
 }
 
 export interface OrdersLiveProcess extends ChildHandle {
@@ -28,6 +30,7 @@ export async function startOrdersLive(
   const args = ['start', '--port', '0', ...(options.roles ? ['--role', options.roles] : [])];
   // Every setting a local .env might also set is given explicitly: the environment wins over it.
   const child = group.spawn(options.name, 'src/main.ts', args, {
+    cwd: options.root,
     env: {
       DATABASE_URL: options.databaseUrl,
       RABBITMQ_URL: options.rabbitmqUrl,

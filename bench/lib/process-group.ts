@@ -36,6 +36,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** An IPC channel with structured-clone serialization (typed arrays, Maps). */
   ipc?: boolean;
+  /** The directory the script is relative to and runs in. @default ROOT */
+  cwd?: string;
 }
 
 export interface ProcessGroup {
@@ -72,7 +74,7 @@ export function createProcessGroup(): ProcessGroup {
 
 function spawnChild(name: string, script: string, args: string[], options: SpawnOptions): ChildHandle {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     serialization: options.ipc ? 'advanced' : 'json',

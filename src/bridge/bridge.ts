@@ -110,6 +110,11 @@ export function createBridge(options: BridgeOptions): Bridge {
       recent.add(events);
       kickEvents();
     },
+    onNumbered(events, numberedAt) {
+      for (const event of events)
+        metrics.captureToNumbered.observe(Math.max(0, numberedAt / 1000 - event.occurredAt));
+    },
+    onHanded: (seconds) => metrics.numberedToHanded.observe(seconds),
     onDrained(backlogged) {
       feedBacklogged = backlogged;
       if (!backlogged) feedCleared?.();

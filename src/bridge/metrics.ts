@@ -1,10 +1,15 @@
 // The bridge's Prometheus metrics, registered on the registry the process serves at /metrics.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { STAGE_BUCKETS_S } from '../lib/stage-buckets.js';
 
 export interface BridgeMetrics {
   published: Counter;
   publishSeconds: Histogram;
+  /** Per event: capture (occurred_at, the database's clock) → its numbering committed. */
+  captureToNumbered: Histogram;
+  /** Per feed batch: numbering committed → its message written to the broker's socket. */
+  numberedToHanded: Histogram;
   isLeader: Gauge;
   active: Gauge;
   reconnects: Counter<'link'>;
@@ -54,6 +59,18 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
       name: 'orders_live_bridge_publish_seconds',
       help: 'Time from numbering a batch to RabbitMQ confirming all of it',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    captureToNumbered: new Histogram({
+      name: 'orders_live_bridge_capture_to_numbered_seconds',
+      help: "Per event: from its capture (occurred_at, the database's clock) to its numbering committed",
+      buckets: STAGE_BUCKETS_S,
+      registers: [registry],
+    }),
+    numberedToHanded: new Histogram({
+      name: 'orders_live_bridge_numbered_to_handed_seconds',
+      help: "Per feed batch: from its numbering committed to its message written to the broker's socket",
+      buckets: STAGE_BUCKETS_S,
       registers: [registry],
     }),
     isLeader: new Gauge({

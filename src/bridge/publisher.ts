@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { createBrokerNodes, nodeAddress } from '../amqp/broker-nodes.js';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
-import { amqpNames, routingKeyFor } from '../contract/events.js';
+import { amqpNames, FEED_HANDED_AT_HEADER, routingKeyFor } from '../contract/events.js';
 import type { RawEvent } from '../db/event-log.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
@@ -23,8 +23,11 @@ const CONFIRM_TIMEOUT_MS = 10_000;
 export interface Publisher {
   /** Opens the confirm channel (and declares the topology) unless it is open. */
   open(): Promise<void>;
-  /** The batch's envelopes as the log wrote them, positions ascending. */
-  publish(events: readonly RawEvent[]): Promise<void>;
+  /**
+   * The batch's envelopes as the log wrote them, positions ascending; resolves once RabbitMQ
+   * confirmed all of them. `onWritten` is called when their messages are written to the socket.
+   */
+  publish(events: readonly RawEvent[], onWritten?: () => void): Promise<void>;
   /** True while a confirm channel is open. */
   readonly connected: boolean;
   /** `host:port` of the broker node the confirm channel is on, or null. */
@@ -153,6 +156,7 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
         contentType: 'application/json',
         timestamp: Math.floor(first.publishedAt),
         persistent: true,
+        headers: { [FEED_HANDED_AT_HEADER]: performance.timeOrigin + performance.now() },
       });
     } else {
       for (const event of events) {
@@ -179,7 +183,7 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
       if (closed) throw new Error('publisher closed');
       await confirmChannel();
     },
-    async publish(events) {
+    async publish(events, onWritten) {
       if (closed) throw new Error('publisher closed');
       if (events.length === 0) return;
       const ch = await confirmChannel();
@@ -192,6 +196,7 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
         await previous;
         const { confirmed } = await write(ch, events);
         written();
+        onWritten?.();
         await withTimeout(confirmed, CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
       } catch (e) {
         written();

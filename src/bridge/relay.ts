@@ -77,6 +77,10 @@ export interface RelayOptions {
   batchSize: number;
   lingerMs: number;
   onPublished?(events: readonly RawEvent[], seconds: number): void;
+  /** A batch's numbering committed (at `numberedAt`, ms since the epoch); for the stage metrics. */
+  onNumbered?(events: readonly RawEvent[], numberedAt: number): void;
+  /** A batch's message was written to the broker, `seconds` after its numbering committed. */
+  onHanded?(seconds: number): void;
   /**
    * After each drain: whether it stopped with work left (a backlog: it handed over its
    * MAX_BATCHES_PER_DRAIN batches) rather than having found the log empty.
@@ -95,10 +99,20 @@ export interface Relay {
   recover(): void;
 }
 
-export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDrained }: RelayOptions): Relay {
+export function createRelay({
+  publisher,
+  batchSize,
+  lingerMs,
+  onPublished,
+  onDrained,
+  onNumbered,
+  onHanded,
+}: RelayOptions): Relay {
   let recovering = true;
   /** Batches numbered by the last numbering and not yet handed over, in position order. */
   let pending: { first: number; last: number }[] = [];
+  /** When the numbering of `pending` committed (performance.now()). */
+  let numberedAt = 0;
 
   const toBatch = (row: BatchRow) => ({ first: Number(row.first_position), last: Number(row.last_position) });
 
@@ -109,7 +123,7 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
   async function nextBatch(
     client: pg.Client,
     signal: AbortSignal,
-  ): Promise<{ events: RawEvent[]; last: number } | null> {
+  ): Promise<{ events: RawEvent[]; last: number; numberedAt: number | null } | null> {
     if (recovering) {
       const { rows } = await client.query<BatchRow>({
         name: 'orders-live-unconfirmed',
@@ -117,7 +131,8 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
       });
       if (rows[0]) {
         const { first, last } = toBatch(rows[0]);
-        return { events: await readRawRange(client, first, last), last };
+        // Numbered by an earlier leader or drain: not timed as a numbering.
+        return { events: await readRawRange(client, first, last), last, numberedAt: null };
       }
       recovering = false;
       pending = [];
@@ -132,9 +147,11 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
         values: [batchSize, new Date().toISOString()],
       });
       pending = rows.map(toBatch).sort((a, b) => a.first - b.first);
+      numberedAt = performance.now();
     }
     const batch = pending.shift();
-    return batch ? { events: await readRawRange(client, batch.first, batch.last), last: batch.last } : null;
+    if (!batch) return null;
+    return { events: await readRawRange(client, batch.first, batch.last), last: batch.last, numberedAt };
   }
 
   /**
@@ -168,20 +185,27 @@ export function createRelay({ publisher, batchSize, lingerMs, onPublished, onDra
         }
         const { events, last } = batch;
         numbered += 1;
+        const { numberedAt } = batch;
+        if (numberedAt !== null) onNumbered?.(events, performance.timeOrigin + numberedAt);
         // A batch whose events the log lost (an operator's DELETE) publishes what is left, or
         // nothing, and still moves the watermark past it: it is never republished forever.
         const id = window.add(last);
         batches.set(id, { events, started });
-        publisher.publish(events).then(
-          () => {
-            confirmed.push(id);
-            wake?.();
-          },
-          (error: unknown) => {
-            failure ??= { error };
-            wake?.();
-          },
-        );
+        publisher
+          .publish(
+            events,
+            numberedAt === null ? undefined : () => onHanded?.((performance.now() - numberedAt) / 1000),
+          )
+          .then(
+            () => {
+              confirmed.push(id);
+              wake?.();
+            },
+            (error: unknown) => {
+              failure ??= { error };
+              wake?.();
+            },
+          );
       }
       if (failure) throw failure.error;
       if (window.inFlight === 0) {

@@ -73,6 +73,13 @@ export function amqpNames(exchange = EXCHANGE) {
   } as const;
 }
 
+/**
+ * A feed message's header: when the bridge wrote it to the broker, in ms since the epoch
+ * (fractional), so a gateway can time the broker hop. Not part of the envelope; a consumer that
+ * does not know it ignores it.
+ */
+export const FEED_HANDED_AT_HEADER = 'x-handed-at';
+
 /** `order.<op>.<status>`, or `order.truncate.all`. */
 export function routingKey(event: Pick<OrderEvent, 'op' | 'order'>): string {
   return routingKeyFor(event.op, event.order?.status ?? null);

@@ -17,6 +17,8 @@ export interface RawEvent {
   status: string | null;
   /** published_at, in seconds since the epoch (the AMQP timestamp). */
   publishedAt: number;
+  /** occurred_at (capture, the database's clock), in seconds since the epoch. */
+  occurredAt: number;
   /** The envelope, JSON. */
   json: string;
 }
@@ -26,6 +28,7 @@ interface RawRow {
   op: OrderEvent['op'];
   status: string | null;
   published: number;
+  occurred: number;
   json: string;
 }
 
@@ -33,6 +36,7 @@ interface RawRow {
 function envelopesBetween(lo: string, hi: string): string {
   return `SELECT p.position, e.op, e."order" ->> 'status' AS status,
       extract(epoch FROM p.published_at)::float8 AS published,
+      extract(epoch FROM e.occurred_at)::float8 AS occurred,
       order_event_envelope(e, p.position, p.published_at) AS json
     FROM order_event_positions(${lo}, ${hi}) AS p JOIN order_events e ON e.id = p.id
     ORDER BY p.position`;
@@ -44,6 +48,7 @@ function toRaw(row: RawRow): RawEvent {
     op: row.op,
     status: row.status,
     publishedAt: row.published,
+    occurredAt: row.occurred,
     json: row.json,
   };
 }

@@ -8,7 +8,7 @@ import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqp
 import { z } from 'zod';
 import { createBrokerNodes, nodeAddress } from '../amqp/broker-nodes.js';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
-import { amqpNames, type OrderEvent, orderEventSchema } from '../contract/events.js';
+import { amqpNames, FEED_HANDED_AT_HEADER, type OrderEvent, orderEventSchema } from '../contract/events.js';
 import { backoffDelayMs } from '../lib/backoff.js';
 import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
@@ -22,11 +22,18 @@ export interface ConsumerOptions {
   /** Unacked messages in flight to this gateway. */
   prefetch: number;
   log: Logger;
-  /** One batch from the feed, positions ascending as the bridge sent them. */
-  onEvents(events: OrderEvent[]): void;
+  /** One batch from the feed, positions ascending as the bridge sent them, and when it came. */
+  onEvents(events: OrderEvent[], receipt: FeedReceipt): void;
   onDeadLetter?(reason: string): void;
   onConnected?(): void;
   onReconnect?(): void;
+}
+
+/** When a feed message was written by the bridge and received here, ms since the epoch. */
+export interface FeedReceipt {
+  /** The bridge's FEED_HANDED_AT_HEADER, when the message has one. */
+  handedAt: number | undefined;
+  receivedAt: number;
 }
 
 export interface Consumer extends Service {
@@ -48,6 +55,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
   function handle(channel: Channel, msg: ConsumeMessage | null): void {
     if (!msg) return; // consumer cancelled by the broker; the close handler reconnects
+    const receivedAt = performance.timeOrigin + performance.now();
     let events: OrderEvent[];
     try {
       events = feedBatchSchema.parse(JSON.parse(msg.content.toString())) as OrderEvent[];
@@ -58,7 +66,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       channel.nack(msg, false, false);
       return;
     }
-    if (events.length > 0) options.onEvents(events);
+    const handedAt = msg.properties.headers?.[FEED_HANDED_AT_HEADER];
+    if (events.length > 0)
+      options.onEvents(events, { handedAt: typeof handedAt === 'number' ? handedAt : undefined, receivedAt });
     channel.ack(msg);
   }
 

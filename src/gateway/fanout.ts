@@ -52,9 +52,17 @@ export interface FanoutOptions {
   metrics: GatewayMetrics;
   /** @default RECENT_EVENTS */
   recentEvents?: number;
+  /** After each broadcast: the last position now sent to the live rooms. */
+  onBroadcast?(through: number): void;
 }
 
-export function createFanout({ rooms, start, metrics, recentEvents = RECENT_EVENTS }: FanoutOptions): Fanout {
+export function createFanout({
+  rooms,
+  start,
+  metrics,
+  recentEvents = RECENT_EVENTS,
+  onBroadcast,
+}: FanoutOptions): Fanout {
   const ring = createReplayRing(recentEvents, start);
   let pending: OrderEvent[] = [];
   let scheduled: NodeJS.Immediate | undefined;
@@ -68,11 +76,13 @@ export function createFanout({ rooms, start, metrics, recentEvents = RECENT_EVEN
   function flush(): void {
     if (scheduled) clearImmediate(scheduled);
     scheduled = undefined;
+    if (pending.length === 0) return;
     while (pending.length > 0) {
       const batch = pending.splice(0, MAX_BATCH);
       broadcast(batch);
       ring.append(batch);
     }
+    onBroadcast?.(ring.end);
   }
 
   function broadcast(batch: OrderEvent[]): void {

@@ -14,6 +14,7 @@ import { createConsumer } from './consumer.js';
 import { createFanout, type Fanout } from './fanout.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createOrderedStream, type OrderedStream } from './ordered-stream.js';
+import { createReceiptTimes } from './receipt-times.js';
 import {
   type AdmitRequest,
   attachHandlers,
@@ -60,6 +61,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   let fanout: Fanout | undefined;
   let stream: OrderedStream | undefined;
   let detach: (() => void) | undefined;
+  const receipts = createReceiptTimes();
 
   // Until start() has read where the stream stands, a connection could not be served.
   io.use((_socket, next) => (started ? next() : next(new Error('server starting, retry'))));
@@ -69,7 +71,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     exchange: options.exchange,
     prefetch: config.prefetch,
     log: log.child({ part: 'consumer' }),
-    onEvents: (events) => {
+    onEvents: (events, { handedAt, receivedAt }) => {
+      if (handedAt !== undefined) metrics.feedDelay.observe(Math.max(0, receivedAt - handedAt) / 1000);
+      const through = events.at(-1)!.position;
+      if (stream && through > stream.head) receipts.received(through, performance.now());
       for (const event of events) stream?.offer(event);
     },
     onDeadLetter: () => metrics.deadLettered.inc(),
@@ -97,7 +102,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     async start() {
       const start = await lastPublishedPosition(pool);
       const rooms = socketRooms(io, (room) => fanout?.forget(room));
-      const out = createFanout({ rooms, start, metrics, recentEvents: options.recentEvents });
+      const out = createFanout({
+        rooms,
+        start,
+        metrics,
+        recentEvents: options.recentEvents,
+        onBroadcast: (through) => {
+          for (const ms of receipts.broadcast(through, performance.now()))
+            metrics.receiveToEmit.observe(ms / 1000);
+        },
+      });
       fanout = out;
       stream = createOrderedStream({
         start,

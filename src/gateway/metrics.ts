@@ -1,6 +1,7 @@
 // The gateway's Prometheus metrics.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { STAGE_BUCKETS_S } from '../lib/stage-buckets.js';
 
 export interface GatewayMetrics {
   clients: Gauge;
@@ -12,6 +13,10 @@ export interface GatewayMetrics {
   gapFilled: Counter;
   slowDisconnects: Counter;
   emitDelay: Histogram;
+  /** Per feed message: handed to the broker by the bridge → received here. */
+  feedDelay: Histogram;
+  /** Per feed message: received here → its last event broadcast to the live rooms. */
+  receiveToEmit: Histogram;
   reconnects: Counter;
 }
 
@@ -64,6 +69,18 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'orders_live_gateway_emit_delay_seconds',
       help: 'From published_at (bridge) to the broadcast leaving this gateway',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    }),
+    feedDelay: new Histogram({
+      name: 'orders_live_gateway_feed_delay_seconds',
+      help: "Per feed message: from the bridge writing it to the broker (its x-handed-at header, the bridge's clock) to this gateway receiving it",
+      buckets: STAGE_BUCKETS_S,
+      registers,
+    }),
+    receiveToEmit: new Histogram({
+      name: 'orders_live_gateway_receive_to_emit_seconds',
+      help: 'Per feed message: from this gateway receiving it to its last event broadcast to the live rooms',
+      buckets: STAGE_BUCKETS_S,
       registers,
     }),
     reconnects: new Counter({

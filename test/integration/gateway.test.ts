@@ -36,8 +36,8 @@ afterEach(async () => {
 });
 afterAll(() => pool.end());
 
-async function startBridge(): Promise<Bridge> {
-  const bridge = createTestBridge({ db, pool, exchange });
+async function startBridge(registry?: Registry): Promise<Bridge> {
+  const bridge = createTestBridge({ db, pool, exchange, registry });
   await bridge.start();
   cleanups.push(() => bridge.stop());
   await waitFor(() => bridge.state === 'leader', { what: 'leadership' });
@@ -240,6 +240,41 @@ describe('delivery', () => {
     expect(update.order!.created_at).toMatch(rfc3339);
     expect(update.order!.updated_at).toMatch(rfc3339);
     expect(update.published_at).not.toBeNull();
+  });
+
+  it('times every stage of the path in /metrics: numbering, handing over, the broker hop, the broadcast', async () => {
+    const bridgeRegistry = new Registry();
+    await startBridge(bridgeRegistry);
+    const gw = await startGateway();
+    const c = client(gw.url);
+    const start = await c.waitReady();
+    for (let i = 0; i < 3; i++) {
+      await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('Stage', 'Timed')");
+      const end = await lastPosition();
+      await c.waitPosition(end);
+    }
+    const events = (await lastPosition()) - start;
+    expect(events).toBeGreaterThanOrEqual(3);
+    const histogram = async (registry: Registry, name: string) => {
+      const { values } = await registry.getSingleMetric(name)!.get();
+      const read = (suffix: string) =>
+        values.find((v) => (v as { metricName?: string }).metricName === `${name}_${suffix}`)!.value;
+      return { count: read('count'), sum: read('sum') };
+    };
+    // One observation per event this bridge numbered, per batch handed over, per feed message
+    // received and broadcast: at least one batch per insert, since each waited for the one
+    // before. (What an earlier test left numbered and unconfirmed is republished, not numbered.)
+    for (const [registry, name] of [
+      [bridgeRegistry, 'orders_live_bridge_capture_to_numbered_seconds'],
+      [bridgeRegistry, 'orders_live_bridge_numbered_to_handed_seconds'],
+      [gw.registry, 'orders_live_gateway_feed_delay_seconds'],
+      [gw.registry, 'orders_live_gateway_receive_to_emit_seconds'],
+    ] as const) {
+      const h = await histogram(registry, name);
+      expect(h.count, name).toBeGreaterThanOrEqual(3);
+      expect(h.count, name).toBeLessThanOrEqual(events);
+      expect(h.sum, name).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('gives a client on each of two gateways every event', async () => {

@@ -256,6 +256,24 @@ describe('renderRunCharts', () => {
     expect(charts[2]!.svg).toContain('(e) shipped + bridge draining');
   });
 
+  it('draws the pipelines of an interleaved e2e-latency run in its own section', () => {
+    const charts = renderRunCharts(
+      report([
+        result('e2e-latency', {
+          pipelines: [
+            { key: 'orders-live', id: '(a)', label: 'orders-live', steps: [step(100, 3), step(1_000, 4)] },
+            { key: 'naive', id: '(b)', label: 'naive', steps: [step(100, 0.3), step(1_000, 0.4)] },
+            { key: 'original', id: '(c)', label: 'original shape', steps: [step(100, 1)] },
+          ],
+        }),
+      ]),
+    );
+    expect(charts.map((c) => [c.name, c.section])).toEqual([['latency', 'e2e-latency']]);
+    expectWellFormed(charts[0]!.svg);
+    expect(charts[0]!.svg).toContain('(c) original shape');
+    expect(charts[0]!.svg).toContain('(b) naive');
+  });
+
   it('leaves out what did not run and draws "no data" for what failed, without throwing', () => {
     const charts = renderRunCharts(
       report([

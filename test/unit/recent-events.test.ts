@@ -9,7 +9,14 @@ import { createRecentEvents } from '../../src/bridge/recent-events.js';
 import type { RawEvent } from '../../src/db/event-log.js';
 
 function event(position: number): RawEvent {
-  return { position, op: 'update', status: 'shipped', publishedAt: 0, json: `{"position":${position}}` };
+  return {
+    position,
+    op: 'update',
+    status: 'shipped',
+    publishedAt: 0,
+    occurredAt: 0,
+    json: `{"position":${position}}`,
+  };
 }
 const events = (...positions: number[]) => positions.map(event);
 const positionsOf = (list: readonly RawEvent[] | null) => list?.map((e) => e.position) ?? null;
