@@ -14,12 +14,14 @@ import type { Logger } from '../log.js';
 import { createDoorbell } from './doorbell.js';
 import { runDrainLoop } from './drain-loop.js';
 import { createEventRelay, EVENT_RELAY_STEP, MAX_STEPS_IN_FLIGHT } from './event-relay.js';
+import { createFeedLog } from './feed-log.js';
 import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
 import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
 import { createPublisher } from './publisher.js';
 import { createRecentEvents } from './recent-events.js';
 import { createRelay } from './relay.js';
 import { deleteExpired } from './retention.js';
+import { createWatermarkWriter } from './watermark.js';
 
 /** How often the leader runs retention: often enough that a day's deletes stay small. */
 const RETENTION_EVERY_MS = 60_000;
@@ -99,8 +101,15 @@ export function createBridge(options: BridgeOptions): Bridge {
   /** Whether the feed's last drain left a backlog, and who waits for it to clear. */
   let feedBacklogged = false;
   let feedCleared: (() => void) | undefined;
+  /** Rings the leader's drain loop (a publish failed: the next drain throws and starts over). */
+  let ringLoop: () => void = () => {};
+  const watermarkFailed = (which: string) => (e: unknown) => {
+    metrics.failures.inc({ stage: 'watermark' });
+    log.warn({ err: toError(e), watermark: which }, 'cannot write a watermark; retrying with the next');
+  };
   const relay = createRelay({
     publisher,
+    watermark: createWatermarkWriter(pool, 'confirmed_through', watermarkFailed('confirmed_through')),
     batchSize: config.batchSize,
     lingerMs: config.lingerMs,
     onPublished(events, seconds) {
@@ -119,6 +128,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       feedBacklogged = backlogged;
       if (!backlogged) feedCleared?.();
     },
+    onFailure: () => ringLoop(),
   });
 
   /** Resolves once the feed has no backlog, after EVENTS_DEFER_MAX_MS at most, or on abort. */
@@ -127,7 +137,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     const cleared = new AbortController();
     feedCleared = () => cleared.abort();
     try {
-      await delay(EVENTS_DEFER_MAX_MS, AbortSignal.any([signal, cleared.signal]));
+      await delay(EVENTS_DEFER_MAX_MS, [signal, cleared.signal]);
     } finally {
       feedCleared = undefined;
     }
@@ -136,6 +146,12 @@ export function createBridge(options: BridgeOptions): Bridge {
     publisher: eventPublisher,
     recent,
     stepsInFlight: () => (performance.now() - feedPublishedAt >= FEED_IDLE_MS ? MAX_STEPS_IN_FLIGHT : 1),
+    feedThrough: () => relay.confirmedThrough,
+    watermark: createWatermarkWriter(
+      pool,
+      'events_confirmed_through',
+      watermarkFailed('events_confirmed_through'),
+    ),
     onPublished: (n) => metrics.eventsPublished.inc(n),
   });
 
@@ -156,7 +172,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         if (!kicked) {
           const woken = new AbortController();
           wake = () => woken.abort();
-          await delay(config.pollIntervalMs, AbortSignal.any([signal, woken.signal]));
+          await delay(config.pollIntervalMs, [signal, woken.signal]);
           wake = undefined;
         }
         const since = performance.now() - drainedAt;
@@ -165,7 +181,8 @@ export function createBridge(options: BridgeOptions): Bridge {
         drainedAt = performance.now();
         kicked = false;
         try {
-          await eventPublisher.open();
+          // After a failure the publisher refuses until reopened: the drain restarts at the cursor.
+          await (attempt > 0 ? eventPublisher.reopen() : eventPublisher.open());
           const { behind } = await eventRelay.drain(pool, signal, () => feedFirst(signal));
           metrics.eventsBehind.set(behind);
           attempt = 0;
@@ -184,6 +201,8 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   async function lead({ client, signal }: Leadership): Promise<void> {
     relay.recover();
+    eventRelay.forget();
+    const feedLog = createFeedLog(client);
     // A new leader catches up on the feed first; its first drain says whether a backlog is left.
     feedBacklogged = true;
     // Every query the leader runs wants an index (unnumbered events by txid, batches by position).
@@ -200,7 +219,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       log,
       async drain() {
         await publisher.open();
-        const published = await relay.drain(client, signal);
+        const published = await relay.drain(feedLog, signal);
         if (Date.now() >= nextRetention) {
           nextRetention = Date.now() + RETENTION_EVERY_MS;
           await retain(client, signal);
@@ -217,13 +236,17 @@ export function createBridge(options: BridgeOptions): Bridge {
       ring: (reason) => loop.ring(reason),
       onReconnect: () => metrics.reconnects.inc({ link: 'listen' }),
     });
+    ringLoop = () => loop.ring('poll');
     await doorbell.start();
     const events = relayEvents(signal);
     try {
       await loop.done;
     } finally {
+      ringLoop = () => {};
       await doorbell.stop();
       await events;
+      // What is confirmed now is written now: a successor republishes only what was not.
+      await relay.settle(STOP_GRACE_MS).catch((e: unknown) => watermarkFailed('confirmed_through')(e));
       metrics.active.set(0);
     }
   }

@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { readRawRange } from '../db/event-log.js';
 import type { Publisher } from './publisher.js';
 import type { RecentEvents } from './recent-events.js';
-import { raiseWatermark } from './watermark.js';
+import { raiseWatermark, type WatermarkWriter } from './watermark.js';
 
 /** Positions per step: a read of ~10 ms and ~1,000 messages, then their confirms. */
 export const EVENT_RELAY_STEP = 1_000;
@@ -40,6 +40,8 @@ export interface EventRelay {
    * backlog).
    */
   drain(db: Queryable, signal: AbortSignal, beforeStep?: () => Promise<void>): Promise<EventRelayDrain>;
+  /** The next drain reads its cursor from the database again (after a takeover). */
+  forget(): void;
 }
 
 export function createEventRelay({
@@ -47,6 +49,8 @@ export function createEventRelay({
   step = EVENT_RELAY_STEP,
   recent,
   stepsInFlight = () => 1,
+  feedThrough,
+  watermark,
   onPublished,
 }: {
   publisher: Publisher;
@@ -58,16 +62,33 @@ export function createEventRelay({
    * confirmed before the next is taken).
    */
   stepsInFlight?(): number;
+  /**
+   * The feed's confirmed watermark as the feed relay knows it (its database copy may lag); absent,
+   * it is read from the database.
+   */
+  feedThrough?(): number;
+  /** Writes this relay's watermark off its path; absent, each step's raise is awaited. */
+  watermark?: WatermarkWriter;
   onPublished?(events: number): void;
 }): EventRelay {
+  /** This relay's cursor as it knows it, kept across drains; null: read it from the database. */
+  let known: number | null = null;
   return {
+    forget() {
+      known = null;
+    },
     async drain(db, signal, beforeStep) {
       let published = 0;
       const state = async () => {
         const { rows } = await db.query<{ done: string; feed: string }>(STATE_SQL);
-        return { done: Number(rows[0]?.done ?? 0), feed: Number(rows[0]?.feed ?? 0) };
+        const stored = Number(rows[0]?.done ?? 0);
+        return {
+          done: Math.max(stored, known ?? stored),
+          feed: feedThrough ? feedThrough() : Number(rows[0]?.feed ?? 0),
+        };
       };
-      let { done, feed } = await state();
+      let { done, feed } =
+        known !== null && feedThrough ? { done: known, feed: feedThrough() } : await state();
       /** The last position handed to the publisher; `done` trails it while confirms are out. */
       let cursor = done;
       /** Whether `feed` was read after the last step was handed over (no need to read it again). */
@@ -79,8 +100,10 @@ export function createEventRelay({
       async function settleOldest(): Promise<void> {
         const oldest = inFlight.shift()!;
         await oldest.confirmed;
-        await raiseWatermark(db, 'events_confirmed_through', oldest.to);
+        if (watermark) watermark.raise(oldest.to);
+        else await raiseWatermark(db, 'events_confirmed_through', oldest.to);
         done = oldest.to;
+        known = done;
         recent?.dropThrough(done);
         published += oldest.events;
         onPublished?.(oldest.events);
@@ -89,7 +112,7 @@ export function createEventRelay({
       try {
         for (;;) {
           if (cursor >= feed && inFlight.length === 0 && !fresh) {
-            ({ done, feed } = await state());
+            ({ done, feed } = feedThrough ? { done, feed: feedThrough() } : await state());
             fresh = true;
           }
           if (cursor >= feed || signal.aborted) {

@@ -24,6 +24,11 @@ export interface Publisher {
   /** Opens the confirm channel (and declares the topology) unless it is open. */
   open(): Promise<void>;
   /**
+   * After a failed publish every publish fails, until this: its caller has taken the failure and
+   * republishes from its watermark, so nothing goes out ahead of what must be republished.
+   */
+  reopen(): Promise<void>;
+  /**
    * The batch's envelopes as the log wrote them, positions ascending; resolves once RabbitMQ
    * confirmed all of them. `onWritten` is called when their messages are written to the socket.
    */
@@ -55,6 +60,8 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
   let opening: Promise<ConfirmChannel> | undefined;
   let everConnected = false;
   let closed = false;
+  /** A publish failed and the caller has not reopened yet: every publish fails meanwhile. */
+  let failed: Error | undefined;
   /** Resolves when the messages of the latest publish() are written (its confirms may still wait). */
   let writing: Promise<void> = Promise.resolve();
 
@@ -183,8 +190,13 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
       if (closed) throw new Error('publisher closed');
       await confirmChannel();
     },
+    async reopen() {
+      failed = undefined;
+      await this.open();
+    },
     async publish(events, onWritten) {
       if (closed) throw new Error('publisher closed');
+      if (failed) throw new Error(`an earlier publish failed (${failed.message}); not reopened yet`);
       if (events.length === 0) return;
       const ch = await confirmChannel();
       const previous = writing;
@@ -199,6 +211,9 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
         onWritten?.();
         await withTimeout(confirmed, CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
       } catch (e) {
+        // At once, not after the drop: a publish meanwhile would open a new connection and go
+        // out ahead of what this one's caller must republish.
+        failed ??= toError(e);
         written();
         await drop();
         throw e;

@@ -1,246 +1,245 @@
-// The relay: numbers the change log's new events and publishes them, on the leader's lock
-// connection:
-//   1. (after taking over or after a failure) read the numbered batches not yet confirmed — they
-//      are republished first, under the same positions, one at a time;
-//   2. otherwise number everything committed since the last numbering in one statement, as
-//      batches of up to `batchSize` events (migration 0007: one row per batch, positions from the
-//      counter, the snapshot recorded with them), then read each batch's envelopes and hand them
-//      to the publisher;
-//   3. while their confirms are outstanding, go back to 2 — at most MAX_IN_FLIGHT batches wait at
-//      a time (confirm-window.ts);
-//   4. as confirms come back, raise the confirmed watermark (bridge_state.confirmed_through) over
-//      every batch confirmed in position order.
-// A crash between any two of these loses nothing: what is numbered but unconfirmed is found by 1.
+// The relay: numbers the change log's new events and publishes them on the gateways' feed, without
+// ever waiting for RabbitMQ on the way:
+//   1. number what committed and read the new batches' envelopes in one statement (feed-log.ts),
+//      hand each batch to the publisher, and go on numbering: confirms only move the watermark;
+//   2. at most `capacity` batches wait for their confirms (confirm-window.ts); a full window is
+//      the only thing that holds numbering back;
+//   3. as confirms come back, in any order, the watermark moves over every batch confirmed in
+//      position order, and is written off this path (watermark.ts);
+//   4. after a failure or a takeover, what is numbered above the watermark is republished first,
+//      under the same positions, then numbering goes on.
+// A crash between any two of these loses nothing: what is numbered but unconfirmed is found by 4.
 
-import type pg from 'pg';
-import { type RawEvent, readRawRange } from '../db/event-log.js';
+import type { RawEvent } from '../db/event-log.js';
 import { delay } from '../lib/wait.js';
-import { createConfirmWindow } from './confirm-window.js';
+import { type ConfirmWindow, createConfirmWindow } from './confirm-window.js';
+import type { FeedBatch, FeedLog } from './feed-log.js';
 import type { Publisher } from './publisher.js';
-import { raiseWatermark } from './watermark.js';
+import type { WatermarkWriter } from './watermark.js';
 
-/**
- * Numbers every event committed since the last numbering, as batches of at most $1 events
- * stamped $2; returns the batches. One statement: the counter, the recorded snapshot and the
- * batches move together, so positions have no gap and never change. New events are those of
- * transactions the recorded snapshot did not see (`order_events_unnumbered()`, migration 0007);
- * the statement's own snapshot decides which of them have committed, and it is recorded in their
- * place. The snapshot comparison in the UPDATE makes a second numbering that
- * raced this one (it cannot, under the leader lock) number nothing instead of numbering twice.
- */
-export const NUMBER_SQL = `
-  WITH state AS (
-    SELECT last_position, numbered_snapshot FROM bridge_state WHERE id = 1
-  ), fresh AS (
-    SELECT id, row_number() OVER (ORDER BY id) AS n FROM order_events_unnumbered()
-  ), counter AS (
-    UPDATE bridge_state s
-    SET last_position = s.last_position + (SELECT count(*) FROM fresh),
-        numbered_snapshot = pg_current_snapshot()
-    FROM state
-    WHERE s.id = 1 AND s.numbered_snapshot::text = state.numbered_snapshot::text
-      AND EXISTS (SELECT 1 FROM fresh)
-    RETURNING state.last_position AS base
-  )
-  INSERT INTO order_event_batches (first_position, last_position, ids, published_at)
-  SELECT counter.base + min(f.n), counter.base + max(f.n), array_agg(f.id ORDER BY f.n), $2
-  FROM fresh AS f, counter
-  GROUP BY counter.base, (f.n - 1) / $1
-  RETURNING first_position, last_position`;
-
-/** The first numbered batch above the confirmed watermark. */
-const UNCONFIRMED_SQL = `
-  SELECT first_position, last_position FROM order_event_batches
-  WHERE last_position > (SELECT confirmed_through FROM bridge_state WHERE id = 1)
-  ORDER BY first_position LIMIT 1`;
-
-// Batches are confirmed in position order: one watermark says which events are published
-// (watermark.ts). The numbering and reading statements are prepared once per connection (named
-// queries): parsing and planning them again each time was about a fifth of a one-event step's
-// database time.
-
-interface BatchRow {
-  first_position: string;
-  last_position: string;
-}
+export { NUMBER_SQL } from './feed-log.js';
 
 /** A drain returns after this many batches, so its caller can renew its lease in between. */
 const MAX_BATCHES_PER_DRAIN = 20;
 /**
- * Batches handed to the publisher and not yet confirmed: the next one is numbered while the
- * confirms of these are outstanding, so numbering and the broker's round trip overlap.
+ * Batches handed to the publisher and not yet confirmed. Under a steady load a confirm takes a
+ * millisecond or two and a batch goes out every few; the window fills only when RabbitMQ slows.
  */
-export const MAX_IN_FLIGHT = 4;
+export const MAX_IN_FLIGHT = 8;
 
 export interface RelayOptions {
   publisher: Publisher;
+  /** Writes the confirmed watermark (bridge_state.confirmed_through). */
+  watermark: WatermarkWriter;
   batchSize: number;
   lingerMs: number;
+  /** @default MAX_IN_FLIGHT */
+  capacity?: number;
+  /** Batches confirmed, in position order, with the seconds from numbering (or reading) to confirm. */
   onPublished?(events: readonly RawEvent[], seconds: number): void;
   /** A batch's numbering committed (at `numberedAt`, ms since the epoch); for the stage metrics. */
   onNumbered?(events: readonly RawEvent[], numberedAt: number): void;
   /** A batch's message was written to the broker, `seconds` after its numbering committed. */
   onHanded?(seconds: number): void;
   /**
-   * After each drain: whether it stopped with work left (a backlog: it handed over its
-   * MAX_BATCHES_PER_DRAIN batches) rather than having found the log empty.
+   * After each drain: whether it stopped with work left (it handed over MAX_BATCHES_PER_DRAIN
+   * batches) rather than having found the log empty.
    */
   onDrained?(backlogged: boolean): void;
+  /** A publish failed: the next drain throws it, then republishes from the watermark. */
+  onFailure?(): void;
 }
 
 export interface Relay {
   /**
-   * Publishes until the log holds nothing new or MAX_BATCHES_PER_DRAIN batches went out, on
-   * `client` (the leader's lock connection); returns how many events it published. Throws on
-   * the first failure; the caller backs off and calls again.
+   * Numbers and hands over until the log holds nothing new or MAX_BATCHES_PER_DRAIN batches went
+   * out; returns how many events it handed over (their confirms may still be outstanding). Throws
+   * a failure (its own, or a publish's since the last drain); the caller backs off and calls again.
    */
-  drain(client: pg.Client, signal: AbortSignal): Promise<number>;
-  /** Makes the next drain republish what was numbered but not confirmed (after a takeover). */
+  drain(log: FeedLog, signal: AbortSignal): Promise<number>;
+  /** Makes the next drain start over from the database's watermark (after a takeover). */
   recover(): void;
+  /** The last position confirmed with every one before it (the database's copy may lag). */
+  readonly confirmedThrough: number;
+  /** Waits up to `ms` for the confirms outstanding, then writes the watermark. */
+  settle(ms: number): Promise<void>;
 }
 
-export function createRelay({
-  publisher,
-  batchSize,
-  lingerMs,
-  onPublished,
-  onDrained,
-  onNumbered,
-  onHanded,
-}: RelayOptions): Relay {
+interface InFlight {
+  batch: FeedBatch;
+  /** performance.now() when it was numbered or read. */
+  started: number;
+}
+
+export function createRelay(options: RelayOptions): Relay {
+  const { publisher, watermark, batchSize, lingerMs, capacity = MAX_IN_FLIGHT } = options;
   let recovering = true;
-  /** Batches numbered by the last numbering and not yet handed over, in position order. */
-  let pending: { first: number; last: number }[] = [];
-  /** When the numbering of `pending` committed (performance.now()). */
-  let numberedAt = 0;
+  let window: ConfirmWindow | undefined;
+  /** Batches in the window, by id; ids go up in position order. */
+  const inFlight = new Map<number, InFlight>();
+  /** Publishes not yet settled (confirmed or failed), this window's and older ones'. */
+  let outstanding = 0;
+  let failure: { error: unknown } | undefined;
+  /** The last position handed to the publisher. */
+  let handed = 0;
+  /** Batches above `handed` are known to be numbered: read them before numbering again. */
+  let numberedAbove = false;
+  let confirmed = 0;
+  /** A drain waiting for room in the window, settle() or startOver() waiting for the publishes. */
+  let waiting: (() => void)[] = [];
 
-  const toBatch = (row: BatchRow) => ({ first: Number(row.first_position), last: Number(row.last_position) });
+  const notify = () => {
+    const woken = waiting;
+    waiting = [];
+    for (const wake of woken) wake();
+  };
+  const changed = () => new Promise<void>((resolve) => waiting.push(resolve));
 
-  /**
-   * The next batch to hand over, with its last position (the watermark moves to it even when the
-   * log no longer holds some of its events), or null when there is none.
-   */
-  async function nextBatch(
-    client: pg.Client,
-    signal: AbortSignal,
-  ): Promise<{ events: RawEvent[]; last: number; numberedAt: number | null } | null> {
-    if (recovering) {
-      const { rows } = await client.query<BatchRow>({
-        name: 'orders-live-unconfirmed',
-        text: UNCONFIRMED_SQL,
-      });
-      if (rows[0]) {
-        const { first, last } = toBatch(rows[0]);
-        // Numbered by an earlier leader or drain: not timed as a numbering.
-        return { events: await readRawRange(client, first, last), last, numberedAt: null };
+  function hand(batch: FeedBatch, numberedAt: number | null): void {
+    const current = window!;
+    const id = current.add(batch.last);
+    handed = batch.last;
+    inFlight.set(id, { batch, started: performance.now() });
+    if (numberedAt !== null) options.onNumbered?.(batch.events, performance.timeOrigin + numberedAt);
+    const written =
+      numberedAt === null ? undefined : () => options.onHanded?.((performance.now() - numberedAt) / 1000);
+    outstanding += 1;
+    publisher.publish(batch.events, written).then(
+      () => settled(current, id, undefined),
+      (error: unknown) => settled(current, id, { error }),
+    );
+  }
+
+  function settled(from: ConfirmWindow, id: number, failed: { error: unknown } | undefined): void {
+    outstanding -= 1;
+    // A window given up (a failure taken, a takeover) no longer moves anything.
+    if (from === window) {
+      if (!failed) {
+        const mark = from.confirm(id);
+        if (mark !== null) release(mark);
+      } else if (!failure) {
+        failure = failed;
+        options.onFailure?.();
       }
-      recovering = false;
-      pending = [];
     }
-    if (pending.length === 0) {
-      // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
-      // already pile up on their own while the previous batch is in flight.
-      if (lingerMs > 0) await delay(lingerMs, signal);
-      const { rows } = await client.query<BatchRow>({
-        name: 'orders-live-number',
-        text: NUMBER_SQL,
-        values: [batchSize, new Date().toISOString()],
-      });
-      pending = rows.map(toBatch).sort((a, b) => a.first - b.first);
-      numberedAt = performance.now();
+    notify();
+  }
+
+  /** The batches now under the watermark leave the window, in position order. */
+  function release(mark: number): void {
+    const done: InFlight[] = [];
+    for (const [id, entry] of inFlight) {
+      if (entry.batch.last > mark) break;
+      inFlight.delete(id);
+      done.push(entry);
     }
-    const batch = pending.shift();
-    if (!batch) return null;
-    return { events: await readRawRange(client, batch.first, batch.last), last: batch.last, numberedAt };
+    // Moved before anyone hears of it: a listener reads confirmedThrough.
+    confirmed = mark;
+    watermark.raise(mark);
+    for (const { batch, started } of done) {
+      options.onPublished?.(batch.events, (performance.now() - started) / 1000);
+    }
   }
 
   /**
-   * Numbers and publishes until the log holds nothing new (or MAX_BATCHES_PER_DRAIN went out),
-   * keeping up to MAX_IN_FLIGHT batches waiting for confirms; returns once every one of them is
-   * confirmed and under the watermark.
+   * Once every publish has settled: a failure is taken and thrown (the next drain comes back
+   * here), else the window starts over at the watermark, with what is numbered above it first.
    */
-  async function pipeline(client: pg.Client, signal: AbortSignal): Promise<number> {
-    const window = createConfirmWindow(MAX_IN_FLIGHT, 0);
-    const batches = new Map<number, { events: RawEvent[]; started: number }>();
-    const confirmed: number[] = [];
-    let failure: { error: unknown } | undefined;
-    let wake: (() => void) | undefined;
-    let numbered = 0;
-    let exhausted = false;
-    let total = 0;
+  async function startOver(log: FeedLog): Promise<void> {
+    while (outstanding > 0) await changed();
+    const taken = failure;
+    failure = undefined;
+    window = undefined;
+    inFlight.clear();
+    recovering = true;
+    if (taken) throw taken.error;
+    await publisher.reopen();
+    const mark = Math.max(confirmed, await log.confirmedThrough());
+    window = createConfirmWindow(capacity, mark);
+    confirmed = handed = mark;
+    numberedAbove = true; // unknown until a read above the watermark comes back empty
+    recovering = false;
+  }
 
-    while (true) {
-      while (!window.full && !exhausted && !failure && !signal.aborted && numbered < MAX_BATCHES_PER_DRAIN) {
-        // Republishing reads above the watermark: one batch at a time, each confirmed and under
-        // the watermark before the next is read.
-        if (recovering && window.inFlight > 0) break;
-        const started = performance.now();
-        const batch = await nextBatch(client, signal);
-        // A batch read while an earlier one failed is not handed over: it would go out ahead
-        // of that one's republishing. It stays numbered and unconfirmed, and recovery sends it.
-        if (failure) break;
-        if (!batch || signal.aborted) {
-          exhausted = true;
-          break;
-        }
-        const { events, last } = batch;
-        numbered += 1;
-        const { numberedAt } = batch;
-        if (numberedAt !== null) onNumbered?.(events, performance.timeOrigin + numberedAt);
-        // A batch whose events the log lost (an operator's DELETE) publishes what is left, or
-        // nothing, and still moves the watermark past it: it is never republished forever.
-        const id = window.add(last);
-        batches.set(id, { events, started });
-        publisher
-          .publish(
-            events,
-            numberedAt === null ? undefined : () => onHanded?.((performance.now() - numberedAt) / 1000),
-          )
-          .then(
-            () => {
-              confirmed.push(id);
-              wake?.();
-            },
-            (error: unknown) => {
-              failure ??= { error };
-              wake?.();
-            },
-          );
-      }
-      if (failure) throw failure.error;
-      if (window.inFlight === 0) {
-        onDrained?.(!exhausted);
-        return total;
-      }
-      if (confirmed.length === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-      let watermark: number | null = null;
-      for (const id of confirmed.splice(0)) {
-        const batch = batches.get(id)!;
-        batches.delete(id);
-        watermark = window.confirm(id) ?? watermark;
-        onPublished?.(batch.events, (performance.now() - batch.started) / 1000);
-        total += batch.events.length;
-      }
-      if (watermark !== null) await raiseWatermark(client, 'confirmed_through', watermark);
+  /** The next batches to hand over: numbered earlier and not handed yet, else newly numbered. */
+  async function next(log: FeedLog, room: number, signal: AbortSignal) {
+    if (numberedAbove) {
+      const batches = await log.numbered(handed, room);
+      if (batches.length > 0) return { batches, numberedAt: null };
+      numberedAbove = false;
     }
+    // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
+    // already pile up on their own while the previous numbering runs.
+    if (lingerMs > 0) await delay(lingerMs, signal);
+    const { batches, through } = await log.number(batchSize, new Date(), room);
+    numberedAbove = through > (batches.at(-1)?.last ?? through);
+    return { batches, numberedAt: performance.now() };
+  }
+
+  /** Hands batches over until the log is empty, MAX_BATCHES_PER_DRAIN went out, or a failure. */
+  async function handOver(log: FeedLog, signal: AbortSignal): Promise<number> {
+    let events = 0;
+    let batches = 0;
+    let exhausted = false;
+    while (batches < MAX_BATCHES_PER_DRAIN && !signal.aborted && !failure) {
+      const current = window!;
+      if (current.full) {
+        await changed();
+        continue;
+      }
+      const got = await next(log, capacity - current.inFlight, signal);
+      // A batch read while an earlier one failed is not handed over: it would go out ahead of
+      // that one's republishing. It stays numbered and unconfirmed, and the restart sends it.
+      if (failure || signal.aborted) break;
+      if (got.batches.length === 0) {
+        exhausted = true;
+        break;
+      }
+      for (const batch of got.batches) {
+        hand(batch, got.numberedAt);
+        events += batch.events.length;
+      }
+      batches += got.batches.length;
+    }
+    if (failure) await startOver(log);
+    options.onDrained?.(!exhausted && batches >= MAX_BATCHES_PER_DRAIN);
+    return events;
   }
 
   return {
-    async drain(client, signal) {
+    async drain(log, signal) {
+      if (recovering || failure) await startOver(log);
+      // Removed below: the signal lives as long as the leadership, drains come and go.
+      signal.addEventListener('abort', notify);
       try {
-        return await pipeline(client, signal);
+        return await handOver(log, signal);
       } catch (e) {
+        // A statement that failed may have numbered batches whose answer was lost: start over
+        // from the watermark, which reads them.
         recovering = true;
         throw e;
+      } finally {
+        signal.removeEventListener('abort', notify);
       }
     },
     recover() {
       recovering = true;
+      window = undefined;
+      confirmed = 0;
+    },
+    get confirmedThrough() {
+      return confirmed;
+    },
+    async settle(ms) {
+      const grace = new AbortController();
+      let late = false;
+      void delay(ms, grace.signal).then(() => {
+        late = true;
+        notify();
+      });
+      while (outstanding > 0 && !late) await changed();
+      grace.abort();
+      await watermark.flush();
     },
   };
 }

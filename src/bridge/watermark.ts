@@ -28,3 +28,55 @@ export async function raiseWatermark(
      UPDATE bridge_state SET ${column} = greatest(${column}, ${position}) WHERE id = 1`,
   );
 }
+
+export interface WatermarkWriter {
+  /** Asks for the watermark to reach `position`; writes go out one at a time, the latest wins. */
+  raise(position: number): void;
+  /** Resolves once what was asked before the call is written (or rejects with the write's error). */
+  flush(): Promise<void>;
+}
+
+/**
+ * Raises a watermark off the caller's path: a relay hands confirmed positions over and goes on
+ * numbering, while at most one UPDATE is in flight (on `db`, a pool: never the numbering
+ * connection's queue). Raises that arrive meanwhile are folded into the next write. A failed write
+ * is reported and retried with the next raise or flush: a watermark that lags only means a
+ * republish under the same positions after a takeover.
+ */
+export function createWatermarkWriter(
+  db: Pick<pg.Pool, 'query'>,
+  column: Watermark,
+  onError: (error: unknown) => void,
+): WatermarkWriter {
+  let wanted = 0;
+  let written = 0;
+  let writing: Promise<void> | undefined;
+
+  async function write(): Promise<void> {
+    try {
+      while (written < wanted) {
+        const target = wanted;
+        await raiseWatermark(db, column, target);
+        written = target;
+      }
+    } finally {
+      writing = undefined;
+    }
+  }
+  function start(): Promise<void> {
+    writing ??= write();
+    return writing;
+  }
+
+  return {
+    raise(position) {
+      if (position <= wanted) return;
+      wanted = position;
+      start().catch(onError);
+    },
+    async flush() {
+      const target = wanted;
+      while (written < target) await start();
+    },
+  };
+}

@@ -23,7 +23,8 @@ export interface RawEvent {
   json: string;
 }
 
-interface RawRow {
+/** A row of an envelope query (envelopesBetween, or the bridge's numbering), before toRaw. */
+export interface RawRow {
   position: string;
   op: OrderEvent['op'];
   status: string | null;
@@ -42,7 +43,7 @@ function envelopesBetween(lo: string, hi: string): string {
     ORDER BY p.position`;
 }
 
-function toRaw(row: RawRow): RawEvent {
+export function toRaw(row: RawRow): RawEvent {
   return {
     position: Number(row.position),
     op: row.op,

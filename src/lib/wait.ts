@@ -1,15 +1,20 @@
 // Timing helpers that never leave a timer behind: a delay, and waiting for a condition instead of
 // sleeping (tests and benchmarks). No I/O.
 
-/** Resolves after `ms`, or at once when the signal aborts. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Resolves after `ms`, or at once when the signal (any of the signals) aborts. Its listeners are
+ * removed when it resolves, so a long-lived signal keeps nothing of it: AbortSignal.any() on
+ * Node 20 leaves an entry on a long-lived signal for every call (nodejs/node#55351).
+ */
+export function delay(ms: number, signal?: AbortSignal | readonly AbortSignal[]): Promise<void> {
+  const signals = signal === undefined ? [] : Array.isArray(signal) ? signal : [signal as AbortSignal];
   return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
+    if (signals.some((s) => s.aborted)) return resolve();
     const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+    for (const s of signals) s.addEventListener('abort', done, { once: true });
     function done() {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      for (const s of signals) s.removeEventListener('abort', done);
       resolve();
     }
   });

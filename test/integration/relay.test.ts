@@ -9,9 +9,11 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventRelay } from '../../src/bridge/event-relay.js';
+import { createFeedLog, type FeedLog } from '../../src/bridge/feed-log.js';
 import type { Publisher } from '../../src/bridge/publisher.js';
 import { createRecentEvents } from '../../src/bridge/recent-events.js';
-import { createRelay, NUMBER_SQL } from '../../src/bridge/relay.js';
+import { createRelay, NUMBER_SQL, type Relay, type RelayOptions } from '../../src/bridge/relay.js';
+import { createWatermarkWriter } from '../../src/bridge/watermark.js';
 import { type RawEvent, readRawRange } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,42 +34,65 @@ afterAll(async () => {
   await pool?.end();
 });
 
+/** A feed relay whose watermark goes to the test database, as the bridge's does. */
+function feedRelay(options: Omit<RelayOptions, 'watermark' | 'lingerMs'>): Relay {
+  return createRelay({
+    lingerMs: 0,
+    watermark: createWatermarkWriter(pool, 'confirmed_through', (e) => {
+      throw e;
+    }),
+    ...options,
+  });
+}
+
+/** One drain on the test's connection, its confirms awaited and its watermark written. */
+async function drainFeed(relay: Relay, log: FeedLog = createFeedLog(client)): Promise<number> {
+  const handed = await relay.drain(log, new AbortController().signal);
+  await relay.settle(5_000);
+  return handed;
+}
+
 describe('createRelay', () => {
   it('hands no batch to the publisher once an earlier batch has failed', async () => {
     const handedOver: number[][] = [];
-    let failFirst: (() => void) | undefined;
+    let failSecond: (() => void) | undefined;
     const publisher: Publisher = {
       connected: true,
       node: null,
       open: async () => undefined,
+      reopen: async () => undefined,
       close: async () => undefined,
       publish(events: readonly RawEvent[]) {
         handedOver.push(events.map((e) => e.position));
-        if (handedOver.length > 1) return Promise.resolve();
+        if (handedOver.length !== 2) return Promise.resolve();
         return new Promise<void>((_, reject) => {
-          failFirst = () => reject(new Error('the connection closed'));
+          failSecond = () => reject(new Error('the connection closed'));
         });
       },
     };
-    // One numbering statement makes three batches of 10; the first batch's publish fails while
-    // the relay reads the second.
+    const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
+    const start = rows[0].p as number;
+    // One numbering makes three batches of 10 of the 30 orders written before, and reads the first
+    // two (a window of two); the first is confirmed, the second fails while the relay reads the
+    // third.
     let reads = 0;
-    const hooked = {
+    const hooked = createFeedLog({
       query(...args: unknown[]) {
         const config = args[0] as { name?: string } | undefined;
-        if (config?.name === 'orders-live-read-range' && ++reads === 2) failFirst?.();
+        if (config?.name === 'orders-live-read-numbered' && ++reads === 2) failSecond?.();
         return (client.query as (...a: unknown[]) => unknown).apply(client, args);
       },
-    } as unknown as pg.Client;
+    } as unknown as pg.Client);
 
-    const relay = createRelay({ publisher, batchSize: 10, lingerMs: 0 });
+    const relay = feedRelay({ publisher, batchSize: 10, capacity: 2 });
     await expect(relay.drain(hooked, new AbortController().signal)).rejects.toThrow('the connection closed');
     expect(reads).toBe(2);
-    expect(handedOver).toEqual([range(1, 10)]);
+    expect(handedOver).toEqual([range(start + 1, start + 10), range(start + 11, start + 20)]);
 
-    // Recovery republishes from the watermark: the cut-off batch first, then the one held back.
-    await expect(relay.drain(client as unknown as pg.Client, new AbortController().signal)).resolves.toBe(30);
-    expect(handedOver.slice(1).flat()).toEqual(range(1, 30));
+    // Starting over from the watermark (the first batch is confirmed): the cut-off batch first,
+    // then the one held back.
+    await expect(drainFeed(relay)).resolves.toBe(20);
+    expect(handedOver.slice(2).flat()).toEqual(range(start + 11, start + 30));
   });
 });
 
@@ -76,6 +101,7 @@ function recordingPublisher(into: RawEvent[][]): Publisher {
     connected: true,
     node: null,
     open: async () => undefined,
+    reopen: async () => undefined,
     close: async () => undefined,
     async publish(events: readonly RawEvent[]) {
       into.push([...events]);
@@ -90,9 +116,8 @@ function range(from: number, to: number): number[] {
 describe('createRelay on a log that lost events', () => {
   it('moves the watermark past a batch whose events were deleted, and publishes what follows', async () => {
     const handedOver: RawEvent[][] = [];
-    const relay = createRelay({ publisher: recordingPublisher(handedOver), batchSize: 10, lingerMs: 0 });
-    const signal = new AbortController().signal;
-    await relay.drain(client as unknown as pg.Client, signal);
+    const relay = feedRelay({ publisher: recordingPublisher(handedOver), batchSize: 10 });
+    await drainFeed(relay);
     const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
     const start = rows[0].p;
     await pool.query(
@@ -107,22 +132,19 @@ describe('createRelay on a log that lost events', () => {
     ]);
     relay.recover();
     handedOver.length = 0;
-    await expect(relay.drain(client as unknown as pg.Client, signal)).resolves.toBe(15);
+    await expect(drainFeed(relay)).resolves.toBe(15);
     expect(handedOver.flat().map((e) => e.position)).toEqual(range(start + 1, start + 15));
     const state = await pool.query('SELECT confirmed_through::int AS c FROM bridge_state');
     expect(state.rows[0].c).toBe(start + 20);
     // Nothing is left to republish.
-    await expect(relay.drain(client as unknown as pg.Client, signal)).resolves.toBe(0);
+    await expect(drainFeed(relay)).resolves.toBe(0);
   });
 });
 
 describe('createEventRelay with what the feed just published', () => {
   it('publishes the kept envelopes without reading the log again, and reads what is not kept', async () => {
     const signal = new AbortController().signal;
-    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
-      client as unknown as pg.Client,
-      signal,
-    );
+    await drainFeed(feedRelay({ publisher: recordingPublisher([]), batchSize: 10 }));
     await pool.query('UPDATE bridge_state SET events_confirmed_through = last_position');
     const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
     const start = rows[0].p as number;
@@ -131,13 +153,12 @@ describe('createEventRelay with what the feed just published', () => {
     );
     // The feed publishes 25 events in batches of 10; only the last two batches stay kept.
     const recent = createRecentEvents(15);
-    const feedRelay = createRelay({
+    const feed = feedRelay({
       publisher: recordingPublisher([]),
       batchSize: 10,
-      lingerMs: 0,
       onPublished: (events) => recent.add(events),
     });
-    await expect(feedRelay.drain(client as unknown as pg.Client, signal)).resolves.toBe(25);
+    await expect(drainFeed(feed)).resolves.toBe(25);
 
     const reads: [number, number][] = [];
     const counted = {
@@ -159,20 +180,14 @@ describe('createEventRelay with what the feed just published', () => {
 
 describe('createEventRelay with steps in flight', () => {
   /** 20 new events, numbered and published by the feed; the per-event cursor just below them. */
-  async function twentyFeedEvents(signal: AbortSignal): Promise<number> {
-    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
-      client as unknown as pg.Client,
-      signal,
-    );
+  async function twentyFeedEvents(): Promise<number> {
+    await drainFeed(feedRelay({ publisher: recordingPublisher([]), batchSize: 10 }));
     await pool.query('UPDATE bridge_state SET events_confirmed_through = last_position');
     const start = (await pool.query('SELECT last_position::int AS p FROM bridge_state')).rows[0].p as number;
     await pool.query(
       "INSERT INTO orders (customer_name, product_name) SELECT 'f' || i, 'p' FROM generate_series(1, 20) i",
     );
-    await createRelay({ publisher: recordingPublisher([]), batchSize: 10, lingerMs: 0 }).drain(
-      client as unknown as pg.Client,
-      signal,
-    );
+    await drainFeed(feedRelay({ publisher: recordingPublisher([]), batchSize: 10 }));
     return start;
   }
 
@@ -183,6 +198,7 @@ describe('createEventRelay with steps in flight', () => {
       connected: true,
       node: null,
       open: async () => undefined,
+      reopen: async () => undefined,
       close: async () => undefined,
       publish: (events) =>
         new Promise<void>((resolve) => {
@@ -213,7 +229,7 @@ describe('createEventRelay with steps in flight', () => {
 
   it('publishes the next step while one is unconfirmed, and moves its cursor over confirmed steps in order only', async () => {
     const signal = new AbortController().signal;
-    const start = await twentyFeedEvents(signal);
+    const start = await twentyFeedEvents();
     const { publisher, steps } = heldPublisher();
     const marks: number[] = [];
     const drained = createEventRelay({ publisher, step: 10, stepsInFlight: () => 3 }).drain(
@@ -241,7 +257,7 @@ describe('createEventRelay with steps in flight', () => {
 
   it('takes no step while one is unconfirmed when one step at a time is allowed (the feed is busy)', async () => {
     const signal = new AbortController().signal;
-    const start = await twentyFeedEvents(signal);
+    const start = await twentyFeedEvents();
     const { publisher, steps } = heldPublisher();
     const marks: number[] = [];
     const reads: number[] = [];
