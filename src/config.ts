@@ -75,6 +75,11 @@ export interface BridgeConfig {
   readonly lingerMs: number;
   /** The slow poll that bounds how long a missed notification can delay an event. */
   readonly pollIntervalMs: number;
+  /**
+   * At this many events/s or more the leader holds the doorbell's lease (writers skip NOTIFY, it
+   * polls); below, writers ring and wake it at once. 0: hold it whenever there is work.
+   */
+  readonly leaseAbovePerSecond: number;
   /** How often a standby tries to take the leader lock. */
   readonly leaderRetryMs: number;
   /** Published events older than this are deleted by the leader. */
@@ -114,6 +119,7 @@ export const DEFAULTS = {
   BRIDGE_BATCH_SIZE: '500',
   BRIDGE_LINGER_MS: '0',
   BRIDGE_POLL_MS: '1000',
+  BRIDGE_LEASE_ABOVE: '1000',
   LEADER_RETRY_MS: '1000',
   EVENT_RETENTION: '7d',
   // Batches from the feed, each up to BRIDGE_BATCH_SIZE events: 50 lets 25,000 events wait
@@ -175,6 +181,7 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
       batchSize: integer('BRIDGE_BATCH_SIZE', read('BRIDGE_BATCH_SIZE'), 1, 10_000, problems),
       lingerMs: integer('BRIDGE_LINGER_MS', read('BRIDGE_LINGER_MS'), 0, 1_000, problems),
       pollIntervalMs: integer('BRIDGE_POLL_MS', read('BRIDGE_POLL_MS'), 10, 60_000, problems),
+      leaseAbovePerSecond: integer('BRIDGE_LEASE_ABOVE', read('BRIDGE_LEASE_ABOVE'), 0, 1_000_000, problems),
       leaderRetryMs: integer('LEADER_RETRY_MS', read('LEADER_RETRY_MS'), 50, 60_000, problems),
       retentionMs: duration('EVENT_RETENTION', read('EVENT_RETENTION'), problems),
     },

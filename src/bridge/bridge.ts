@@ -219,13 +219,14 @@ export function createBridge(options: BridgeOptions): Bridge {
       log,
       async drain() {
         await publisher.open();
-        const published = await relay.drain(feedLog, signal);
+        const handed = await relay.drain(feedLog, signal);
         if (Date.now() >= nextRetention) {
           nextRetention = Date.now() + RETENTION_EVERY_MS;
           await retain(client, signal);
         }
-        return published;
+        return { handed, more: feedBacklogged };
       },
+      leaseAbovePerSecond: config.leaseAbovePerSecond,
       onFailure: () => metrics.failures.inc({ stage: 'relay' }),
       onModeChange: (mode) => metrics.active.set(mode === 'active' ? 1 : 0),
     });

@@ -1,27 +1,30 @@
 // When the leader drains: the state machine behind the idle-flag doorbell (docs/design.md,
 // "What the doorbell costs").
 //
-//   idle    the lease is released, so every capturing statement rings NOTIFY; the leader sleeps
-//           until the bell, a LISTEN reconnect or the slow poll, then drains. Work found → active.
-//   active  the leader holds the lease (bridge_doorbell.quiet_until in the future), so writers
-//           skip the NOTIFY — and its global commit lock — while the leader polls every
-//           ACTIVE_POLL_MS. After IDLE_AFTER_MS without work it releases the lease, drains once
-//           more (catching what was written while writers still saw the lease) and goes idle.
+//   ringing  the lease is released, so every capturing statement rings NOTIFY; the leader sleeps
+//            until the bell, a LISTEN reconnect or the slow poll, then drains until caught up and
+//            sleeps again. Each event wakes it at once.
+//   leased   while its drains hand over LEASE_ABOVE events/s or more (lease-policy.ts), the
+//            leader holds the lease (bridge_doorbell.quiet_until in the future), so writers skip
+//            the NOTIFY — and its global commit lock — while it polls every ACTIVE_POLL_MS. Once
+//            the rate over the last RELEASE_AFTER_MS is below half that, it releases the lease,
+//            drains once more (catching what was written while writers still saw the lease), and
+//            writers ring again.
 //
 // The rare race — a statement read the lease just before it was released and commits after the
-// last drain — is caught by the slow poll: no event waits longer than the poll interval. The
-// hysteresis (IDLE_AFTER_MS) keeps a moderate steady load from flipping the mode every event.
+// last drain — is caught by the slow poll: no event waits longer than the poll interval.
 
 import type pg from 'pg';
 import { backoffDelayMs } from '../lib/backoff.js';
 import { toError } from '../lib/errors.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
+import { createLeasePolicy } from './lease-policy.js';
 
-/** Poll period while active: bounds the extra latency the skipped NOTIFY costs (~1 ms mean). */
+/** Poll period while leased: bounds the extra latency the skipped NOTIFY costs (~1 ms mean). */
 export const ACTIVE_POLL_MS = 2;
-/** Quiet time before going idle: at ≥ 4 events/s the leader stays active. */
-export const IDLE_AFTER_MS = 250;
+/** How long the rate must stay low before the lease goes: a dip does not flip the mode. */
+export const RELEASE_AFTER_MS = 250;
 /** Lease length: writers ring again at most this long after a leader died while active. */
 export const LEASE_MS = 2_000;
 const RENEW_EVERY_MS = LEASE_MS / 4;
@@ -32,8 +35,13 @@ export interface DrainLoopOptions {
   /** The leader's lock connection: lease writes go through it. */
   client: Pick<pg.Client, 'query'>;
   signal: AbortSignal;
-  /** Publishes what is waiting (a bounded amount); returns how many events it published. */
-  drain(): Promise<number>;
+  /**
+   * Publishes what is waiting (a bounded amount): how many events it handed over, and whether it
+   * stopped with more waiting.
+   */
+  drain(): Promise<{ handed: number; more: boolean }>;
+  /** The rate (events/s) from which the lease is held; 0: whenever there is work. */
+  leaseAbovePerSecond: number;
   log: Logger;
   onFailure(): void;
   onModeChange?(mode: 'idle' | 'active'): void;
@@ -74,43 +82,57 @@ export function runDrainLoop(options: DrainLoopOptions): DrainLoop {
     return reason;
   }
 
-  /** Active until IDLE_AFTER_MS pass without work; returns once idle (lease released). */
-  async function active(): Promise<void> {
-    options.onModeChange?.('active');
+  const policy = createLeasePolicy({
+    leaseAbovePerSecond: options.leaseAbovePerSecond,
+    releaseAfterMs: RELEASE_AFTER_MS,
+  });
+  let leased = false;
+  let renewedAt = 0;
+
+  async function hold(now: number): Promise<void> {
     await takeLease();
-    let renewedAt = Date.now();
-    let workedAt = Date.now();
-    while (!signal.aborted) {
-      const published = await options.drain();
-      const now = Date.now();
-      if (published > 0) workedAt = now;
-      if (now - renewedAt >= RENEW_EVERY_MS) {
-        await takeLease();
-        renewedAt = now;
-      }
-      if (now - workedAt >= IDLE_AFTER_MS) {
-        rung = undefined; // bells from before the lease was taken: this loop drained their events
-        await releaseLease();
-        if ((await options.drain()) === 0) break;
-        await takeLease();
-        renewedAt = workedAt = Date.now();
-      } else if (published === 0) {
-        await delay(ACTIVE_POLL_MS, signal);
-      }
-    }
+    renewedAt = now;
+    if (!leased) options.onModeChange?.('active');
+    leased = true;
+  }
+
+  async function release(): Promise<void> {
+    rung = undefined; // bells from before the lease was taken: the next drain takes their events
+    await releaseLease();
+    leased = false;
     options.onModeChange?.('idle');
+  }
+
+  /** Drains until caught up, holding the lease while the rate calls for it; returns unleased. */
+  async function busy(reason: RingReason | undefined): Promise<void> {
+    // Leasing on any work: a bell means writes are coming, so writers stop ringing before the drain.
+    if (options.leaseAbovePerSecond === 0 && reason === 'notification') await hold(Date.now());
+    for (;;) {
+      if (signal.aborted) return;
+      const { handed, more } = await options.drain();
+      const now = Date.now();
+      const wanted = policy.observe(handed, now);
+      if (wanted && (!leased || now - renewedAt >= RENEW_EVERY_MS)) await hold(now);
+      else if (!wanted && leased) {
+        await release();
+        continue; // once more: what writers committed while they still saw the lease
+      }
+      if (more) continue;
+      if (!leased) return; // writers ring: sleep until the bell
+      if (handed === 0) await delay(ACTIVE_POLL_MS, signal);
+    }
   }
 
   async function run(): Promise<void> {
     let mustDrain = true; // a new leader catches up first
+    let reason: RingReason | undefined;
     for (let attempt = 0; !signal.aborted; ) {
       try {
-        if (mustDrain) await active();
+        if (mustDrain) await busy(reason);
         mustDrain = false;
-        const reason = await nextRing();
+        reason = await nextRing();
         if (signal.aborted) break;
-        // A bell means writes are coming; a poll or reconnect that finds work means so too.
-        mustDrain = reason === 'notification' || (reason !== undefined && (await options.drain()) > 0);
+        mustDrain = reason !== undefined;
         attempt = 0;
       } catch (e) {
         if (signal.aborted) break;
@@ -121,6 +143,7 @@ export function runDrainLoop(options: DrainLoopOptions): DrainLoop {
       }
     }
     // Let writers ring for whoever leads next; a dead connection lets the lease lapse instead.
+    if (leased) options.onModeChange?.('idle');
     await releaseLease().catch(() => undefined);
   }
 

@@ -1,6 +1,7 @@
 // The idle-flag doorbell (docs/design.md, "What the doorbell costs"): writers under sustained
-// load pay no NOTIFY while the bridge drains, an isolated write still takes the notification
-// path, and the race between a writer and the bridge letting its lease go is caught by the poll.
+// load pay no NOTIFY while the bridge drains, writers below the lease rate ring every time (the
+// bridge wakes at once), an isolated write still takes the notification path, and the race
+// between a writer and the bridge letting its lease go is caught by the poll.
 
 import type pg from 'pg';
 import { Registry } from 'prom-client';
@@ -39,9 +40,15 @@ afterAll(async () => {
   await pool.end();
 });
 
-async function startBridge(pollIntervalMs: number): Promise<void> {
+async function startBridge(pollIntervalMs: number, leaseAbovePerSecond = 1_000): Promise<void> {
   registry = new Registry();
-  bridge = createTestBridge({ db, pool, exchange, registry, config: { pollIntervalMs } });
+  bridge = createTestBridge({
+    db,
+    pool,
+    exchange,
+    registry,
+    config: { pollIntervalMs, leaseAbovePerSecond },
+  });
   await bridge.start();
   await waitUntilIdle();
 }
@@ -78,23 +85,60 @@ async function settleNotifications(): Promise<void> {
   listener.off('notification', onMarker);
 }
 
-it('spares writers the NOTIFY while the bridge drains a sustained load, and publishes everything', async () => {
-  await startBridge(1_000);
-  await settleNotifications();
-  notifications = 0;
-  const STATEMENTS = 2_000;
-  // Four writers, one single-row UPDATE per transaction, as an application would.
+/** Four writers, one single-row UPDATE per transaction, as an application would. */
+async function write(statements: number, pause?: () => Promise<void>): Promise<void> {
   await Promise.all(
     [0, 1, 2, 3].map(async (w) => {
-      for (let i = w; i < STATEMENTS; i += 4) {
+      for (let i = w; i < statements; i += 4) {
         await pool.query('UPDATE orders SET customer_name = $2 WHERE id = $1', [(i % 100) + 1, `w${w}-${i}`]);
+        await pause?.();
       }
     }),
   );
+}
+
+it('spares writers the NOTIFY while the bridge drains a sustained load, and publishes everything', async () => {
+  await startBridge(1_000, 0); // the lease whenever there is work
+  await settleNotifications();
+  notifications = 0;
+  const STATEMENTS = 2_000;
+  await write(STATEMENTS);
   await settleNotifications();
   // The first statements ring and wake the bridge; then it holds the lease and writers stay quiet.
   expect(notifications).toBeGreaterThanOrEqual(1);
   expect(notifications).toBeLessThan(STATEMENTS / 100);
+  await waitFor(async () => (await unpublished()) === 0, {
+    timeoutMs: 20_000,
+    what: 'every event published',
+  });
+});
+
+it('lets writers ring below the lease rate and holds the lease above it', async () => {
+  // 40 statements at about 100 a second: far below 1,000/s, each rings and nothing holds the lease.
+  await startBridge(60_000, 1_000);
+  await settleNotifications();
+  notifications = 0;
+  let leased = false;
+  const pause = async () => {
+    leased ||= await isActive();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+  };
+  await write(40, pause);
+  await settleNotifications();
+  expect(notifications).toBe(40);
+  expect(leased).toBe(false);
+  await waitFor(async () => (await unpublished()) === 0, { what: 'every event published' });
+  await bridge!.stop();
+
+  // As fast as four writers go, far above 50/s: after a few drains the lease spares them.
+  await startBridge(1_000, 50);
+  await settleNotifications();
+  notifications = 0;
+  const STATEMENTS = 2_000;
+  await write(STATEMENTS);
+  await settleNotifications();
+  expect(notifications).toBeGreaterThanOrEqual(1);
+  expect(notifications).toBeLessThan(STATEMENTS / 10);
   await waitFor(async () => (await unpublished()) === 0, {
     timeoutMs: 20_000,
     what: 'every event published',
