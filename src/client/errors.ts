@@ -1,12 +1,18 @@
 // The client library's errors: one class per thing an application can act on, each with a `code`
 // (stable, for `switch`) and a one-line message that says what to do.
 
-export type OrdersLiveErrorCode = 'unauthorized' | 'resync' | 'bad-filter' | 'refused' | 'request-failed';
+export type OrdersLiveErrorCode =
+  | 'unauthorized'
+  | 'resync'
+  | 'bad-filter'
+  | 'refused'
+  | 'request-failed'
+  | 'listener-threw';
 
 export class OrdersLiveError extends Error {
   readonly code: OrdersLiveErrorCode;
-  constructor(code: OrdersLiveErrorCode, message: string) {
-    super(message);
+  constructor(code: OrdersLiveErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'OrdersLiveError';
     this.code = code;
   }
@@ -59,6 +65,23 @@ export class RequestError extends OrdersLiveError {
     super('request-failed', message);
     this.name = 'RequestError';
     this.status = status;
+  }
+}
+
+/**
+ * A listener (or callback) of the application threw; `cause` is what it threw. Never fatal: the
+ * stream and the model went on without it. Fix the listener.
+ */
+export class ListenerError extends OrdersLiveError {
+  /** Which one: the event ('change', 'status', 'event', 'reset', 'error') or callback ('onStatus'). */
+  readonly listener: string;
+  constructor(listener: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('listener-threw', `a '${listener}' listener threw: ${reason}; the stream went on without it`, {
+      cause,
+    });
+    this.name = 'ListenerError';
+    this.listener = listener;
   }
 }
 

@@ -6,7 +6,9 @@
 import type { OrderEvent } from '../contract/events.js';
 import type { EventFilter } from '../contract/socket.js';
 import { createDriver } from './driver.js';
+import { ListenerError } from './errors.js';
 import { checkFilter } from './filter.js';
+import { reportToConsole } from './listeners.js';
 import { type ConnectOptions, resolveConnectOptions } from './options.js';
 import { createSession, type LiveStatus, type SessionStats } from './session.js';
 
@@ -17,7 +19,10 @@ export interface EventsOptions extends ConnectOptions {
   filter?: EventFilter;
   /** Ends the iteration (it returns, without an error). */
   signal?: AbortSignal;
-  /** Told of every status change: 'live' once caught up, 'reconnecting' with the reason, … */
+  /**
+   * Told of every status change: 'live' once caught up, 'reconnecting' with the reason, … What it
+   * throws goes to console.error (a ListenerError); the stream goes on.
+   */
   onStatus?: (status: LiveStatus, detail: string | undefined) => void;
 }
 
@@ -74,7 +79,14 @@ export function events(options: EventsOptions): EventStream {
       }
       wakeUp();
     },
-    onStatus: (status, detail) => options.onStatus?.(status, detail),
+    onStatus(status, detail) {
+      // The stream has no error listener to tell: a callback that throws is written to the console.
+      try {
+        options.onStatus?.(status, detail);
+      } catch (e) {
+        reportToConsole(new ListenerError('onStatus', e));
+      }
+    },
     onError(error, fatal) {
       if (!fatal) return;
       failure = error;

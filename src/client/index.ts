@@ -14,6 +14,7 @@ export type { Order, OrderEvent } from '../contract/events.js';
 export type { EventFilter } from '../contract/socket.js';
 export {
   BadFilterError,
+  ListenerError,
   OrdersLiveError,
   type OrdersLiveErrorCode,
   RefusedError,

@@ -12,6 +12,7 @@ import type { EventFilter } from '../contract/socket.js';
 import { createDriver } from './driver.js';
 import type { OrdersLiveError } from './errors.js';
 import { checkFilter, orderMatches } from './filter.js';
+import { createListeners } from './listeners.js';
 import { type ConnectOptions, listOf, resolveConnectOptions } from './options.js';
 import { type AppliedChange, createOrderSet } from './order-set.js';
 import { createSession, type LiveStatus, type SessionStats } from './session.js';
@@ -49,7 +50,10 @@ export interface LiveOrdersEvents {
   event: (event: OrderEvent, live: boolean) => void;
   /** The whole view was replaced (a snapshot, or a new filter): read all() again. */
   reset: () => void;
-  /** Something failed; `fatal` when the live set closed because of it. */
+  /**
+   * Something failed; `fatal` when the live set closed because of it. A listener that threw is a
+   * ListenerError, never fatal; one thrown by an 'error' listener goes to console.error.
+   */
   error: (error: OrdersLiveError, fatal: boolean) => void;
 }
 
@@ -63,7 +67,7 @@ export interface LiveOrders {
   readonly status: LiveStatus;
   /** Duplicates dropped and gaps resumed over: a correct gateway sends neither. */
   readonly stats: Readonly<SessionStats>;
-  /** Adds a listener; returns the function that removes it. */
+  /** Adds a listener; returns the function that removes it. One that throws breaks nothing. */
   on<K extends keyof LiveOrdersEvents>(type: K, listener: LiveOrdersEvents[K]): () => void;
   /**
    * Loads and follows; resolves when first live (or closed by close() before), rejects with the
@@ -86,16 +90,9 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
   const connect = resolveConnectOptions(options);
   const apiUrls = listOf(options.apiUrl);
   const rows = createOrderSet();
-  const listeners: { [K in keyof LiveOrdersEvents]: Set<LiveOrdersEvents[K]> } = {
-    change: new Set(),
-    status: new Set(),
-    event: new Set(),
-    reset: new Set(),
-    error: new Set(),
-  };
-  const emit = <K extends keyof LiveOrdersEvents>(type: K, ...args: Parameters<LiveOrdersEvents[K]>) => {
-    for (const listener of listeners[type]) (listener as (...a: unknown[]) => void)(...args);
-  };
+  // Guarded: a listener that throws costs neither the model an event nor the driver a command.
+  const listeners = createListeners<LiveOrdersEvents>();
+  const { emit } = listeners;
   const session = createSession({
     urls: connect.urls.length,
     snapshot: true,
@@ -158,10 +155,7 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
       return session.status;
     },
     stats: session.stats,
-    on(type, listener) {
-      listeners[type].add(listener);
-      return () => void listeners[type].delete(listener);
-    },
+    on: listeners.on,
     start() {
       if (started) return started;
       started = new Promise<void>((resolve, reject) => {
