@@ -1,10 +1,12 @@
 // Runs a session (session.ts): performs its commands — links through the transport, snapshot
 // loads, one timer — and feeds back what happened. Inputs are queued, so a listener that calls
-// close() or reconnect() from inside a delivery is handled after the current command.
+// close() or reconnect() from inside a delivery is handled after the current command. Nothing
+// thrown stops the queue: a callback's error goes to onError, a link that cannot be made is lost.
 
 import type { Order, OrderEvent } from '../contract/events.js';
 import type { EventFilter } from '../contract/socket.js';
-import { toOrdersLiveError } from './errors.js';
+import { ListenerError, toOrdersLiveError } from './errors.js';
+import { reportToConsole } from './listeners.js';
 import type { LiveStatus, Session, SessionCommand, SessionInput } from './session.js';
 import { loadSnapshot } from './snapshot.js';
 import type { Link, Transport } from './transport.js';
@@ -25,8 +27,18 @@ export interface DriverOptions {
   onSnapshot?(orders: Order[]): void;
   onDeliver(events: OrderEvent[]): void;
   onStatus(status: LiveStatus, detail?: string): void;
+  /** Also told, as a non-fatal ListenerError, when one of these callbacks threw. */
   onError(error: Error, fatal: boolean): void;
 }
+
+/** The callback each command calls, to name the one that threw (Link.close: the transport's). */
+const CALLBACKS: Partial<Record<SessionCommand['type'], string>> = {
+  disconnect: 'Link.close',
+  snapshot: 'onSnapshot',
+  deliver: 'onDeliver',
+  status: 'onStatus',
+  error: 'onError',
+};
 
 export interface Driver {
   send(input: SessionInput): void;
@@ -48,10 +60,32 @@ export function createDriver(options: DriverOptions): Driver {
     running = true;
     try {
       for (let next = queue.shift(); next; next = queue.shift()) {
-        for (const command of session.handle(next)) perform(command);
+        for (const command of session.handle(next)) {
+          // Each command runs whatever the one before it threw: a disconnect or a wait left out
+          // would leave the session waiting for a link or a timer that does not exist.
+          try {
+            perform(command);
+          } catch (e) {
+            threw(command, e);
+          }
+        }
       }
     } finally {
       running = false;
+    }
+  }
+
+  function threw(command: SessionCommand, e: unknown): void {
+    const error = new ListenerError(CALLBACKS[command.type] ?? command.type, e);
+    // onError is not told that onError threw: that could go on forever.
+    if (command.type === 'error') {
+      reportToConsole(error);
+      return;
+    }
+    try {
+      options.onError(error, false);
+    } catch (again) {
+      reportToConsole(new ListenerError('onError', again));
     }
   }
 
@@ -62,17 +96,20 @@ export function createDriver(options: DriverOptions): Driver {
         break;
       case 'disconnect':
         if (current?.link === command.link) {
-          current.handle.close();
+          const { handle } = current;
           current = undefined;
+          handle.close();
         }
         break;
       case 'load':
         void load(command.load, command.url);
         break;
-      case 'snapshot':
-        if (loaded?.load === command.load) options.onSnapshot?.(loaded.orders);
+      case 'snapshot': {
+        const accepted = loaded?.load === command.load ? loaded.orders : undefined;
         loaded = undefined;
+        if (accepted) options.onSnapshot?.(accepted);
         break;
+      }
       case 'wait':
         clearTimeout(timer);
         timer = command.ms === null ? undefined : setTimeout(() => send({ type: 'timer' }), command.ms);
@@ -90,17 +127,28 @@ export function createDriver(options: DriverOptions): Driver {
   }
 
   function connect(link: number, url: number, since: number | undefined): void {
-    const auth = { token: options.token(), since, filter: options.filter() };
-    const handle = options.transport(
-      { url: options.urls[url % options.urls.length]!, path: options.path, auth: dropUndefined(auth) },
-      {
-        open: () => send({ type: 'open', link }),
-        events: (events) => send({ type: 'events', link, events }),
-        ready: (position) => send({ type: 'ready', link, position }),
-        resync: (reason) => send({ type: 'resync', link, reason }),
-        lost: (reason, refusal) => send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
-      },
-    );
+    let handle: Link;
+    try {
+      const auth = { token: options.token(), since, filter: options.filter() };
+      handle = options.transport(
+        { url: options.urls[url % options.urls.length]!, path: options.path, auth: dropUndefined(auth) },
+        {
+          open: () => send({ type: 'open', link }),
+          events: (events) => send({ type: 'events', link, events }),
+          ready: (position) => send({ type: 'ready', link, position }),
+          resync: (reason) => send({ type: 'resync', link, reason }),
+          lost: (reason, refusal) => send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
+        },
+      );
+    } catch (e) {
+      // The token function or the transport threw: a link that never opened, retried as one.
+      send({
+        type: 'lost',
+        link,
+        reason: `cannot open a link: ${e instanceof Error ? e.message : String(e)}`,
+      });
+      return;
+    }
     current = { link, handle };
   }
 
