@@ -100,6 +100,8 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
     refusalIsFatal: false,
   });
   let started: Promise<void> | undefined;
+  /** By close(): nothing is called after, a new filter's reset included. */
+  let closed = false;
 
   const driver = createDriver({
     ...connect,
@@ -182,10 +184,13 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
     },
     setFilter(next) {
       filter = checkFilter(next);
-      emit('reset');
+      if (!closed) emit('reset');
     },
     reconnect: () => driver.send({ type: 'reconnect' }),
-    close: () => driver.send({ type: 'close' }),
+    close() {
+      closed = true;
+      driver.send({ type: 'close' });
+    },
   };
   return orders;
 }

@@ -1,7 +1,7 @@
 // An application's listener that throws never breaks the stream (src/client/listeners.ts): the
 // live set still applies every event, recovers from gaps, resyncs and lost links, and the error
-// reaches the 'error' listeners as a non-fatal ListenerError. Random interleavings:
-// client-listeners-model.test.ts.
+// reaches the 'error' listeners as a non-fatal ListenerError. After close() no listener is called.
+// Random interleavings: client-listeners-model.test.ts.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -212,6 +212,20 @@ describe('a listener that throws with no error listener', () => {
     } finally {
       consoleError.mockRestore();
     }
+  });
+});
+
+describe('after close()', () => {
+  it('calls no listener, not even for a new filter', async () => {
+    const h = liveSet(() => ({ orders: [order(1, 1, 'shipped'), order(2, 1)], position: 100 }));
+    await goLive(h, 100);
+    h.orders.close();
+    const calls: string[] = [];
+    for (const type of ['change', 'status', 'event', 'reset', 'error'] as const)
+      h.orders.on(type, () => void calls.push(type));
+    h.orders.setFilter({ status: ['shipped'] });
+    expect(h.orders.all().map((o) => o.id)).toEqual([1]);
+    expect(calls).toEqual([]);
   });
 });
 
