@@ -70,11 +70,11 @@ export function heldSnapshotApi() {
         request.reject(snapshot);
         return;
       }
-      request.resolve(
-        new Response(JSON.stringify({ orders: snapshot.orders, next: null }), {
-          headers: { 'Content-Type': 'application/json', 'X-Event-Position': String(snapshot.position) },
-        }),
-      );
+      // Not a real Response: its body would be read through a stream, this one in microtasks only,
+      // so one turn of the event loop delivers the snapshot.
+      const body = { orders: snapshot.orders, next: null };
+      const headers = new Headers({ 'X-Event-Position': String(snapshot.position) });
+      request.resolve({ ok: true, status: 200, headers, json: async () => body } as unknown as Response);
     },
   };
 }
