@@ -8,7 +8,7 @@ import net from 'node:net';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type EventStream, events } from '../../src/client/index.js';
-import { type StallingProxy, startProxy } from '../chaos/tcp-proxy.js';
+import { startProxy, type TcpProxy } from '../chaos/tcp-proxy.js';
 import { startSystem, systemEnv, type TestSystem } from '../e2e/system.js';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
@@ -19,7 +19,7 @@ const exchange = useExchange();
 let pool: pg.Pool;
 let system: TestSystem | undefined;
 let stream: EventStream | undefined;
-const proxies: StallingProxy[] = [];
+const proxies: TcpProxy[] = [];
 
 beforeAll(() => {
   pool = db.pool();
