@@ -5,6 +5,7 @@
 // pg_createcluster writes under /etc and /var/lib, and pg_ctl and pg_basebackup run as postgres.
 
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +23,15 @@ const PG_CTL = `/usr/lib/postgresql/${PG_VERSION}/bin/pg_ctl`;
 const COMMAND_TIMEOUT_MS = 60_000;
 
 export type StopMode = 'fast' | 'immediate';
+
+/** What `npm test` says when the tests cannot make clusters (scripts/check-test-setup.ts); null when they can. */
+export function postgresqlCommonProblem(): string | null {
+  if (!existsSync('/usr/bin/pg_createcluster') || !existsSync(PG_CTL))
+    return `Debian's postgresql-common and PostgreSQL ${PG_VERSION} not found (the tests' own PostgreSQL clusters, test/chaos/pg-cluster.ts, need pg_createcluster and ${PG_CTL}): install postgresql-${PG_VERSION}, or set TEST_PG_VERSION`;
+  if (process.getuid?.() !== 0)
+    return 'the tests make PostgreSQL clusters of their own (test/chaos/pg-cluster.ts) and need root for it';
+  return null;
+}
 
 /**
  * pg_createcluster on `port`, trust authentication, listening on 127.0.0.1 only (the port was

@@ -1,12 +1,16 @@
 // No test run, passing or failing, leaves a process behind. An e2e file is run on its own (a
 // vitest inside this one) with a "Chromium" that exists but cannot start, so it fails after the
-// system it starts is running; afterwards no process may still carry that run's databases.
+// system it starts is running; afterwards no process may still carry that run's databases. A run
+// killed outright cleans nothing up: the PostgreSQL cluster it made is dropped by the next run's
+// setup.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { listPgClusters, removePgClustersOfRuns } from '../chaos/postgresql-common.js';
 import { TEST_DB_PREFIX } from '../helpers/names.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,3 +53,39 @@ it('an e2e file that fails after starting the system leaves no process behind', 
   // Every database of that run is named after its pid: nothing may still point at one.
   expect(processesWith(`${TEST_DB_PREFIX}${run.pid}_`)).toEqual([]);
 }, 120_000);
+
+it("a run killed while its PostgreSQL cluster runs: the next run's setup drops the cluster", async () => {
+  const holder = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/pg-cluster-holder.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  holder.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  holder.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise((resolve) => holder.once('exit', resolve));
+  const ofHolder = (pid: number) => pid === holder.pid;
+  try {
+    const line = await waitFor(
+      () => {
+        if (holder.exitCode !== null) throw new Error(`the holder exited: ${output}`);
+        return output.split('\n').find((l) => l.startsWith('{'));
+      },
+      { timeoutMs: 30_000, intervalMs: 50, what: `the holder's cluster (output: ${output})` },
+    );
+    const { name } = JSON.parse(line) as { name: string };
+    holder.kill('SIGKILL');
+    await exited;
+    // The server outlives the run that made it…
+    expect((await listPgClusters()).find((c) => c.name === name)).toMatchObject({ running: true });
+    // …until the sweep the global setup runs for runs that are over.
+    expect(await removePgClustersOfRuns(ofHolder)).toEqual([name]);
+    expect((await listPgClusters()).map((c) => c.name)).not.toContain(name);
+  } finally {
+    holder.kill('SIGKILL');
+    await removePgClustersOfRuns(ofHolder);
+  }
+}, 60_000);

@@ -1,13 +1,15 @@
 // Global setup: migrate one template database per test run; every test file clones it
 // (test/helpers/db.ts). Databases left by runs that died are dropped here, and so are the broker
-// nodes and HAProxy processes of the broker-cluster fault matrix (test/chaos/broker-cluster.chaos.ts),
-// which run outside the test process and carry the run's pid in their names as the databases do.
+// nodes and HAProxy processes of the broker-cluster fault matrix (test/chaos/broker-cluster.chaos.ts)
+// and the tests' own PostgreSQL clusters (test/chaos/pg-cluster.ts), which run outside the test
+// process and carry the run's pid in their names as the databases do.
 
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/log.js';
 import { removeHaproxyOfRuns } from '../chaos/haproxy.js';
+import { removePgClustersOfRuns } from '../chaos/postgresql-common.js';
 import { removeBrokerNodesOfRuns } from '../chaos/rabbit-cluster.js';
 import { ADMIN_URL, databaseUrl, TEST_DB_PREFIX } from '../helpers/names.js';
 
@@ -47,15 +49,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 }
 
-/** Broker nodes and HAProxy processes of the runs `isOver` names (by the pid in their names). */
+/**
+ * Broker nodes, HAProxy processes and PostgreSQL clusters of the runs `isOver` names (by the pid
+ * in their names).
+ */
 async function removeLeftovers(isOver: (pid: number) => boolean): Promise<void> {
   const which = (pid: number) => Number.isInteger(pid) && pid > 0 && isOver(pid);
   const nodes = await removeBrokerNodesOfRuns(which);
   const proxies = removeHaproxyOfRuns(which);
-  if (nodes.length + proxies.length > 0)
-    console.warn(
-      `test setup: removed broker nodes and proxies left behind: ${[...nodes, ...proxies].join(', ')}`,
-    );
+  const clusters = await removePgClustersOfRuns(which);
+  const removed = [...nodes, ...proxies, ...clusters];
+  if (removed.length > 0)
+    console.warn(`test setup: removed broker nodes, proxies and clusters left behind: ${removed.join(', ')}`);
 }
 
 async function dropDatabasesOfDeadRuns(admin: pg.Client): Promise<void> {
