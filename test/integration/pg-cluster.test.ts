@@ -5,9 +5,9 @@
 // shared server on 5432 runs as before.
 
 import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPgCluster, type PgCluster, type PgClusterOptions, type PgNode } from '../chaos/pg-cluster.js';
-import { listPgClusters, runPidOf } from '../chaos/postgresql-common.js';
+import { type ClusterListing, listPgClusters, runPidOf } from '../chaos/postgresql-common.js';
 import { startProxy, type TcpProxy } from '../chaos/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -55,16 +55,23 @@ const inRecovery = async (url: string) =>
 const proxyUrl = (proxy: TcpProxy, database = 'postgres') =>
   `postgres://postgres@127.0.0.1:${proxy.port}/${database}`;
 
+/** The clusters that are no test's (`main` on 5432 here): they must be as they were. */
+const othersThan = (clusters: ClusterListing[]) => clusters.filter((c) => runPidOf(c.name) === null);
+let before: ClusterListing[];
+
+beforeAll(async () => {
+  before = othersThan(await listPgClusters());
+});
+
 afterAll(async () => {
   const names = new Set(clusters.flatMap((c) => c.nodes.map((n) => n.name)));
   for (const client of clients) await client.end().catch(() => undefined);
   for (const proxy of proxies) await proxy.close();
   await Promise.all(clusters.map((c) => c.close()));
-  const left = await listPgClusters();
+  const after = await listPgClusters();
   // Clusters of other files or runs may come and go meanwhile; none of this file's may stay.
-  expect(left.filter((c) => names.has(c.name) || runPidOf(c.name) === null)).toEqual([
-    { name: 'main', port: 5432, running: true },
-  ]);
+  expect(after.filter((c) => names.has(c.name))).toEqual([]);
+  expect(othersThan(after)).toEqual(before);
 });
 
 describe('a primary', () => {
