@@ -142,16 +142,17 @@ export function createBridge(options: BridgeOptions): Bridge {
       feedCleared = undefined;
     }
   }
+  const eventsWatermark = createWatermarkWriter(
+    pool,
+    'events_confirmed_through',
+    watermarkFailed('events_confirmed_through'),
+  );
   const eventRelay = createEventRelay({
     publisher: eventPublisher,
     recent,
     stepsInFlight: () => (performance.now() - feedPublishedAt >= FEED_IDLE_MS ? MAX_STEPS_IN_FLIGHT : 1),
     feedThrough: () => relay.confirmedThrough,
-    watermark: createWatermarkWriter(
-      pool,
-      'events_confirmed_through',
-      watermarkFailed('events_confirmed_through'),
-    ),
+    watermark: eventsWatermark,
     onPublished: (n) => metrics.eventsPublished.inc(n),
   });
 
@@ -247,7 +248,8 @@ export function createBridge(options: BridgeOptions): Bridge {
       await doorbell.stop();
       await events;
       // What is confirmed now is written now: a successor republishes only what was not.
-      await relay.settle(STOP_GRACE_MS).catch((e: unknown) => watermarkFailed('confirmed_through')(e));
+      await relay.settle(STOP_GRACE_MS).catch(watermarkFailed('confirmed_through'));
+      await eventsWatermark.flush().catch(watermarkFailed('events_confirmed_through'));
       metrics.active.set(0);
     }
   }

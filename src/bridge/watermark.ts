@@ -30,49 +30,72 @@ export async function raiseWatermark(
 }
 
 export interface WatermarkWriter {
-  /** Asks for the watermark to reach `position`; writes go out one at a time, the latest wins. */
+  /** Asks for the watermark to reach `position`; written within WATERMARK_EVERY_MS, the latest wins. */
   raise(position: number): void;
-  /** Resolves once what was asked before the call is written (or rejects with the write's error). */
+  /** Writes what was asked now (or rejects with the write's error). */
   flush(): Promise<void>;
 }
 
 /**
+ * A watermark is written at most this often: a relay that confirms a batch every millisecond or
+ * two would otherwise spend a round trip on each (at 1,000 events/s the writes were a third of the
+ * process's socket writes, bench profile in BENCHMARKS.md). It lags by this at most, which only
+ * delays GET /events and retention and, after a crash, republishes that much.
+ */
+export const WATERMARK_EVERY_MS = 20;
+
+/**
  * Raises a watermark off the caller's path: a relay hands confirmed positions over and goes on
  * numbering, while at most one UPDATE is in flight (on `db`, a pool: never the numbering
- * connection's queue). Raises that arrive meanwhile are folded into the next write. A failed write
- * is reported and retried with the next raise or flush: a watermark that lags only means a
- * republish under the same positions after a takeover.
+ * connection's queue), at most one per `everyMs`. Raises that arrive meanwhile are folded into the
+ * next write. A failed write is reported and retried with the next raise or flush: a watermark
+ * that lags only means a republish under the same positions after a takeover.
  */
 export function createWatermarkWriter(
   db: Pick<pg.Pool, 'query'>,
   column: Watermark,
   onError: (error: unknown) => void,
+  everyMs = WATERMARK_EVERY_MS,
 ): WatermarkWriter {
   let wanted = 0;
   let written = 0;
   let writing: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastStarted = Number.NEGATIVE_INFINITY;
 
   async function write(): Promise<void> {
     try {
-      while (written < wanted) {
-        const target = wanted;
-        await raiseWatermark(db, column, target);
-        written = target;
-      }
+      const target = wanted;
+      lastStarted = performance.now();
+      await raiseWatermark(db, column, target);
+      written = Math.max(written, target);
     } finally {
       writing = undefined;
     }
+    if (written < wanted) schedule(); // raised meanwhile: the next write, on time
   }
   function start(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
     writing ??= write();
     return writing;
+  }
+  /** Starts a write now, or once `everyMs` have passed since the last one started. */
+  function schedule(): void {
+    if (writing || timer) return;
+    const wait = lastStarted + everyMs - performance.now();
+    if (wait <= 0) start().catch(onError);
+    else {
+      timer = setTimeout(() => start().catch(onError), wait);
+      timer.unref();
+    }
   }
 
   return {
     raise(position) {
       if (position <= wanted) return;
       wanted = position;
-      start().catch(onError);
+      schedule();
     },
     async flush() {
       const target = wanted;
