@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { readRawRange } from '../db/event-log.js';
 import type { Publisher } from './publisher.js';
 import type { RecentEvents } from './recent-events.js';
-import { raiseWatermark, type WatermarkWriter } from './watermark.js';
+import { raiseWatermark, type WatermarkRaiser } from './watermark.js';
 
 /** Positions per step: a read of ~10 ms and ~1,000 messages, then their confirms. */
 export const EVENT_RELAY_STEP = 1_000;
@@ -68,7 +68,7 @@ export function createEventRelay({
    */
   feedThrough?(): number;
   /** Writes this relay's watermark off its path; absent, each step's raise is awaited. */
-  watermark?: WatermarkWriter;
+  watermark?: WatermarkRaiser;
   onPublished?(events: number): void;
 }): EventRelay {
   /** This relay's cursor as it knows it, kept across drains; null: read it from the database. */

@@ -13,66 +13,90 @@ import type pg from 'pg';
 export type Watermark = 'confirmed_through' | 'events_confirmed_through';
 
 /**
- * Raises the watermark to `position` (never lowers it). One round trip: a multi-statement query
- * is one implicit transaction, so SET LOCAL applies to this UPDATE only, and a failure leaves no
- * transaction open on the connection.
+ * Raises each watermark given to its position (never lowers one), in one UPDATE. One round trip:
+ * a multi-statement query is one implicit transaction, so SET LOCAL applies to this UPDATE only,
+ * and a failure leaves no transaction open on the connection.
  */
-export async function raiseWatermark(
+export async function raiseWatermarks(
+  db: Pick<pg.ClientBase, 'query'>,
+  marks: Partial<Record<Watermark, number>>,
+): Promise<void> {
+  const sets = Object.entries(marks).map(([column, position]) => {
+    if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`bad watermark ${position}`);
+    return `${column} = greatest(${column}, ${position})`;
+  });
+  if (sets.length === 0) return;
+  await db.query(
+    `SET LOCAL synchronous_commit = off;
+     UPDATE bridge_state SET ${sets.join(', ')} WHERE id = 1`,
+  );
+}
+
+/** Raises one watermark to `position` (never lowers it). */
+export function raiseWatermark(
   db: Pick<pg.ClientBase, 'query'>,
   column: Watermark,
   position: number,
 ): Promise<void> {
-  if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`bad watermark ${position}`);
-  await db.query(
-    `SET LOCAL synchronous_commit = off;
-     UPDATE bridge_state SET ${column} = greatest(${column}, ${position}) WHERE id = 1`,
-  );
+  return raiseWatermarks(db, { [column]: position });
 }
 
-export interface WatermarkWriter {
-  /** Asks for the watermark to reach `position`; written within WATERMARK_EVERY_MS, the latest wins. */
+/** One watermark's side of a WatermarkWriter. */
+export interface WatermarkRaiser {
+  /** Asks for the watermark to reach `position`; written within the writer's interval. */
   raise(position: number): void;
   /** Writes what was asked now (or rejects with the write's error). */
   flush(): Promise<void>;
 }
 
+export interface WatermarkWriter {
+  /** The side of one watermark, for the relay that moves it. */
+  of(column: Watermark): WatermarkRaiser;
+  /** Writes what was asked of every watermark now. */
+  flush(): Promise<void>;
+}
+
 /**
- * A watermark is written at most this often: a relay that confirms a batch every millisecond or
- * two would otherwise spend a round trip on each (at 1,000 events/s the writes were a third of the
- * process's socket writes, bench profile in BENCHMARKS.md). It lags by this at most, which only
- * delays GET /events and retention and, after a crash, republishes that much.
+ * Watermarks are written at most this often: a relay that confirms a batch every millisecond or
+ * two would otherwise spend a round trip on each. They lag by this at most, which only delays
+ * GET /events and retention and, after a crash, republishes that much.
  */
 export const WATERMARK_EVERY_MS = 20;
 
 /**
- * Raises a watermark off the caller's path: a relay hands confirmed positions over and goes on
- * numbering, while at most one UPDATE is in flight (on `db`, a pool: never the numbering
- * connection's queue), at most one per `everyMs`. Raises that arrive meanwhile are folded into the
- * next write. A failed write is reported and retried with the next raise or flush: a watermark
- * that lags only means a republish under the same positions after a takeover.
+ * Raises the watermarks off the relays' path: they hand confirmed positions over and go on, while
+ * at most one UPDATE is in flight (on `db`, a pool: never the numbering connection's queue), at
+ * most one per `everyMs`, carrying both watermarks. Raises that arrive meanwhile are folded into
+ * the next write. A failed write is reported and retried with the next raise or flush: a
+ * watermark that lags only means a republish under the same positions after a takeover.
  */
 export function createWatermarkWriter(
   db: Pick<pg.Pool, 'query'>,
-  column: Watermark,
   onError: (error: unknown) => void,
   everyMs = WATERMARK_EVERY_MS,
 ): WatermarkWriter {
-  let wanted = 0;
-  let written = 0;
+  const wanted: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
+  const written: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
   let writing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastStarted = Number.NEGATIVE_INFINITY;
 
+  const behind = (): Partial<Record<Watermark, number>> =>
+    Object.fromEntries(
+      (Object.keys(wanted) as Watermark[]).filter((c) => written[c] < wanted[c]).map((c) => [c, wanted[c]]),
+    );
+
   async function write(): Promise<void> {
+    const marks = behind();
     try {
-      const target = wanted;
       lastStarted = performance.now();
-      await raiseWatermark(db, column, target);
-      written = Math.max(written, target);
+      await raiseWatermarks(db, marks);
+      for (const [column, position] of Object.entries(marks) as [Watermark, number][])
+        written[column] = Math.max(written[column], position);
     } finally {
       writing = undefined;
     }
-    if (written < wanted) schedule(); // raised meanwhile: the next write, on time
+    if (Object.keys(behind()).length > 0) schedule(); // raised meanwhile: the next write, on time
   }
   function start(): Promise<void> {
     clearTimeout(timer);
@@ -90,16 +114,22 @@ export function createWatermarkWriter(
       timer.unref();
     }
   }
+  async function flush(columns: readonly Watermark[]): Promise<void> {
+    const target = Object.fromEntries(columns.map((c) => [c, wanted[c]])) as Record<Watermark, number>;
+    while (columns.some((c) => written[c] < target[c])) await start();
+  }
 
   return {
-    raise(position) {
-      if (position <= wanted) return;
-      wanted = position;
-      schedule();
+    of(column) {
+      return {
+        raise(position) {
+          if (position <= wanted[column]) return;
+          wanted[column] = position;
+          schedule();
+        },
+        flush: () => flush([column]),
+      };
     },
-    async flush() {
-      const target = wanted;
-      while (written < target) await start();
-    },
+    flush: () => flush(['confirmed_through', 'events_confirmed_through']),
   };
 }

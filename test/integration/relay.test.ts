@@ -38,9 +38,9 @@ afterAll(async () => {
 function feedRelay(options: Omit<RelayOptions, 'watermark' | 'lingerMs'>): Relay {
   return createRelay({
     lingerMs: 0,
-    watermark: createWatermarkWriter(pool, 'confirmed_through', (e) => {
+    watermark: createWatermarkWriter(pool, (e) => {
       throw e;
-    }),
+    }).of('confirmed_through'),
     ...options,
   });
 }

@@ -213,9 +213,8 @@ describe('createRelay (fake log and broker, any interleaving)', () => {
             publisher: world.publisher,
             watermark: createWatermarkWriter(
               world.db as unknown as Pick<pg.Pool, 'query'>,
-              'confirmed_through',
               () => undefined,
-            ),
+            ).of('confirmed_through'),
             batchSize,
             lingerMs: 0,
             capacity,

@@ -1,5 +1,6 @@
-// The watermark writer: raises fold into one write at most every WATERMARK_EVERY_MS, a flush writes
-// at once, and a failed write is retried by the next raise or flush.
+// The watermark writer: raises of both watermarks fold into one write at most every
+// WATERMARK_EVERY_MS, a flush writes at once, and a failed write is retried by the next raise or
+// flush.
 
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,11 +8,13 @@ import { createWatermarkWriter } from '../../src/bridge/watermark.js';
 
 /** A database whose watermark UPDATEs are recorded and answered when the test says. */
 function fakeDb() {
-  const writes: number[] = [];
+  const writes: string[] = [];
   const answers: { resolve(): void; reject(e: Error): void }[] = [];
   const db = {
     query(sql: string) {
-      writes.push(Number(/greatest\(\w+, (\d+)\)/.exec(sql)![1]));
+      writes.push(
+        [...sql.matchAll(/(\w+) = greatest\(\w+, (\d+)\)/g)].map((m) => `${m[1]![0]}${m[2]}`).join(' '),
+      );
       return new Promise<void>((resolve, reject) => answers.push({ resolve, reject }));
     },
   } as unknown as Pick<pg.Pool, 'query'>;
@@ -34,49 +37,69 @@ afterEach(() => {
 describe('createWatermarkWriter', () => {
   it('writes the first raise at once and folds later ones into one write per interval', async () => {
     const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, 'confirmed_through', () => undefined, 20);
+    const writer = createWatermarkWriter(db, () => undefined, 20).of('confirmed_through');
     writer.raise(1);
-    expect(writes).toEqual([1]);
+    expect(writes).toEqual(['c1']);
     for (let p = 2; p <= 10; p++) writer.raise(p);
     await answer();
-    expect(writes).toEqual([1]); // the next waits for the interval
+    expect(writes).toEqual(['c1']); // the next waits for the interval
     await vi.advanceTimersByTimeAsync(19);
-    expect(writes).toEqual([1]);
+    expect(writes).toEqual(['c1']);
     await vi.advanceTimersByTimeAsync(1);
-    expect(writes).toEqual([1, 10]);
+    expect(writes).toEqual(['c1', 'c10']);
     await answer();
     writer.raise(5); // lower: nothing to write
     await vi.advanceTimersByTimeAsync(100);
-    expect(writes).toEqual([1, 10]);
+    expect(writes).toEqual(['c1', 'c10']);
   });
 
   it('writes at once on flush, without waiting for the interval', async () => {
     const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, 'confirmed_through', () => undefined, 20);
+    const writer = createWatermarkWriter(db, () => undefined, 20).of('confirmed_through');
     writer.raise(3);
     await answer();
     writer.raise(7);
     const flushed = writer.flush();
-    expect(writes).toEqual([3, 7]);
+    expect(writes).toEqual(['c3', 'c7']);
     await answer();
     await flushed;
     await vi.advanceTimersByTimeAsync(100);
-    expect(writes).toEqual([3, 7]); // the timer the raise set was cleared
+    expect(writes).toEqual(['c3', 'c7']); // the timer the raise set was cleared
   });
 
   it('reports a failed write and writes the position again with the next raise', async () => {
     const { db, writes, answer } = fakeDb();
     const errors: unknown[] = [];
-    const writer = createWatermarkWriter(db, 'confirmed_through', (e) => errors.push(e), 20);
+    const writer = createWatermarkWriter(db, (e) => errors.push(e), 20).of('confirmed_through');
     writer.raise(4);
     await answer(new Error('connection lost'));
     expect(errors).toHaveLength(1);
     writer.raise(6);
     await vi.advanceTimersByTimeAsync(20);
-    expect(writes).toEqual([4, 6]);
+    expect(writes).toEqual(['c4', 'c6']);
     await answer();
     const flushed = writer.flush();
     await flushed;
-    expect(writes).toEqual([4, 6]);
+    expect(writes).toEqual(['c4', 'c6']);
+  });
+});
+
+describe('createWatermarkWriter with both watermarks', () => {
+  it('carries both in one UPDATE, each only when it moved', async () => {
+    const { db, writes, answer } = fakeDb();
+    const writer = createWatermarkWriter(db, () => undefined, 20);
+    writer.of('confirmed_through').raise(10);
+    expect(writes).toEqual(['c10']);
+    writer.of('events_confirmed_through').raise(4);
+    writer.of('confirmed_through').raise(12);
+    await answer();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(writes).toEqual(['c10', 'c12 e4']);
+    await answer();
+    writer.of('events_confirmed_through').raise(9);
+    const flushed = writer.flush();
+    expect(writes).toEqual(['c10', 'c12 e4', 'e9']);
+    await answer();
+    await flushed;
   });
 });
