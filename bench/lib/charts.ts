@@ -163,7 +163,11 @@ function throughputChart(run: RunReport, caption: string): RunChart | undefined 
   const sustained = num(data.sustained);
   const limitMs = num(data.maxLagMs) > 0 ? num(data.maxLagMs) : DEFAULT_MAX_LAG_MS;
   const held = sustained > 0 ? `${sustained.toLocaleString('en-US')} events/s held` : 'no rate held';
-  const title = `Throughput ladder, orders-live: ${held} (lag < ${limitMs / 1000} s)`;
+  const naive = num(obj(data.naive).sustained);
+  const beside = Number.isFinite(naive)
+    ? `; the naive pattern (b) beside it: ${naive > 0 ? `${naive.toLocaleString('en-US')}/s` : 'none'}`
+    : '';
+  const title = `Throughput ladder, orders-live: ${held} (lag < ${limitMs / 1000} s)${beside}`;
   const alt = 'Lag p50, p99 and max of each attempted rate, and whether it held';
   const valid = attempts.filter((a) => Number.isFinite(a.rate));
   const svg =
