@@ -6,7 +6,6 @@ import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from '../config.js';
 import { backlog } from '../db/event-log.js';
-import { backoffDelayMs } from '../lib/backoff.js';
 import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
 import { delay } from '../lib/wait.js';
@@ -14,6 +13,7 @@ import type { Logger } from '../log.js';
 import { createDoorbell } from './doorbell.js';
 import { runDrainLoop } from './drain-loop.js';
 import { createEventRelay, EVENT_RELAY_STEP, MAX_STEPS_IN_FLIGHT } from './event-relay.js';
+import { createFeedFollower } from './feed-follower.js';
 import { createFeedLog } from './feed-log.js';
 import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
 import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
@@ -25,11 +25,6 @@ import { createWatermarkWriter } from './watermark.js';
 
 /** How often the leader runs retention: often enough that a day's deletes stay small. */
 const RETENTION_EVERY_MS = 60_000;
-/**
- * While the feed has a backlog the per-event relay waits for it, but never longer than this per
- * step: the gateways go first, integrations still move.
- */
-const EVENTS_DEFER_MAX_MS = 5_000;
 /** A graceful stop waits this long for the batch in flight before abandoning it. */
 const STOP_GRACE_MS = 5_000;
 /**
@@ -40,20 +35,6 @@ const STOP_GRACE_MS = 5_000;
  * throughput, back to back: failed in 2 of 2 runs, held in 2 of 2 without).
  */
 const RECENT_EVENTS_KEPT = 5 * EVENT_RELAY_STEP;
-/**
- * The feed is idle once it has published nothing for this long; only then do the per-event
- * relay's steps overlap. Overlapping them always doubled the dashboards' lag under a sustained
- * load (bench throughput at 15,000/s: lag p99 642–742 ms against 262–461 ms), for the CPU the
- * per-event messages took from the feed.
- */
-const FEED_IDLE_MS = 100;
-/**
- * The per-event relay starts a drain at most this often: under a moderate load the feed publishes
- * a batch every millisecond or two, and each woke it for a drain of three queries and a round of
- * confirms for a handful of events. An integration's messages wait this long at most for the next
- * drain; a drain that finds a backlog goes on without waiting.
- */
-const EVENTS_DRAIN_EVERY_MS = 10;
 
 export interface BridgeOptions {
   databaseUrl: string;
@@ -92,20 +73,24 @@ export function createBridge(options: BridgeOptions): Bridge {
     log: log.child({ part: 'event-publisher' }),
     onReconnect: () => metrics.reconnects.inc({ link: 'amqp-events' }),
   });
-  /** What the feed has just published, for the per-event relay (a few steps of it). */
-  const recent = createRecentEvents(RECENT_EVENTS_KEPT);
-  /** Wakes the per-event relay when the feed has published something. */
-  let kickEvents: () => void = () => {};
-  /** When the feed last published (performance.now()). */
-  let feedPublishedAt = Number.NEGATIVE_INFINITY;
-  /** Whether the feed's last drain left a backlog, and who waits for it to clear. */
-  let feedBacklogged = false;
-  let feedCleared: (() => void) | undefined;
   /** Rings the leader's drain loop (a publish failed: the next drain throws and starts over). */
   let ringLoop: () => void = () => {};
   const watermarks = createWatermarkWriter(pool, (e: unknown) => {
     metrics.failures.inc({ stage: 'watermark' });
     log.warn({ err: toError(e) }, 'cannot write the watermarks; retrying with the next');
+  });
+  const follower = createFeedFollower({
+    relay: {
+      drain: (...args) => eventRelay.drain(...args),
+      forget: () => eventRelay.forget(),
+    },
+    db: pool,
+    publisher: eventPublisher,
+    recent: createRecentEvents(RECENT_EVENTS_KEPT),
+    pollIntervalMs: config.pollIntervalMs,
+    log,
+    onBehind: (n) => metrics.eventsBehind.set(n),
+    onFailure: () => metrics.failures.inc({ stage: 'events' }),
   });
   const relay = createRelay({
     publisher,
@@ -115,101 +100,30 @@ export function createBridge(options: BridgeOptions): Bridge {
     onPublished(events, seconds) {
       metrics.published.inc(events.length);
       metrics.publishSeconds.observe(seconds);
-      feedPublishedAt = performance.now();
-      recent.add(events);
-      kickEvents();
+      follower.published(events);
     },
     onNumbered(events, numberedAt) {
       for (const event of events)
         metrics.captureToNumbered.observe(Math.max(0, numberedAt / 1000 - event.occurredAt));
     },
     onHanded: (seconds) => metrics.numberedToHanded.observe(seconds),
-    onDrained(backlogged) {
-      feedBacklogged = backlogged;
-      if (!backlogged) feedCleared?.();
-    },
+    onDrained: (backlogged) => follower.drained(backlogged),
     onFailure: () => ringLoop(),
   });
-
-  /** Resolves once the feed has no backlog, after EVENTS_DEFER_MAX_MS at most, or on abort. */
-  async function feedFirst(signal: AbortSignal): Promise<void> {
-    if (!feedBacklogged) return;
-    const cleared = new AbortController();
-    feedCleared = () => cleared.abort();
-    try {
-      await delay(EVENTS_DEFER_MAX_MS, [signal, cleared.signal]);
-    } finally {
-      feedCleared = undefined;
-    }
-  }
   const eventRelay = createEventRelay({
     publisher: eventPublisher,
-    recent,
-    stepsInFlight: () => (performance.now() - feedPublishedAt >= FEED_IDLE_MS ? MAX_STEPS_IN_FLIGHT : 1),
+    recent: follower.recent,
+    stepsInFlight: () => (follower.feedIdle ? MAX_STEPS_IN_FLIGHT : 1),
     feedThrough: () => relay.confirmedThrough,
     watermark: watermarks.of('events_confirmed_through'),
     onPublished: (n) => metrics.eventsPublished.inc(n),
   });
 
-  /**
-   * The per-event relay's loop, while this bridge leads: drains whenever the feed published and
-   * on the slow poll; a failure backs off and retries, and never holds up the feed.
-   */
-  async function relayEvents(signal: AbortSignal): Promise<void> {
-    let wake: (() => void) | undefined;
-    let kicked = true;
-    // Resolves on a kick, after `ms`, or on abort. Not an AbortController per wait: its abort()
-    // builds a DOMException, a cost paid at every event under a light load.
-    const untilKicked = (ms: number, stop: AbortSignal) =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          stop.removeEventListener('abort', done);
-          wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        stop.addEventListener('abort', done, { once: true });
-        wake = done;
-      });
-    let drainedAt = Number.NEGATIVE_INFINITY;
-    kickEvents = () => {
-      kicked = true;
-      wake?.();
-    };
-    try {
-      for (let attempt = 0; !signal.aborted; ) {
-        if (!kicked) await untilKicked(config.pollIntervalMs, signal);
-        const since = performance.now() - drainedAt;
-        if (since < EVENTS_DRAIN_EVERY_MS) await delay(EVENTS_DRAIN_EVERY_MS - since, signal);
-        if (signal.aborted) break;
-        drainedAt = performance.now();
-        kicked = false;
-        try {
-          // After a failure the publisher refuses until reopened: the drain restarts at the cursor.
-          await (attempt > 0 ? eventPublisher.reopen() : eventPublisher.open());
-          const { behind } = await eventRelay.drain(pool, signal, () => feedFirst(signal));
-          metrics.eventsBehind.set(behind);
-          attempt = 0;
-        } catch (e) {
-          if (signal.aborted) break;
-          metrics.failures.inc({ stage: 'events' });
-          log.warn({ err: toError(e), attempt }, 'per-event relay failed; retrying');
-          await delay(backoffDelayMs(attempt++), signal);
-          kicked = true;
-        }
-      }
-    } finally {
-      kickEvents = () => {};
-    }
-  }
-
   async function lead({ client, signal }: Leadership): Promise<void> {
     relay.recover();
-    eventRelay.forget();
     const feedLog = createFeedLog(client);
     // A new leader catches up on the feed first; its first drain says whether a backlog is left.
-    feedBacklogged = true;
+    follower.drained(true);
     // Every query the leader runs wants an index (unnumbered events by txid, batches by position).
     // After a burst the statistics lag, and the planner picked bitmap scans and sorts it should
     // not: under the per-row numbering before migration 0007, numbering 500 events took 25 ms
@@ -229,7 +143,7 @@ export function createBridge(options: BridgeOptions): Bridge {
           nextRetention = Date.now() + RETENTION_EVERY_MS;
           await retain(client, signal);
         }
-        return { handed, more: feedBacklogged };
+        return { handed, more: follower.feedBacklogged };
       },
       leaseAbovePerSecond: config.leaseAbovePerSecond,
       onFailure: () => metrics.failures.inc({ stage: 'relay' }),
@@ -244,7 +158,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     });
     ringLoop = () => loop.ring('poll');
     await doorbell.start();
-    const events = relayEvents(signal);
+    const events = follower.run(signal);
     try {
       await loop.done;
     } finally {

@@ -1,0 +1,185 @@
+// The leader's loops run as long as it leads, on one long-lived signal: the drain loop, and the
+// per-event relay's loop that follows the feed. Thousands of passes must leave nothing on that
+// signal — no listener, and no AbortSignal.any() over it (on Node 20 each call leaves an entry on
+// the long-lived signal until it is collected: nodejs/node#55351) — and the per-event loop must do
+// what it is for: drain after the feed published, wait for the feed's backlog, retry a failure.
+
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runDrainLoop } from '../../src/bridge/drain-loop.js';
+import { createFeedFollower } from '../../src/bridge/feed-follower.js';
+import { createRecentEvents } from '../../src/bridge/recent-events.js';
+import type { RawEvent } from '../../src/db/event-log.js';
+import { delay, waitFor } from '../../src/lib/wait.js';
+import { createLogger } from '../../src/log.js';
+
+const log = createLogger('silent');
+const raw = (position: number): RawEvent => ({
+  position,
+  op: 'update',
+  status: 'shipped',
+  publishedAt: 0,
+  occurredAt: 0,
+  json: `{"position":${position}}`,
+});
+
+/** Counts AbortSignal.any() calls that are given `signal`. */
+function spyOnAny(signal: AbortSignal): () => number {
+  let calls = 0;
+  const original = AbortSignal.any.bind(AbortSignal);
+  vi.spyOn(AbortSignal, 'any').mockImplementation((signals: AbortSignal[]) => {
+    if (signals.includes(signal)) calls++;
+    return original(signals);
+  });
+  return () => calls;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('delay', () => {
+  it('leaves no listener on any of its signals, whether the time ran out or one aborted', async () => {
+    const long = new AbortController();
+    const other = new AbortController();
+    await delay(1, [long.signal, other.signal]);
+    const pending = delay(60_000, [long.signal, other.signal]);
+    other.abort();
+    await pending;
+    expect(getEventListeners(long.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('the per-event relay following the feed (feed-follower.ts)', () => {
+  it('drains once per batch of kicks, over thousands of passes, leaving nothing on the signal', async () => {
+    const leadership = new AbortController();
+    const anyCalls = spyOnAny(leadership.signal);
+    let drains = 0;
+    let listenersSeen = 0;
+    const follower = createFeedFollower({
+      relay: {
+        async drain(_db, signal, beforeStep) {
+          drains++;
+          await beforeStep?.();
+          listenersSeen = Math.max(listenersSeen, getEventListeners(signal, 'abort').length);
+          return { published: 1, behind: 0 };
+        },
+        forget: () => undefined,
+      },
+      db: { query: async () => ({ rows: [] }) } as never,
+      publisher: { open: async () => undefined, reopen: async () => undefined },
+      recent: createRecentEvents(100),
+      pollIntervalMs: 60_000,
+      drainEveryMs: 0,
+      log,
+    });
+    follower.drained(false);
+    const running = follower.run(leadership.signal);
+    for (let p = 1; p <= 3_000; p++) {
+      follower.published([raw(p)]);
+      await delay(0);
+    }
+    await waitFor(() => drains >= 1_000, { what: 'a thousand drains' });
+    leadership.abort();
+    await running;
+    expect(anyCalls()).toBe(0);
+    // While it ran, at most the waits of one pass were listening; once stopped, none.
+    expect(listenersSeen).toBeLessThanOrEqual(2);
+    expect(getEventListeners(leadership.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('lets the feed go first while it has a backlog, and goes on when it clears', async () => {
+    const leadership = new AbortController();
+    const steps: number[] = [];
+    const follower = createFeedFollower({
+      relay: {
+        async drain(_db, _signal, beforeStep) {
+          await beforeStep?.();
+          steps.push(performance.now());
+          return { published: 1, behind: 0 };
+        },
+        forget: () => undefined,
+      },
+      db: { query: async () => ({ rows: [] }) } as never,
+      publisher: { open: async () => undefined, reopen: async () => undefined },
+      recent: createRecentEvents(100),
+      pollIntervalMs: 60_000,
+      log,
+    });
+    follower.drained(true);
+    const running = follower.run(leadership.signal);
+    follower.published([raw(1)]);
+    await delay(50);
+    expect(steps).toHaveLength(0); // held back behind the feed's backlog
+    const clearedAt = performance.now();
+    follower.drained(false);
+    await waitFor(() => steps.length >= 1, { what: 'the step once the backlog cleared' });
+    // At once, not after EVENTS_DEFER_MAX_MS.
+    expect(steps[0]! - clearedAt).toBeLessThan(1_000);
+    leadership.abort();
+    await running;
+  });
+
+  it('after a failure reopens the publisher before draining again', async () => {
+    const leadership = new AbortController();
+    const calls: string[] = [];
+    let fail = true;
+    const follower = createFeedFollower({
+      relay: {
+        async drain() {
+          calls.push('drain');
+          if (fail) {
+            fail = false;
+            throw new Error('confirm lost');
+          }
+          return { published: 0, behind: 0 };
+        },
+        forget: () => undefined,
+      },
+      db: { query: async () => ({ rows: [] }) } as never,
+      publisher: {
+        open: async () => void calls.push('open'),
+        reopen: async () => void calls.push('reopen'),
+      },
+      recent: createRecentEvents(100),
+      pollIntervalMs: 60_000,
+      log,
+    });
+    follower.drained(false);
+    const running = follower.run(leadership.signal);
+    await waitFor(() => calls.length >= 4, { what: 'a retry after the failure' });
+    leadership.abort();
+    await running;
+    expect(calls.slice(0, 4)).toEqual(['open', 'drain', 'reopen', 'drain']);
+  });
+});
+
+describe('the drain loop (drain-loop.ts)', () => {
+  it('runs thousands of drains, leased and ringing, leaving nothing on the signal', async () => {
+    const leadership = new AbortController();
+    const anyCalls = spyOnAny(leadership.signal);
+    let drains = 0;
+    let listenersSeen = 0;
+    const loop = runDrainLoop({
+      client: { query: async () => ({ rows: [] }) } as never,
+      signal: leadership.signal,
+      // Bursts of work (leased, polling) and quiet spells (ringing, woken by the bell below).
+      async drain() {
+        drains++;
+        listenersSeen = Math.max(listenersSeen, getEventListeners(leadership.signal, 'abort').length);
+        return { handed: drains % 400 < 200 ? 5 : 0, more: false };
+      },
+      leaseAbovePerSecond: 1_000,
+      log,
+      onFailure: () => undefined,
+    });
+    while (drains < 3_000) {
+      loop.ring('notification');
+      await delay(0);
+    }
+    leadership.abort();
+    await loop.done;
+    expect(anyCalls()).toBe(0);
+    expect(listenersSeen).toBeLessThanOrEqual(3);
+  });
+});
