@@ -1,12 +1,11 @@
 // The dashboard's per-frame bookkeeping of the live set's events and changes
-// (web/src/pending-changes.ts), what the table shows (visible-orders.ts), the latency percentiles
-// (latency-meter.ts), and the contract values the page imports.
+// (web/src/pending-changes.ts), what the table shows (visible-orders.ts), and the contract values
+// the page imports. The latency readouts' numbers: web-latency-stages.test.ts.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Order, OrderChange, OrderEvent } from '../../src/client/index.js';
 import { projectPath } from '../../src/paths.js';
-import { createLatencyMeter } from '../../web/src/latency-meter.js';
 import { createPendingChanges } from '../../web/src/pending-changes.js';
 import { type TableView, visibleOrders } from '../../web/src/visible-orders.js';
 
@@ -43,7 +42,7 @@ describe('pending changes', () => {
   it('folds a frame of updates of one row into one change, first old value to last new one', () => {
     const pending = createPendingChanges(200, 1_000);
     const updated = (event: OrderEvent, live: boolean) => {
-      pending.event(event, live);
+      pending.event(event, live, event.position * 10);
       pending.change({ kind: 'updated', event, previous: order(1) }, order(1));
     };
     updated(update(1, 1, { status: ['pending', 'processing'] }), true);
@@ -54,7 +53,11 @@ describe('pending changes', () => {
       kind: 'update',
       changes: { status: ['pending', 'shipped'], customer_name: ['A', 'B'] },
     });
-    expect(frame.occurred).toHaveLength(2); // only live events count for latency
+    // Only live events count for latency, each with when it was captured and received.
+    expect(frame.live).toEqual([
+      { occurredAt: '2026-11-24T10:00:00.000Z', receivedAt: 10 },
+      { occurredAt: '2026-11-24T10:00:00.000Z', receivedAt: 20 },
+    ]);
     expect(pending.empty).toBe(true);
   });
 
@@ -79,7 +82,7 @@ describe('pending changes', () => {
   it('keeps only the newest events for the feed, and a truncate drops the rows before it', () => {
     const pending = createPendingChanges(3, 1_000);
     const received = (event: OrderEvent, change: OrderChange, now: Order | undefined) => {
-      pending.event(event, true);
+      pending.event(event, true, 0);
       pending.change(change, now);
     };
     for (let p = 1; p <= 10; p++) {
@@ -99,17 +102,17 @@ describe('pending changes', () => {
   it('drops the row changes on reset (a snapshot replaced the view) but keeps the feed and latency', () => {
     const pending = createPendingChanges(200, 1_000);
     const truncate = { ...update(1, 0, {}), op: 'truncate' as const, order: null, order_id: null };
-    pending.event(truncate, true);
+    pending.event(truncate, true, 0);
     pending.change({ kind: 'cleared', event: truncate, previous: undefined }, undefined);
     const event = update(2, 2, {});
-    pending.event(event, true);
+    pending.event(event, true, 0);
     pending.change({ kind: 'added', event, previous: undefined }, order(2));
     pending.reset();
     const frame = pending.take();
     expect(frame.rows.size).toBe(0);
     expect(frame.truncate).toBeNull();
     expect(frame.feed.map((e) => e.position)).toEqual([1, 2]);
-    expect(frame.occurred).toHaveLength(2);
+    expect(frame.live).toHaveLength(2);
   });
 });
 
@@ -141,18 +144,6 @@ describe('visible orders', () => {
 
   it('draws at most `limit` rows and says how many match', () => {
     expect(visibleOrders(orders, view({}), 2)).toEqual({ ids: [1, 2], matching: 3 });
-  });
-});
-
-describe('latency meter', () => {
-  it('answers nearest-rank p50 and p99 over the kept samples', () => {
-    const meter = createLatencyMeter(100);
-    expect(meter.summary()).toBeNull();
-    const occurred = Date.parse('2026-11-24T10:00:00.000Z');
-    for (let ms = 1; ms <= 100; ms++) meter.record('2026-11-24T10:00:00.000000Z', occurred + ms);
-    expect(meter.summary()).toEqual({ p50: 50, p99: 99, count: 100 });
-    meter.record('2026-11-24T10:00:00.000Z', occurred + 5_000); // replaces the oldest sample
-    expect(meter.summary()?.p99).toBe(100);
   });
 });
 

@@ -1,9 +1,12 @@
 // The always-visible connection line: the live set's status (announced to screen readers when it
-// changes, never for every event), the last position, and the commit → screen latency percentiles.
+// changes, never for every event), the last position, and the latency percentiles: commit →
+// screen, and of it the page's own stage, socket → screen (latency-meter.ts). The numbers are
+// plain text, read when asked for, never announced.
 
 import type { LiveStatus } from '../../src/client/index.js';
 import { byTestId, setText } from './dom.js';
 import { formatMs } from './format.js';
+import type { LatencySummary } from './latency-meter.js';
 
 /**
  * What the line shows for each status of the live set (src/client): `state` is the box's
@@ -24,16 +27,20 @@ const SHOWN: Record<LiveStatus, { state: string; label: string }> = {
 export interface ConnectionStatus {
   setStatus(status: LiveStatus, detail?: string): void;
   setPosition(position: number): void;
-  setLatency(summary: { p50: number; p99: number; count: number } | null): void;
+  setLatency(summary: LatencySummary | null): void;
 }
 
 export function createConnectionStatus(root: HTMLElement): ConnectionStatus {
   const box = byTestId(root, 'connection');
   const label = byTestId(root, 'connection-state');
   const position = byTestId(root, 'position');
-  const p50 = byTestId(root, 'latency-p50');
-  const p99 = byTestId(root, 'latency-p99');
   const latency = byTestId(root, 'latency');
+  const figures = {
+    commitP50: byTestId(root, 'latency-p50'),
+    commitP99: byTestId(root, 'latency-p99'),
+    socketP50: byTestId(root, 'socket-p50'),
+    socketP99: byTestId(root, 'socket-p99'),
+  };
   return {
     setStatus(status, detail) {
       const { state, label: text } = SHOWN[status];
@@ -47,9 +54,11 @@ export function createConnectionStatus(root: HTMLElement): ConnectionStatus {
     },
     setLatency(summary) {
       if (!summary) return;
-      setText(p50, formatMs(summary.p50));
-      setText(p99, formatMs(summary.p99));
-      latency.title = `over the last ${summary.count.toLocaleString()} live events`;
+      setText(figures.commitP50, formatMs(summary.commit.p50));
+      setText(figures.commitP99, formatMs(summary.commit.p99));
+      setText(figures.socketP50, formatMs(summary.socket.p50));
+      setText(figures.socketP99, formatMs(summary.socket.p99));
+      latency.title = `over the last ${summary.commit.count.toLocaleString()} live events`;
     },
   };
 }

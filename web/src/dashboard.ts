@@ -18,12 +18,12 @@ import { createEditOrderDialog, type EditOrderDialog } from './edit-order-dialog
 import { createEventFeed, FEED_LIMIT } from './event-feed.js';
 import { formatTime } from './format.js';
 import { createFrameScheduler, type FrameScheduler } from './frame-scheduler.js';
-import { createLatencyMeter, LATENCY_SAMPLES } from './latency-meter.js';
+import { createLatencyMeter, type FrameDoneAt, LATENCY_SAMPLES } from './latency-meter.js';
 import { createLiveChart } from './live-chart.js';
 import { createMessages, type Messages, wireDismiss } from './messages.js';
 import { createOrderHistoryPanel } from './order-history-panel.js';
 import { createOrdersTable, type OrdersTable } from './orders-table.js';
-import { createPendingChanges, type PendingChanges } from './pending-changes.js';
+import { createPendingChanges, type FrameChanges, type PendingChanges } from './pending-changes.js';
 import { createStatusCounters } from './status-counters.js';
 import { createStatusCounts, type StatusCounts } from './status-counts.js';
 import { wireTableFilter } from './table-filter.js';
@@ -63,13 +63,19 @@ export function startDashboard(root: HTMLElement): void {
 
   const pending = createPendingChanges(FEED_LIMIT, LATENCY_SAMPLES);
   const counts = createStatusCounts();
-  const draw = createFrameDrawing(root, { status, table, pending, counts }, (id, opener) =>
-    history.open(id, opener),
+  const drawing = createFrameDrawing(
+    root,
+    { status, table, pending, counts },
+    (id, opener) => history.open(id, opener),
+    () => scheduler.schedule(),
   );
-  const scheduler = createFrameScheduler((now) => {
-    draw(live, now);
-    dialog.refresh();
-  });
+  const scheduler = createFrameScheduler(
+    () => {
+      drawing.draw(live);
+      dialog.refresh();
+    },
+    (at) => drawing.done(at),
+  );
   const page: PageParts = { status, messages, token, access, table, dialog, pending, counts, scheduler };
   const live = followOrders(page);
   const history = createOrderHistoryPanel(root, {
@@ -110,7 +116,8 @@ function followOrders(page: PageParts): LiveOrders {
   let loadFailed = false;
 
   orders.on('event', (event, live) => {
-    page.pending.event(event, live);
+    // Called from the socket's message handler: this is when the page received the event.
+    page.pending.event(event, live, performance.now());
     page.scheduler.schedule();
   });
   orders.on('change', (change, order) => {
@@ -146,35 +153,65 @@ function followOrders(page: PageParts): LiveOrders {
   return orders;
 }
 
-/** One frame: what changed since the last one, into the table, feed, counters and readouts. */
+/**
+ * One frame: what changed since the last one, into the table, feed, counters and readouts; and,
+ * once that frame is done, its live events' latencies into the meter and the live chart.
+ */
 function createFrameDrawing(
   root: HTMLElement,
   { status, table, pending, counts }: Pick<PageParts, 'status' | 'table' | 'pending' | 'counts'>,
   onHistory: (id: number, opener: HTMLElement) => void,
+  requestFrame: () => void,
 ) {
   const counters = createStatusCounters(byTestId(root, 'counters'));
   const feed = createEventFeed(byTestId(root, 'feed'), onHistory);
   const notice = byTestId(root, 'notice');
   const latency = createLatencyMeter();
   const chart = createLiveChart(byTestId(root, 'chart'));
-  let latencyShownAt = 0;
+  /** What the last render drew, until its frame is done. */
+  let drawn: Pick<FrameChanges, 'live' | 'events'> = NOTHING_DRAWN;
+  /** The meter has samples the readout does not show yet. */
+  let latencyStale = false;
+  /** performance.now() when the readout was last written. */
+  let latencyShownAt = Number.NEGATIVE_INFINITY;
+  let latencyRefresh: ReturnType<typeof setTimeout> | undefined;
 
-  return (live: LiveOrders, now: number): void => {
-    const frame = pending.take();
-    if (frame.truncate) showTruncate(notice, frame.truncate);
-    table.render(live, frame.rows, frame.truncate !== null);
-    feed.add(frame.feed);
-    const latencies = frame.occurred.map((occurredAt) => latency.record(occurredAt, now));
-    chart.record(now, frame.events, latencies);
-    counters.update(counts.current, live.size);
-    const position = live.position;
-    if (position !== undefined) status.setPosition(position);
-    if (frame.occurred.length > 0 && now - latencyShownAt >= LATENCY_REFRESH_MS) {
-      latencyShownAt = now;
-      status.setLatency(latency.summary());
-    }
+  return {
+    draw(live: LiveOrders): void {
+      const frame = pending.take();
+      if (frame.truncate) showTruncate(notice, frame.truncate);
+      table.render(live, frame.rows, frame.truncate !== null);
+      feed.add(frame.feed);
+      counters.update(counts.current, live.size);
+      const position = live.position;
+      if (position !== undefined) status.setPosition(position);
+      if (latencyStale && performance.now() - latencyShownAt >= LATENCY_REFRESH_MS) {
+        latencyShownAt = performance.now();
+        latencyStale = false;
+        status.setLatency(latency.summary());
+      }
+      drawn = frame;
+    },
+    done(at: FrameDoneAt): void {
+      const { live, events } = drawn;
+      drawn = NOTHING_DRAWN;
+      chart.record(at.wallMs, events, latency.record(live, at));
+      if (live.length > 0) latencyStale = true;
+      if (!latencyStale || latencyRefresh !== undefined) return;
+      // The samples are known only now, after their frame: a later one shows them, at most
+      // every LATENCY_REFRESH_MS, even when no other event comes to ask for a frame.
+      latencyRefresh = setTimeout(
+        () => {
+          latencyRefresh = undefined;
+          requestFrame();
+        },
+        Math.max(0, latencyShownAt + LATENCY_REFRESH_MS - at.monoMs),
+      );
+    },
   };
 }
+
+const NOTHING_DRAWN: Pick<FrameChanges, 'live' | 'events'> = { live: [], events: 0 };
 
 function showTruncate(notice: HTMLElement, event: OrderEvent): void {
   notice.hidden = false;

@@ -6,6 +6,10 @@
 // followed by at least C ms without one. On a fast machine C is a few ms and nothing changes; on
 // a slow or busy one the page keeps half its time for receiving events instead of re-laying out
 // the table after every message, and catches up with a burst in fewer, larger frames.
+//
+// The end of each rendered frame is also what the latency readouts call "screen": `done` is told.
+
+import type { FrameDoneAt } from './latency-meter.js';
 
 export interface FrameScheduler {
   /** Asks for a render in the next frame; calls before it comes are folded into it. */
@@ -16,7 +20,8 @@ export interface FrameScheduler {
 /** Never wait longer than this between renders, however slow the last one was. */
 const MAX_PAUSE_MS = 1_000;
 
-export function createFrameScheduler(render: (now: number) => void): FrameScheduler {
+/** `render` draws a frame; `done` hears when its style, layout and paint were over, before the next one. */
+export function createFrameScheduler(render: () => void, done?: (at: FrameDoneAt) => void): FrameScheduler {
   let frame: number | undefined;
   let pause: ReturnType<typeof setTimeout> | undefined;
   let wanted = false;
@@ -33,6 +38,7 @@ export function createFrameScheduler(render: (now: number) => void): FrameSchedu
     measuring = false;
     const finished = performance.now();
     notBefore = finished + Math.min(MAX_PAUSE_MS, finished - renderStarted);
+    if (!stopped) done?.({ wallMs: Date.now(), monoMs: finished });
     if (wanted) request();
   };
 
@@ -42,7 +48,7 @@ export function createFrameScheduler(render: (now: number) => void): FrameSchedu
     wanted = false;
     measuring = true;
     renderStarted = performance.now();
-    render(Date.now());
+    render();
     frameDone.port2.postMessage(null);
   }
 

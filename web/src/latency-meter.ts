@@ -1,47 +1,66 @@
-// Commit → screen latency: how long after PostgreSQL captured a change it was drawn on this page.
-// Keeps the last samples in a ring and answers rolling percentiles; pure, no DOM.
+// Commit → screen latency and its last stage, socket → screen: how long after PostgreSQL captured
+// a change, and after this page received it from its socket, the frame that drew it was done.
+// Keeps both for the same events, each in a ring of the last samples (sample-window.ts), and
+// answers rolling percentiles; pure, no DOM.
 //
-// The server's clock (occurred_at) and the browser's are compared, so on another machine the
-// figure includes their skew; on one machine (or NTP-synced ones) it is the real delay.
+// A frame is done when its style, layout and paint have been handed to the compositor
+// (frame-scheduler.ts); the display follows within a frame. Commit → screen compares the server's
+// clock (occurred_at) with the browser's, so on another machine it includes their skew (and may
+// then read less than its own stage); socket → screen is read on the page's monotonic clock alone.
+
+import { createSampleWindow, type WindowSummary } from './sample-window.js';
 
 /** Samples kept: at 1,000 events/s that is the last second; at low rates, the last hour's. */
 export const LATENCY_SAMPLES = 1_000;
 
+/** One live event of a frame: when PostgreSQL captured it, and when the page received it. */
+export interface LiveSample {
+  /** The event's occurred_at (ISO). */
+  occurredAt: string;
+  /** performance.now() when the live set (src/client) handed it to the page. */
+  receivedAt: number;
+}
+
+/** When a frame was done, on each clock: Date.now() and performance.now(). */
+export interface FrameDoneAt {
+  wallMs: number;
+  monoMs: number;
+}
+
+export interface LatencySummary {
+  commit: WindowSummary;
+  socket: WindowSummary;
+}
+
 export interface LatencyMeter {
   /**
-   * Records one event drawn at `renderedAtMs` (epoch ms) that was captured at `occurredAt` (ISO);
-   * returns its latency in ms (NaN, and nothing recorded, when `occurredAt` is not a date), which
-   * the live chart takes too instead of parsing the date again.
+   * Records the live events drawn by a frame done at `done`; returns each one's commit → screen
+   * latency in ms (NaN, and nothing recorded, when occurred_at is not a date), which the live
+   * chart takes too instead of parsing the date again.
    */
-  record(occurredAt: string, renderedAtMs: number): number;
-  /** Percentiles over the kept samples, in ms; null before the first sample. */
-  summary(): { p50: number; p99: number; count: number } | null;
+  record(samples: readonly LiveSample[], done: FrameDoneAt): number[];
+  /** Percentiles of both measures over the same kept events, in ms; null before the first. */
+  summary(): LatencySummary | null;
 }
 
 export function createLatencyMeter(capacity = LATENCY_SAMPLES): LatencyMeter {
-  const samples = new Float64Array(capacity);
-  let next = 0;
-  let filled = 0;
+  const commit = createSampleWindow(capacity);
+  const socket = createSampleWindow(capacity);
   return {
-    record(occurredAt, renderedAtMs) {
-      const occurred = Date.parse(occurredAt);
-      if (Number.isNaN(occurred)) return Number.NaN;
-      const latency = Math.max(0, renderedAtMs - occurred);
-      samples[next] = latency;
-      next = (next + 1) % capacity;
-      filled = Math.min(filled + 1, capacity);
-      return latency;
+    record(samples, done) {
+      return samples.map(({ occurredAt, receivedAt }) => {
+        const occurred = Date.parse(occurredAt);
+        if (Number.isNaN(occurred)) return Number.NaN;
+        const latency = Math.max(0, done.wallMs - occurred);
+        commit.add(latency);
+        socket.add(done.monoMs - receivedAt);
+        return latency;
+      });
     },
     summary() {
-      if (filled === 0) return null;
-      const sorted = samples.slice(0, filled).sort();
-      return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), count: filled };
+      const commitSummary = commit.summary();
+      const socketSummary = socket.summary();
+      return commitSummary && socketSummary ? { commit: commitSummary, socket: socketSummary } : null;
     },
   };
-}
-
-/** Nearest-rank percentile of ascending `sorted`. */
-export function percentile(sorted: Float64Array, p: number): number {
-  const rank = Math.max(1, Math.ceil(p * sorted.length));
-  return sorted[rank - 1] ?? 0;
 }

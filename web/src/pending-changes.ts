@@ -4,6 +4,7 @@
 // DOM update, showing the first old value → the last new one). Pure, no DOM.
 
 import type { Order, OrderChange, OrderEvent } from '../../src/client/index.js';
+import type { LiveSample } from './latency-meter.js';
 
 /** How a row is drawn: an added order appears as new, a removed one fades out. */
 export type RowChangeKind = 'insert' | 'update' | 'delete';
@@ -20,15 +21,18 @@ export interface FrameChanges {
   rows: Map<number, RowChange>;
   /** The newest events received (applied or not), at most the feed's length, oldest first. */
   feed: OrderEvent[];
-  /** occurred_at of the live events of this frame, for the latency meter. */
-  occurred: string[];
+  /** The live events of this frame, captured and received when, for the latency meter. */
+  live: LiveSample[];
   /** Every event received since the last frame, for the live chart (the lists above are capped). */
   events: number;
 }
 
 export interface PendingChanges {
-  /** Records one received event; `live` (not replayed) ones count for the latency meter. */
-  event(event: OrderEvent, live: boolean): void;
+  /**
+   * Records one event received at `receivedAt` (performance.now()); `live` (not replayed) ones
+   * count for the latency meter.
+   */
+  event(event: OrderEvent, live: boolean, receivedAt: number): void;
   /** Records one change of a row; `order` is the order now, undefined when it left the view. */
   change(change: OrderChange, order: Order | undefined): void;
   /**
@@ -56,15 +60,15 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
   }
 
   return {
-    event(event, live) {
+    event(event, live, receivedAt) {
       empty = false;
       frame.events += 1;
       frame.feed.push(event);
       // Keeping twice the limit and trimming in one go costs less than a shift() per event.
       if (frame.feed.length > 2 * feedLimit) frame.feed = frame.feed.slice(-feedLimit);
       if (live) {
-        frame.occurred.push(event.occurred_at);
-        if (frame.occurred.length > 2 * latencyLimit) frame.occurred = frame.occurred.slice(-latencyLimit);
+        frame.live.push({ occurredAt: event.occurred_at, receivedAt });
+        if (frame.live.length > 2 * latencyLimit) frame.live = frame.live.slice(-latencyLimit);
       }
     },
     change(change, order) {
@@ -89,7 +93,7 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
     take() {
       const taken = frame;
       taken.feed = taken.feed.slice(-feedLimit);
-      taken.occurred = taken.occurred.slice(-latencyLimit);
+      taken.live = taken.live.slice(-latencyLimit);
       frame = fresh();
       empty = true;
       return taken;
@@ -98,5 +102,5 @@ export function createPendingChanges(feedLimit: number, latencyLimit: number): P
 }
 
 function fresh(): FrameChanges {
-  return { truncate: null, rows: new Map(), feed: [], occurred: [], events: 0 };
+  return { truncate: null, rows: new Map(), feed: [], live: [], events: 0 };
 }

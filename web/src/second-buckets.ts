@@ -6,7 +6,7 @@
 // p99: a burst of 5,000 events a second costs one sort of at most 5,000 numbers a second.
 // pending-changes.ts passes at most 1,000 latencies a frame, so a second holds at most 60,000.
 
-import { percentile } from './latency-meter.js';
+import { percentile } from './sample-window.js';
 
 export interface SecondStats {
   /** Epoch second (ms / 1000, floored). */
