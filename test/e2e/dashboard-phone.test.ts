@@ -2,20 +2,23 @@
 // of a column head lies inside its cell (the "Order" head cut it off), every label stays on the
 // line of its control (the Status label wrapped away from its select), nothing scrolls sideways,
 // the edit dialog holds a refused field's message under it and a stale edit's question with
-// both answers, and an order's history panel fits the screen's width. Screenshots of each state
-// go to test-output/e2e/phone-*.png.
+// both answers, an order's history panel fits the screen's width, and the header's latency
+// readout breaks between its two stages, never inside a figure. Screenshots of each state go to
+// test-output/e2e/phone-*.png.
 
 import { mkdirSync } from 'node:fs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 import type { DashboardBrowser } from './browser.js';
 import {
   boxOf,
   isWithin,
   type PageGlobals,
   rowSelector,
+  text,
   verticalCenter,
   waitForState,
 } from './dashboard-page.js';
@@ -210,6 +213,44 @@ describe('the dashboard on a phone', () => {
     await page.screenshot({ path: `${SCREENSHOTS}/phone-history.png` });
     await page.keyboard.press('Escape');
     await page.waitForSelector(panel, { state: 'hidden' });
+  });
+
+  it('shows both latency stages in the header, each figure whole on one line', async () => {
+    const { page } = browser;
+    await psql.query("UPDATE orders SET status = 'delivered' WHERE id = 7");
+    await page.waitForSelector(rowSelector(7, { status: 'delivered' }), { timeout: 5_000 });
+    await waitFor(async () => /\d/.test(await text(page, 'socket-p50')), {
+      timeoutMs: 5_000,
+      what: 'the socket → screen figure',
+    });
+    const header = await boxOf(page, 'header.top');
+    const stages = page.locator('[data-testid="latency"] .latency-stage');
+    expect(await stages.count()).toBe(2);
+    for (let i = 0; i < 2; i++) {
+      const stage = await stages.nth(i).boundingBox();
+      expect(stage && isWithin(stage, header), `stage ${i}`).toBe(true);
+    }
+    // The second stage starts a line of its own rather than leaving its name at a line's end.
+    const [first, second] = [await stages.nth(0).boundingBox(), await stages.nth(1).boundingBox()];
+    expect(second!.y).toBeGreaterThanOrEqual(first!.y + first!.height - SAME_LINE_PX);
+    const figures = page.locator('[data-testid="latency"] .figure');
+    expect(await figures.count()).toBe(4);
+    for (let i = 0; i < 4; i++) {
+      // An inline box's client rects are its pieces (abbr, space, value): all on one line.
+      const tops = await figures.nth(i).evaluate((figure) => {
+        const rects = (
+          figure as unknown as { getClientRects(): ArrayLike<{ top: number }> }
+        ).getClientRects();
+        return [...new Set(Array.from(rects, (rect) => Math.round(rect.top)))];
+      });
+      expect(tops, `figure ${i}: ${await figures.nth(i).textContent()}`).toHaveLength(1);
+    }
+    const overflow = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      return g.document.documentElement.scrollWidth - g.innerWidth;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/phone-header.png`, clip: header });
   });
 
   it('loaded nothing from outside and raised no page error', () => {
