@@ -198,15 +198,13 @@ function createFrameDrawing(
       chart.record(at.wallMs, events, latency.record(live, at));
       if (live.length > 0) latencyStale = true;
       if (!latencyStale || latencyRefresh !== undefined) return;
-      // The samples are known only now, after their frame: a later one shows them, at most
-      // every LATENCY_REFRESH_MS, even when no other event comes to ask for a frame.
-      latencyRefresh = setTimeout(
-        () => {
-          latencyRefresh = undefined;
-          requestFrame();
-        },
-        Math.max(0, latencyShownAt + LATENCY_REFRESH_MS - at.monoMs),
-      );
+      // The samples are known only now, after their frame. The frames of the next events show
+      // them; when none came, this one does, a refresh later: never a frame of its own right
+      // behind the one it measured, competing with the next event's.
+      latencyRefresh = setTimeout(() => {
+        latencyRefresh = undefined;
+        if (latencyStale) requestFrame();
+      }, LATENCY_REFRESH_MS);
     },
   };
 }
