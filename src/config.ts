@@ -80,6 +80,11 @@ export interface BridgeConfig {
    * polls); below, writers ring and wake it at once. 0: hold it whenever there is work.
    */
   readonly leaseAbovePerSecond: number;
+  /**
+   * Events a second the per-event exchange takes while the gateways' feed publishes; it catches up
+   * at full speed once the feed is idle. 0: no limit.
+   */
+  readonly eventsRateWhileBusy: number;
   /** How often a standby tries to take the leader lock. */
   readonly leaderRetryMs: number;
   /** Published events older than this are deleted by the leader. */
@@ -120,6 +125,9 @@ export const DEFAULTS = {
   BRIDGE_LINGER_MS: '0',
   BRIDGE_POLL_MS: '1000',
   BRIDGE_LEASE_ABOVE: '1000',
+  // 2,000 a second keeps integrations in step under a moderate load; above it they catch up once
+  // the feed is idle (unbounded, a sustained 10,000/s left the dashboards seconds behind).
+  BRIDGE_EVENTS_RATE: '2000',
   LEADER_RETRY_MS: '1000',
   EVENT_RETENTION: '7d',
   // Batches from the feed, each up to BRIDGE_BATCH_SIZE events: 50 lets 25,000 events wait
@@ -182,6 +190,7 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
       lingerMs: integer('BRIDGE_LINGER_MS', read('BRIDGE_LINGER_MS'), 0, 1_000, problems),
       pollIntervalMs: integer('BRIDGE_POLL_MS', read('BRIDGE_POLL_MS'), 10, 60_000, problems),
       leaseAbovePerSecond: integer('BRIDGE_LEASE_ABOVE', read('BRIDGE_LEASE_ABOVE'), 0, 1_000_000, problems),
+      eventsRateWhileBusy: integer('BRIDGE_EVENTS_RATE', read('BRIDGE_EVENTS_RATE'), 0, 1_000_000, problems),
       leaderRetryMs: integer('LEADER_RETRY_MS', read('LEADER_RETRY_MS'), 50, 60_000, problems),
       retentionMs: duration('EVENT_RETENTION', read('EVENT_RETENTION'), problems),
     },

@@ -88,6 +88,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     publisher: eventPublisher,
     recent: createRecentEvents(RECENT_EVENTS_KEPT),
     pollIntervalMs: config.pollIntervalMs,
+    ratePerSecondWhileBusy: config.eventsRateWhileBusy,
     log,
     onBehind: (n) => metrics.eventsBehind.set(n),
     onFailure: () => metrics.failures.inc({ stage: 'events' }),
@@ -117,6 +118,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     feedThrough: () => relay.confirmedThrough,
     watermark: watermarks.of('events_confirmed_through'),
     onPublished: (n) => metrics.eventsPublished.inc(n),
+    onStep: (n) => follower.stepped(n),
   });
 
   async function lead({ client, signal }: Leadership): Promise<void> {

@@ -52,6 +52,7 @@ export function createEventRelay({
   feedThrough,
   watermark,
   onPublished,
+  onStep,
 }: {
   publisher: Publisher;
   step?: number;
@@ -70,6 +71,8 @@ export function createEventRelay({
   /** Writes this relay's watermark off its path; absent, each step's raise is awaited. */
   watermark?: WatermarkRaiser;
   onPublished?(events: number): void;
+  /** A step of this many events was handed to the publisher. */
+  onStep?(events: number): void;
 }): EventRelay {
   /** This relay's cursor as it knows it, kept across drains; null: read it from the database. */
   let known: number | null = null;
@@ -126,6 +129,7 @@ export function createEventRelay({
           // Positions missing from the log (a reset log) have nothing to publish and are passed.
           const events = kept ?? (await readRawRange(db, cursor + 1, to));
           const confirmed = events.length > 0 ? publisher.publish(events) : Promise.resolve();
+          onStep?.(events.length);
           // Awaited in order by settleOldest; a rejection seen first elsewhere is not unhandled.
           confirmed.catch(() => undefined);
           inFlight.push({ to, events: events.length, confirmed });

@@ -26,11 +26,15 @@ export const EVENTS_DRAIN_EVERY_MS = 10;
  */
 export const EVENTS_DEFER_MAX_MS = 5_000;
 /**
- * The feed is idle once it has published nothing for this long; only then do the per-event
- * relay's steps overlap. Overlapping them always doubled the dashboards' lag under a sustained
- * load (bench throughput at 15,000/s: lag p99 642–742 ms against 262–461 ms).
+ * The feed is idle once it has published nothing for this long; only then does the per-event
+ * relay go at full speed, its steps overlapping. Overlapping them always doubled the dashboards'
+ * lag under a sustained load (bench throughput at 15,000/s: lag p99 642–742 ms against 262–461
+ * ms). Half a second: a sustained load has pauses of 100 ms (a full-speed burst of per-event
+ * messages in one of them left the feed 0.3–1 s behind, sustained-load runs at 10,000/s).
  */
-export const FEED_IDLE_MS = 100;
+export const FEED_IDLE_MS = 500;
+/** How often a throttled per-event relay looks again whether the feed went idle. */
+const BUSY_CHECK_MS = 50;
 
 export interface FeedFollowerOptions {
   /** The per-event relay (event-relay.ts) and the database it reads and writes through. */
@@ -45,6 +49,13 @@ export interface FeedFollowerOptions {
   log: Logger;
   /** @default EVENTS_DRAIN_EVERY_MS */
   drainEveryMs?: number;
+  /**
+   * Events a second the per-event relay takes while the feed publishes; once the feed is idle it
+   * catches up at full speed. 0: no limit. Each per-event message costs the broker and this process
+   * about what a whole feed batch does: unbounded, at a sustained 10,000 events/s it took the CPU
+   * the dashboards needed (capture → numbered 0.1–1.7 s at p50 against ~10 ms; BENCHMARKS.md).
+   */
+  ratePerSecondWhileBusy: number;
   onBehind?(positions: number): void;
   onFailure?(): void;
 }
@@ -54,6 +65,8 @@ export interface FeedFollower {
   published(events: readonly RawEvent[]): void;
   /** The feed's last drain left a backlog, or did not. */
   drained(backlogged: boolean): void;
+  /** The per-event relay handed a step of this many events to its publisher. */
+  stepped(events: number): void;
   /** Whether the feed has published nothing for FEED_IDLE_MS. */
   readonly feedIdle: boolean;
   /** Whether the feed's last drain left a backlog. */
@@ -72,6 +85,8 @@ export function createFeedFollower(options: FeedFollowerOptions): FeedFollower {
   /** Ends the loop's current wait (a kick while it sleeps, the feed clearing its backlog). */
   let wake: (() => void) | undefined;
   let cleared: (() => void) | undefined;
+  /** performance.now() until which the steps taken while the feed was busy are paid for. */
+  let paidUntil = 0;
 
   /**
    * Resolves after `ms`, on `stop`'s abort, or when `hook` is called. Not an AbortController per
@@ -91,8 +106,15 @@ export function createFeedFollower(options: FeedFollowerOptions): FeedFollower {
     });
   }
 
-  /** Resolves once the feed has no backlog, after EVENTS_DEFER_MAX_MS at most, or on abort. */
+  /**
+   * Before each step: once the feed has no backlog (EVENTS_DEFER_MAX_MS at most), and, while it
+   * publishes, once the steps taken meanwhile are paid for at the rate allowed while it is busy.
+   */
   async function feedFirst(signal: AbortSignal): Promise<void> {
+    // In short waits: the feed may go idle meanwhile, and then the relay goes at full speed.
+    while (!idle() && paidUntil > performance.now() && !signal.aborted) {
+      await delay(Math.min(BUSY_CHECK_MS, paidUntil - performance.now()), signal);
+    }
     if (!backlogged) return;
     try {
       await sleep(EVENTS_DEFER_MAX_MS, signal, (end) => {
@@ -109,7 +131,15 @@ export function createFeedFollower(options: FeedFollowerOptions): FeedFollower {
     options.onBehind?.(behind);
   }
 
+  const idle = () => performance.now() - publishedAt >= FEED_IDLE_MS;
+
   return {
+    stepped(events) {
+      // Only steps taken while the feed is busy are owed for: no debt carries into a busy spell.
+      const now = performance.now();
+      const rate = options.ratePerSecondWhileBusy;
+      paidUntil = rate > 0 && !idle() ? Math.max(paidUntil, now) + (events * 1000) / rate : now;
+    },
     published(events) {
       publishedAt = performance.now();
       recent.add(events);
@@ -121,7 +151,7 @@ export function createFeedFollower(options: FeedFollowerOptions): FeedFollower {
       if (!isBacklogged) cleared?.();
     },
     get feedIdle() {
-      return performance.now() - publishedAt >= FEED_IDLE_MS;
+      return idle();
     },
     get feedBacklogged() {
       return backlogged;

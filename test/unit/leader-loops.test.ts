@@ -7,7 +7,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runDrainLoop } from '../../src/bridge/drain-loop.js';
-import { createFeedFollower } from '../../src/bridge/feed-follower.js';
+import { createFeedFollower, FEED_IDLE_MS } from '../../src/bridge/feed-follower.js';
 import { createRecentEvents } from '../../src/bridge/recent-events.js';
 import type { RawEvent } from '../../src/db/event-log.js';
 import { delay, waitFor } from '../../src/lib/wait.js';
@@ -71,6 +71,7 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
       recent: createRecentEvents(100),
       pollIntervalMs: 60_000,
       drainEveryMs: 0,
+      ratePerSecondWhileBusy: 0,
       log,
     });
     follower.drained(false);
@@ -104,6 +105,7 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
       publisher: { open: async () => undefined, reopen: async () => undefined },
       recent: createRecentEvents(100),
       pollIntervalMs: 60_000,
+      ratePerSecondWhileBusy: 0,
       log,
     });
     follower.drained(true);
@@ -118,6 +120,49 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
     expect(steps[0]! - clearedAt).toBeLessThan(1_000);
     leadership.abort();
     await running;
+  });
+
+  it('takes steps at the busy rate while the feed publishes, and at full speed once it is idle', async () => {
+    const leadership = new AbortController();
+    const steps: number[] = [];
+    let follower: ReturnType<typeof createFeedFollower>;
+    follower = createFeedFollower({
+      relay: {
+        // Each drain is one step of 100 events, held back by beforeStep like the real relay's.
+        async drain(_db, _signal, beforeStep) {
+          await beforeStep?.();
+          steps.push(performance.now());
+          follower.stepped(100);
+          return { published: 100, behind: 0 };
+        },
+        forget: () => undefined,
+      },
+      db: { query: async () => ({ rows: [] }) } as never,
+      publisher: { open: async () => undefined, reopen: async () => undefined },
+      recent: createRecentEvents(100),
+      pollIntervalMs: 5,
+      drainEveryMs: 0,
+      ratePerSecondWhileBusy: 1_000,
+      log,
+    });
+    follower.drained(false);
+    const running = follower.run(leadership.signal);
+    // The feed publishes every 10 ms for 600 ms: 100 events per step at 1,000/s is a step per 100 ms.
+    const busyUntil = performance.now() + 600;
+    for (let p = 1; performance.now() < busyUntil; p++) {
+      follower.published([raw(p)]);
+      await delay(10);
+    }
+    const busySteps = steps.length;
+    expect(busySteps).toBeGreaterThanOrEqual(3);
+    expect(busySteps).toBeLessThanOrEqual(9);
+    // Idle (nothing published for FEED_IDLE_MS): the slow poll's drains each take a step at once.
+    await delay(FEED_IDLE_MS + 50);
+    const idleFrom = steps.length;
+    await delay(100);
+    leadership.abort();
+    await running;
+    expect(steps.length - idleFrom).toBeGreaterThanOrEqual(5);
   });
 
   it('after a failure reopens the publisher before draining again', async () => {
@@ -143,6 +188,7 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
       },
       recent: createRecentEvents(100),
       pollIntervalMs: 60_000,
+      ratePerSecondWhileBusy: 0,
       log,
     });
     follower.drained(false);
