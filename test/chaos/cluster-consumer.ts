@@ -42,7 +42,12 @@ export async function createClusterConsumer(
           return;
         }
         const event = JSON.parse(msg.content.toString()) as OrderEvent;
-        messages.push({ event, routingKey: msg.fields.routingKey, properties: msg.properties });
+        messages.push({
+          event,
+          routingKey: msg.fields.routingKey,
+          properties: msg.properties,
+          receivedAt: performance.now(),
+        });
         channel.ack(msg);
       });
       return model;

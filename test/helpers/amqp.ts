@@ -12,6 +12,8 @@ import { RABBITMQ_URL, randomSuffix } from './names.js';
 export interface ReceivedMessage {
   event: OrderEvent;
   routingKey: string;
+  /** performance.now() when it arrived. */
+  receivedAt: number;
   properties: {
     messageId?: string;
     type?: string;
@@ -81,8 +83,9 @@ async function collect(
     queue,
     (msg) => {
       if (!msg) return;
+      const receivedAt = performance.now();
       for (const event of parse(msg.content.toString(), msg.properties))
-        messages.push({ event, routingKey: msg.fields.routingKey, properties: msg.properties });
+        messages.push({ event, routingKey: msg.fields.routingKey, properties: msg.properties, receivedAt });
     },
     { noAck: true },
   );

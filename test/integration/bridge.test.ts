@@ -151,6 +151,37 @@ describe('relay', () => {
   });
 });
 
+describe('integrations', () => {
+  it("brings an integration's message within 100 ms of the feed's on a quiet system, without the slow poll", async () => {
+    // A slow poll of a minute: only the feed's kick can bring the per-event messages in time.
+    const bridge = inProcessBridge({ pollIntervalMs: 60_000 });
+    const integration = await createTestConsumer(exchange);
+    const feed = await createFeedConsumer(exchange);
+    try {
+      await bridge.start();
+      await waitFor(() => bridge.state === 'leader', { what: 'leadership' });
+      const gaps: number[] = [];
+      for (let i = 1; i <= 5; i++) {
+        await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('Quiet', 'One')");
+        await waitFor(() => integration.distinct().length === i && feed.distinct().length === i, {
+          timeoutMs: 5_000,
+          what: `position ${i} on the feed and on the exchange`,
+        });
+        const onFeed = feed.messages.find((m) => m.event.position === i)!.receivedAt;
+        const onExchange = integration.messages.find((m) => m.event.position === i)!.receivedAt;
+        gaps.push(onExchange - onFeed);
+        // Quiet in between: the feed goes idle, as it does between an application's writes.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      expect(Math.max(...gaps)).toBeLessThan(100);
+    } finally {
+      await bridge.stop();
+      await integration.close();
+      await feed.close();
+    }
+  });
+});
+
 describe('faults', () => {
   it('loses nothing when the bridge is killed with SIGKILL mid-stream and restarted', async () => {
     const consumer = await createTestConsumer(exchange);
