@@ -35,6 +35,8 @@ export interface FeedReceipt {
   /** The bridge's FEED_HANDED_AT_HEADER, when the message has one. */
   handedAt: number | undefined;
   receivedAt: number;
+  /** The message's size. */
+  bytes: number;
 }
 
 export interface Consumer extends Service {
@@ -85,7 +87,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }
     const handedAt = msg.properties.headers?.[FEED_HANDED_AT_HEADER];
     if (events.length > 0)
-      options.onEvents(events, { handedAt: typeof handedAt === 'number' ? handedAt : undefined, receivedAt });
+      options.onEvents(events, {
+        handedAt: typeof handedAt === 'number' ? handedAt : undefined,
+        receivedAt,
+        bytes: msg.content.length,
+      });
     unacked = { channel, msg };
     if (!ackScheduled) setImmediate(ackReceived);
     ackScheduled = true;

@@ -12,6 +12,7 @@ import type { Service } from '../lib/service.js';
 import type { Logger } from '../log.js';
 import { createConsumer } from './consumer.js';
 import { createFanout, type Fanout } from './fanout.js';
+import { createHeadWatch, type HeadWatch } from './head-watch.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createOrderedStream, type OrderedStream } from './ordered-stream.js';
 import { createReceiptTimes } from './receipt-times.js';
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   recentEvents?: number;
   /** How often the head is compared with the log's. @default CATCH_UP_INTERVAL_MS */
   catchUpIntervalMs?: number;
+  /** Bytes of events held above a gap, at most. @default MAX_HELD_BYTES (sequencer.ts) */
+  maxHeldBytes?: number;
   registry: Registry;
   log: Logger;
 }
@@ -55,12 +58,13 @@ export interface Gateway extends Service {
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { pool, log, config } = options;
-  const metrics = createGatewayMetrics(options.registry);
+  const metrics = createGatewayMetrics(options.registry, () => stream?.heldBytes ?? 0);
   const io = createSocketServer(options.httpServer, log, options.admit);
   let started = false;
   let fanout: Fanout | undefined;
   let stream: OrderedStream | undefined;
   let detach: (() => void) | undefined;
+  let headWatch: HeadWatch | undefined;
   const receipts = createReceiptTimes();
 
   // Until start() has read where the stream stands, a connection could not be served.
@@ -71,11 +75,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     exchange: options.exchange,
     prefetch: config.prefetch,
     log: log.child({ part: 'consumer' }),
-    onEvents: (events, { handedAt, receivedAt }) => {
+    onEvents: (events, { handedAt, receivedAt, bytes }) => {
       if (handedAt !== undefined) metrics.feedDelay.observe(Math.max(0, receivedAt - handedAt) / 1000);
       const through = events.at(-1)!.position;
       if (stream && through > stream.head) receipts.received(through, performance.now());
-      for (const event of events) stream?.offer(event);
+      const each = bytes / events.length;
+      for (const event of events) stream?.offer(event, each);
     },
     onDeadLetter: () => metrics.deadLettered.inc(),
     onReconnect: () => metrics.reconnects.inc(),
@@ -108,6 +113,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         metrics,
         recentEvents: options.recentEvents,
         onBroadcast: (through) => {
+          headWatch?.advanced();
           for (const ms of receipts.broadcast(through, performance.now()))
             metrics.receiveToEmit.observe(ms / 1000);
         },
@@ -121,12 +127,26 @@ export function createGateway(options: GatewayOptions): Gateway {
         skip: (range) => out.skip(range),
         onDuplicates: (n) => metrics.duplicates.inc(n),
         onGapFilled: (n) => metrics.gapFilled.inc(n),
+        maxHeldBytes: options.maxHeldBytes,
+        onShed: (n) => metrics.shed.inc(n),
       });
+      const watch = createHeadWatch({
+        head: () => out.head,
+        lastPosition: () => lastPosition(pool),
+        onError: (e) => log.warn({ err: toError(e) }, 'cannot read the log head for clients ahead'),
+      });
+      headWatch = watch;
       detach = attachHandlers(
         io,
         out,
-        { range: (from, to) => readRange(pool, from, to), lastPosition: () => lastPosition(pool) },
-        { verifyToken: options.verifyToken, maxBufferedBytes: config.maxBufferedBytes, log, metrics },
+        { range: (from, to) => readRange(pool, from, to) },
+        {
+          verifyToken: options.verifyToken,
+          maxBufferedBytes: config.maxBufferedBytes,
+          headWatch: watch,
+          log,
+          metrics,
+        },
       );
       started = true;
       await consumer.start();
@@ -145,6 +165,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearInterval(catchUpTimer);
       await consumer.stop();
       detach?.();
+      headWatch?.stop();
       stream?.stop();
       fanout?.stop();
       // Not io.close(): it would also close the HTTP server this role shares, before the HTTP

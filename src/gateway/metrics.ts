@@ -18,10 +18,19 @@ export interface GatewayMetrics {
   /** Per feed message: received here → its last event broadcast to the live rooms. */
   receiveToEmit: Histogram;
   reconnects: Counter;
+  shed: Counter;
 }
 
-export function createGatewayMetrics(registry: Registry): GatewayMetrics {
+export function createGatewayMetrics(registry: Registry, heldBytes: () => number = () => 0): GatewayMetrics {
   const registers = [registry];
+  new Gauge({
+    name: 'orders_live_gateway_held_bytes',
+    help: 'Bytes of events held above a gap while it is filled from the log (capped)',
+    registers,
+    collect() {
+      this.set(heldBytes());
+    },
+  });
   return {
     clients: new Gauge({
       name: 'orders_live_gateway_clients',
@@ -81,6 +90,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'orders_live_gateway_receive_to_emit_seconds',
       help: 'Per feed message: from this gateway receiving it to its last event broadcast to the live rooms',
       buckets: STAGE_BUCKETS_S,
+      registers,
+    }),
+    shed: new Counter({
+      name: 'orders_live_gateway_held_shed_total',
+      help: 'Events held above a gap let go over the byte cap (read from the log later)',
       registers,
     }),
     reconnects: new Counter({

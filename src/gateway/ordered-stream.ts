@@ -28,13 +28,19 @@ export interface OrderedStreamOptions {
   onGapFilled?(count: number): void;
   /** The wait before retrying a failed read. @default backoffDelayMs (lib/backoff.ts) */
   retryDelayMs?(attempt: number): number;
+  /** @default MAX_HELD_BYTES (sequencer.ts) */
+  maxHeldBytes?: number;
+  /** Held events let go over the byte cap; reads bring them back from the log. */
+  onShed?(count: number): void;
 }
 
 export interface OrderedStream {
   /** The last position emitted. */
   readonly head: number;
-  /** One event from the broker (any order, repeats allowed). */
-  offer(event: OrderEvent): void;
+  /** One event from the broker (any order, repeats allowed), of about `bytes` bytes. */
+  offer(event: OrderEvent, bytes?: number): void;
+  /** Bytes of the events held above a gap (sequencer.ts caps them). */
+  readonly heldBytes: number;
   /** Positions up to `upTo` exist; read them from the log unless the broker brings them. */
   catchUp(upTo: number): void;
   stop(): void;
@@ -42,7 +48,7 @@ export interface OrderedStream {
 
 export function createOrderedStream(options: OrderedStreamOptions): OrderedStream {
   const { source, log, retryDelayMs = backoffDelayMs } = options;
-  const sequencer = createSequencer(options.start);
+  const sequencer = createSequencer(options.start, { maxHeldBytes: options.maxHeldBytes });
   const stopped = new AbortController();
   let failures = 0;
 
@@ -50,6 +56,7 @@ export function createOrderedStream(options: OrderedStreamOptions): OrderedStrea
     if (stopped.signal.aborted) return;
     if (step.duplicates > 0) options.onDuplicates?.(step.duplicates);
     if (step.filled > 0) options.onGapFilled?.(step.filled);
+    if (step.shed > 0) options.onShed?.(step.shed);
     if (step.skipped) {
       const { from, to } = step.skipped;
       log.error({ from, to }, 'positions missing from the change log; clients are told to resync');
@@ -84,8 +91,11 @@ export function createOrderedStream(options: OrderedStreamOptions): OrderedStrea
     get head() {
       return sequencer.head;
     },
-    offer(event) {
-      apply(sequencer.offer(event));
+    offer(event, bytes) {
+      apply(sequencer.offer(event, bytes));
+    },
+    get heldBytes() {
+      return sequencer.heldBytes;
     },
     catchUp(upTo) {
       apply(sequencer.catchUp(upTo));

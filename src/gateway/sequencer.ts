@@ -16,6 +16,14 @@ import type { OrderEvent } from '../contract/events.js';
 
 /** Most positions read from the log in one step; bigger gaps take several reads. */
 export const FILL_PAGE = 1_000;
+/**
+ * Bytes of events held above a gap, at most: while gap-fill reads fail and back off (10 s at most
+ * between tries) the broker goes on delivering. Past it the highest positions are let go; they are
+ * in the log, and reads bring them when the head gets there. 32 MiB: ~30 s at 1,000 events/s.
+ */
+export const MAX_HELD_BYTES = 32 * 1024 * 1024;
+/** The size counted for an event whose size is not known (one read from the log). */
+export const EVENT_BYTES_ESTIMATE = 1_024;
 
 /** Positions `from` through `to`, inclusive. */
 export interface PositionRange {
@@ -34,6 +42,8 @@ export interface SequencerStep {
   duplicates: number;
   /** Events a read supplied that the broker had not. */
   filled: number;
+  /** Held events let go over the byte cap (the log has them; reads bring them later). */
+  shed: number;
 }
 
 export interface Sequencer {
@@ -45,8 +55,10 @@ export interface Sequencer {
   readonly reading: PositionRange | null;
   /** Whether reads are held back after a failure until `retry()`. */
   readonly backingOff: boolean;
-  /** One event from the broker (any order, repeats allowed). */
-  offer(event: OrderEvent): SequencerStep;
+  /** Bytes of the events held above a gap. */
+  readonly heldBytes: number;
+  /** One event from the broker (any order, repeats allowed), of about `bytes` bytes. */
+  offer(event: OrderEvent, bytes?: number): SequencerStep;
   /** Positions up to `upTo` exist (e.g. the log's confirmed head after a broker reconnect). */
   catchUp(upTo: number): SequencerStep;
   /** The read in flight returned these events (any order, any subset of its range). */
@@ -57,12 +69,16 @@ export interface Sequencer {
   retry(): SequencerStep;
 }
 
-export function createSequencer(start: number): Sequencer {
+export function createSequencer(
+  start: number,
+  { maxHeldBytes = MAX_HELD_BYTES }: { maxHeldBytes?: number } = {},
+): Sequencer {
   let head = start;
   let target = start;
   let reading: PositionRange | null = null;
   let backingOff = false;
-  const held = new Map<number, OrderEvent>();
+  const held = new Map<number, { event: OrderEvent; bytes: number }>();
+  let heldBytes = 0;
 
   function step(partial: Partial<SequencerStep> = {}): SequencerStep {
     const emit = partial.emit ?? [];
@@ -73,15 +89,37 @@ export function createSequencer(start: number): Sequencer {
       skipped: partial.skipped ?? null,
       duplicates: partial.duplicates ?? 0,
       filled: partial.filled ?? 0,
+      shed: shed(),
     };
   }
 
   function release(out: OrderEvent[]): void {
     for (let next = held.get(head + 1); next; next = held.get(head + 1)) {
-      held.delete(next.position);
-      out.push(next);
-      head = next.position;
+      forget(next.event.position);
+      out.push(next.event);
+      head = next.event.position;
     }
+  }
+
+  function forget(position: number): void {
+    heldBytes -= held.get(position)?.bytes ?? 0;
+    held.delete(position);
+  }
+
+  /**
+   * Over the cap, lets the highest held positions go down to 90 % of it (so the sort that finds
+   * them runs once per tenth of the cap, not once per event); returns how many.
+   */
+  function shed(): number {
+    if (heldBytes <= maxHeldBytes) return 0;
+    const highest = [...held.keys()].sort((a, b) => b - a);
+    let count = 0;
+    for (const position of highest) {
+      if (heldBytes <= maxHeldBytes * 0.9) break;
+      forget(position);
+      count++;
+    }
+    return count;
   }
 
   function nextRead(): PositionRange | null {
@@ -98,9 +136,10 @@ export function createSequencer(start: number): Sequencer {
     return min;
   }
 
-  function hold(event: OrderEvent): boolean {
+  function hold(event: OrderEvent, bytes: number): boolean {
     if (event.position <= head || held.has(event.position)) return false;
-    held.set(event.position, event);
+    held.set(event.position, { event, bytes });
+    heldBytes += bytes;
     if (event.position > target) target = event.position;
     return true;
   }
@@ -118,8 +157,11 @@ export function createSequencer(start: number): Sequencer {
     get backingOff() {
       return backingOff;
     },
-    offer(event) {
-      return hold(event) ? step() : step({ duplicates: 1 });
+    get heldBytes() {
+      return heldBytes;
+    },
+    offer(event, bytes = EVENT_BYTES_ESTIMATE) {
+      return hold(event, bytes) ? step() : step({ duplicates: 1 });
     },
     catchUp(upTo) {
       if (upTo > target) target = upTo;
@@ -133,7 +175,7 @@ export function createSequencer(start: number): Sequencer {
       let duplicates = 0;
       for (const event of events) {
         if (event.position < range.from || event.position > range.to) continue;
-        if (hold(event)) filled++;
+        if (hold(event, EVENT_BYTES_ESTIMATE)) filled++;
         else duplicates++;
       }
       const emit: OrderEvent[] = [];

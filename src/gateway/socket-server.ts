@@ -19,10 +19,10 @@ import {
   SOCKET_PATH,
 } from '../contract/socket.js';
 import { toError } from '../lib/errors.js';
-import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 import { bufferedBytes, type Drain, whenDrained } from './client-buffer.js';
 import { type Fanout, type LiveRooms, MAX_BATCH } from './fanout.js';
+import type { HeadWatch } from './head-watch.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createResume } from './resume.js';
 
@@ -44,8 +44,6 @@ export type OrdersServer = Server<
 export interface LogReader {
   /** Positioned events in [from, to], ascending. */
   range(from: number, to: number): Promise<OrderEvent[]>;
-  /** The last position the bridge handed out. */
-  lastPosition(): Promise<number>;
 }
 
 export interface SocketServerOptions {
@@ -53,6 +51,8 @@ export interface SocketServerOptions {
   verifyToken?: (token: string | undefined) => { name: string } | null;
   /** A client whose unsent bytes pass this is disconnected (it can resume). */
   maxBufferedBytes: number;
+  /** Where a client ahead of this gateway waits for it (one watch for all of them). */
+  headWatch: HeadWatch;
   log: Logger;
   metrics: GatewayMetrics;
 }
@@ -64,8 +64,6 @@ export interface SocketServerOptions {
 const REPLAY_LOW_WATER_BYTES = 64 * 1024;
 /** A replaying client that takes nothing for this long is disconnected (it can resume). */
 const REPLAY_STALL_MS = 60_000;
-/** How long a client that is ahead of this gateway waits for it before being told to resync. */
-const AHEAD_WAIT_MS = 5_000;
 /** How often unsent buffers are checked. */
 const SLOW_CHECK_MS = 250;
 
@@ -162,8 +160,9 @@ export function attachHandlers(
     while (socket.connected) {
       switch (action.type) {
         case 'ahead': {
-          const reason = await waitUntilReached(action.since, socket);
-          if (reason) return resync(socket, reason);
+          const outcome = await options.headWatch.wait(action.since, () => !socket.connected);
+          if (outcome === 'gone') return;
+          if (outcome !== 'reached') return resync(socket, outcome);
           break;
         }
         case 'send':
@@ -184,17 +183,6 @@ export function attachHandlers(
       }
       action = replay.next(fanout);
     }
-  }
-
-  /** Waits for this gateway to reach `since`; returns a resync reason when it does not. */
-  async function waitUntilReached(since: number, socket: ClientSocket): Promise<string | null> {
-    const deadline = Date.now() + AHEAD_WAIT_MS;
-    while (fanout.head < since && socket.connected) {
-      if (since > (await reader.lastPosition())) return 'position unknown';
-      if (Date.now() > deadline) return 'position ahead of this server';
-      await delay(10);
-    }
-    return null;
   }
 
   /**

@@ -57,6 +57,8 @@ async function startGateway(
     recentEvents?: number;
     catchUpIntervalMs?: number;
     tokens?: Record<string, string>;
+    /** The gateway's pool: the test's, or one that watches or fails its queries. */
+    pool?: pg.Pool;
   } = {},
 ): Promise<TestGateway> {
   const http = createHttpServer(
@@ -70,7 +72,7 @@ async function startGateway(
   const tokens = options.tokens;
   const gateway = createGateway({
     httpServer: http.server,
-    pool,
+    pool: options.pool ?? pool,
     rabbitmqUrls: [RABBITMQ_URL],
     exchange,
     config: { prefetch: 500, maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024 },
@@ -324,6 +326,39 @@ describe('resume', () => {
       expect(replays.values.find((v) => v.labels.source === mode)?.value).toBe(1);
     });
   }
+
+  it('keeps 100 clients ahead of a gateway that cannot fill its gap waiting on one query per interval, then brings them live', async () => {
+    // Positions numbered, never published: this gateway must fill them from the log, and its
+    // reads fail for a while, so its head stays behind the clients'.
+    const { rows } = await pool.query('SELECT confirmed_through::int AS c FROM bridge_state');
+    for (let i = 0; i < 3; i++) await numberedButNotPublished();
+    const end = await lastPosition();
+    let failing = true;
+    let headReads = 0;
+    const watched = {
+      query(...args: unknown[]) {
+        const config = args[0] as { name?: string } | string;
+        const text = typeof config === 'string' ? config : '';
+        if (text.includes('SELECT last_position FROM bridge_state')) headReads++;
+        if (failing && typeof config === 'object' && config?.name === 'orders-live-read-range')
+          return Promise.reject(new Error('the log cannot be read now'));
+        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
+      },
+      on: () => undefined,
+    } as unknown as pg.Pool;
+    const gw = await startGateway({ pool: watched, catchUpIntervalMs: 3_600_000 });
+    const clients = Array.from({ length: 100 }, () => client(gw.url, { since: end }));
+    await waitFor(() => clients.every((c) => c.socket.connected), { what: '100 clients connected' });
+    headReads = 0;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // One read per 100 ms for all of them (a few more for the catch-up), not one per client per 10 ms.
+    expect(headReads).toBeLessThanOrEqual(15);
+    expect(clients.every((c) => c.events.length === 0)).toBe(true);
+    failing = false;
+    await Promise.all(clients.map((c) => c.waitReady()));
+    expect(rows[0].c).toBeLessThan(end);
+    expect(clients.every((c) => c.resyncs.length === 0)).toBe(true);
+  });
 
   it('sends resync when since is older than the retained log', async () => {
     await startBridge();
