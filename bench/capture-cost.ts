@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { BenchContext, Benchmark, BenchOutput } from './lib/benchmark.js';
 import { deleteExchange } from './lib/broker.js';
 import { CAPTURE_VARIANTS, type CaptureVariant } from './lib/capture-variants.js';
-import { type BenchDatabase, createBenchDatabase, SEED_ROWS } from './lib/database.js';
+import { type BenchDatabase, createBenchDatabase, SEED_ROWS, waitForPipelineIdle } from './lib/database.js';
 import { type OrdersLiveProcess, startOrdersLive } from './lib/orders-live.js';
 import { runPgbench } from './lib/pgbench.js';
 import { sampleProc } from './lib/proc-stats.js';
@@ -50,6 +50,8 @@ interface Run {
   /** (e) only: events the bridge confirmed during and after the run, and how long it took to drain. */
   published?: number;
   drainMs?: number;
+  /** The same, until the per-event exchange had caught up too. */
+  eventsDrainMs?: number;
   /** (e) only: CPU of the bridge process and of its PostgreSQL backends during pgbench, in cores. */
   bridgeCpuCores?: number;
   bridgeBackendsCpuCores?: number;
@@ -139,6 +141,9 @@ async function measure(setup: Setup, writers: number, seconds: number, repetitio
       what: 'the bridge to drain',
     });
     run.drainMs = performance.now() - stopped;
+    // The per-event exchange catches up once the feed is idle: not during the next run.
+    await waitForPipelineIdle(setup.db);
+    run.eventsDrainMs = performance.now() - stopped;
     run.published = (await published(setup.bridge)) - before;
   }
   return run;
@@ -215,7 +220,7 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
       `pgbench -n -M prepared -T ${seconds} -c 1|8 -j min(c,2), custom script: UPDATE orders SET status = <flipped> WHERE id = random(1, ${SEED_ROWS}); every statement really changes its row.`,
       'Each variant in its own database (created, migrated with src/db/migrate.ts, seeded, then altered). The BEFORE UPDATE versioning trigger stays in all variants, so ratios isolate capture.',
       `${REPETITIONS} repetitions; in each, every writer count and every variant in turn (side by side); ratios are per repetition, shown as median (min–max). Before every run: TRUNCATE order_events, VACUUM (ANALYZE) orders, CHECKPOINT.`,
-      '(e) runs with `start --role bridge --port 0` on its database, publishing to a random exchange (no queue bound); after each run the bench waits until the bridge has published everything.',
+      '(e) runs with `start --role bridge --port 0` on its database, publishing to a random exchange (no queue bound); after each run the bench waits until the bridge has published everything, on the feed and on the per-event exchange.',
       "(f) is (e)'s triggers with the doorbell lease held for good and no bridge: what the shipped capture costs the writers themselves, apart from the relay's share of the same 2 cores.",
       `Bulk: one autocommit UPDATE of all ${SEED_ROWS} rows, timed in Node around the query (includes COMMIT), ${REPETITIONS} repetitions per variant, interleaved; only (a) and (d): for one statement (b) sends 100k payloads, (c) and (e) capture like (d).`,
     ],
@@ -267,7 +272,7 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
     ],
     notes: [
       `(e)'s bridge confirmed ${eRuns.reduce((n, r) => n + (r.published ?? 0), 0)} events over its runs; ` +
-        `after pgbench stopped it needed ${fmtSpread(spread(eRuns.map((r) => r.drainMs ?? Number.NaN)), 0)} ms to finish.`,
+        `after pgbench stopped it needed ${fmtSpread(spread(eRuns.map((r) => r.drainMs ?? Number.NaN)), 0)} ms to finish the feed, and ${fmtSpread(spread(eRuns.map((r) => r.eventsDrainMs ?? Number.NaN)), 0)} ms until the per-event exchange had caught up (it takes at most BRIDGE_EVENTS_RATE events/s while the feed publishes); the next run starts after both.`,
       ...WRITERS.map((w) => {
         const these = eRuns.filter((r) => r.writers === w);
         return (

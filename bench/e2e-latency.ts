@@ -49,7 +49,7 @@ export function latencyMethod(seconds: number, result: InterleavedLatency): stri
     .join(', ');
   return [
     `Writers: ${E2E_SHAPE.writers} connections per pipeline, paced by the clock (event i due at start + i/rate); each statement takes every due row (≤ ${E2E_SHAPE.maxRowsPerStatement}): one row per statement while the writers keep up, more when they fall behind (rows/stmt column). ${E2E_SHAPE.repetitions} repetitions of ${seconds} s per rate after a 1 s warm-up.`,
-    `Interleaved: for each rate and repetition every pipeline runs its window in turn, the order rotating (${result.order.map((o) => o.join(' ')).join('; ')}). Idle pipelines wait for their turn.`,
+    `Interleaved: for each rate and repetition every pipeline runs its window in turn, the order rotating (${result.order.map((o) => o.join(' ')).join('; ')}). Idle pipelines wait for their turn; after each of orders-live's windows the bench waits until its per-event exchange has caught up too (BRIDGE_EVENTS_RATE defers it while the feed publishes), so that work never runs in another pipeline's window.`,
     'Latency = client receipt − commit, per event and per client. The commit time is taken in the bench process when the autocommit UPDATE … RETURNING id, version returns; the clients (a child process per pipeline) key receipts by (order id, version).',
     `Both processes read performance.timeOrigin + performance.now(); each client process's offset was measured by IPC round trips (best of 30) and corrected for: ${clocks}.`,
     `${E2E_SHAPE.clients} socket.io-client clients (websocket transport) per pipeline, in a child process of their own.`,

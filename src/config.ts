@@ -124,7 +124,9 @@ export const DEFAULTS = {
   BRIDGE_BATCH_SIZE: '500',
   BRIDGE_LINGER_MS: '0',
   BRIDGE_POLL_MS: '1000',
-  BRIDGE_LEASE_ABOVE: '1000',
+  // At 1,000/s the lease cost no measurable latency (interleaved e2e-latency: p50 6.40 ms leased
+  // against 6.66 ringing) and spares the writers their NOTIFY; at 100/s ringing is ~1 ms faster.
+  BRIDGE_LEASE_ABOVE: '300',
   // 2,000 a second keeps integrations in step under a moderate load; above it they catch up once
   // the feed is idle (unbounded, a sustained 10,000/s left the dashboards seconds behind).
   BRIDGE_EVENTS_RATE: '2000',

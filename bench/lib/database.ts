@@ -91,3 +91,23 @@ export async function admin<T>(settings: BenchSettings, fn: (client: pg.Client) 
     await client.end();
   }
 }
+
+/**
+ * Waits until orders-live has published everything captured so far on both the gateways' feed and
+ * the per-event exchange (the latter catches up after a load, BRIDGE_EVENTS_RATE): what a run
+ * leaves to do must not run during the next measurement. The cursors are read from the database,
+ * where they lag the relays by one write (20 ms).
+ */
+export async function waitForPipelineIdle(db: BenchDatabase, timeoutMs = 120_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.pool.query<{ done: boolean }>(
+      `SELECT NOT EXISTS (SELECT 1 FROM order_events_unnumbered())
+         AND confirmed_through >= last_position AND events_confirmed_through >= last_position AS done
+       FROM bridge_state WHERE id = 1`,
+    );
+    if (rows[0]?.done) return;
+    if (performance.now() > deadline) throw new Error(`${db.name}: still publishing after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

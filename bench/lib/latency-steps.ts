@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { BenchContext } from './benchmark.js';
 import { type ClientFleet, startClientFleet } from './client-fleet.js';
-import { type BenchDatabase, SEED_ROWS } from './database.js';
+import { type BenchDatabase, SEED_ROWS, waitForPipelineIdle } from './database.js';
 import type { FleetMode, FleetStatus, FleetWindow } from './fleet-protocol.js';
 import { runPacedWrites, type WriteStats } from './paced-writer.js';
 import {
@@ -232,6 +232,8 @@ async function measureWindow(rig: Rig, shape: LatencyShape, rate: number): Promi
   const window = await rig.fleet.collect();
   window.status.pending = missing;
   const after = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
+  // What orders-live still owes the per-event exchange runs now, not in the next pipeline's turn.
+  if (metricsUrl) await waitForPipelineIdle(rig.pipeline.db);
   return { window, writes, before, after };
 }
 

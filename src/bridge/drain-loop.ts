@@ -119,7 +119,10 @@ export function runDrainLoop(options: DrainLoopOptions): DrainLoop {
       }
       if (more) continue;
       if (!leased) return; // writers ring: sleep until the bell
-      if (handed === 0) await delay(ACTIVE_POLL_MS, signal);
+      // Leased, a poll every ACTIVE_POLL_MS even after work: numbering again at once made a
+      // durable commit for every event or two, each one a WAL flush a writer then waited behind
+      // (one pgbench writer: 0.35× of its rate without capture, against 0.68× before).
+      await delay(ACTIVE_POLL_MS, signal);
     }
   }
 
