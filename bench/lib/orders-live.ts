@@ -16,6 +16,8 @@ export interface OrdersLiveOptions {
   waitReady?: boolean;
   /** Another checkout of orders-live to run instead of this one (BENCH_AGAINST). */
   root?: string;
+  /** Settings of this run over the defaults (the soak's retention, say). */
+  env?: Record<string, string>;
 }
 
 export interface OrdersLiveProcess extends ChildHandle {
@@ -41,6 +43,7 @@ export async function startOrdersLive(
       MIGRATE_ON_START: 'true',
       CREATE_DATABASE: 'false',
       ...tuningFromEnvironment(),
+      ...options.env,
     },
   });
   const started = await child.waitForLog((l) => l.msg === 'orders-live started', 'the "started" line');
