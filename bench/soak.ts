@@ -84,9 +84,12 @@ async function main(argv: string[]): Promise<number> {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => progress(`cleanup: ${String(e)}`));
     cleanups.length = 0;
   };
+  // Interrupted: the children die at once; the database and the broker's objects go within 15 s.
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.on(signal, () => {
+      progress(`${signal}: cleaning up`);
       group.killAllNow();
+      setTimeout(() => process.exit(130), 15_000).unref();
       void cleanUp().finally(() => process.exit(130));
     });
   process.on('exit', () => group.killAllNow());
@@ -390,8 +393,9 @@ function startClients(group: ReturnType<typeof createProcessGroup>) {
     call,
     status: () => call({ type: 'status' }) as Promise<SoakClientsStatus>,
     async close() {
-      if (child.running) await call({ type: 'close' }).catch(() => undefined);
-      await child.kill();
+      const asked = child.running ? call({ type: 'close' }).catch(() => undefined) : undefined;
+      await Promise.race([asked, sleep(2_000)]);
+      await child.kill('SIGKILL');
     },
   };
 }

@@ -13,6 +13,7 @@ import { NUMBER_SQL } from '../../src/bridge/relay.js';
 import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 import { readRange } from '../../src/db/event-log.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { MAX_HELD_BYTES } from '../../src/gateway/sequencer.js';
 import { createLogger } from '../../src/log.js';
 import { useExchange } from '../helpers/amqp.js';
 import { createTestBridge } from '../helpers/bridge.js';
@@ -359,6 +360,65 @@ describe('resume', () => {
     expect(rows[0].c).toBeLessThan(end);
     expect(clients.every((c) => c.resyncs.length === 0)).toBe(true);
   });
+
+  it('holds at most its byte cap above a gap while the log cannot be read for 30 s under 5,000 events/s, then sends every event once', async () => {
+    let failing = false;
+    const flaky = {
+      query(...args: unknown[]) {
+        const config = args[0] as { name?: string } | string;
+        if (failing && typeof config === 'object' && config?.name === 'orders-live-read-range')
+          return Promise.reject(new Error('the log cannot be read now'));
+        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
+      },
+      on: () => undefined,
+    } as unknown as pg.Pool;
+    const gw = await startGateway({ pool: flaky, recentEvents: 100 });
+    const c = client(gw.url);
+    const start = await c.waitReady();
+    failing = true;
+    // A position numbered and taken for confirmed, never published: only the log has it.
+    const gap = await numberedButNotPublished();
+    await pool.query(
+      'UPDATE bridge_state SET confirmed_through = last_position, events_confirmed_through = last_position',
+    );
+    await startBridge();
+    const held = gw.registry.getSingleMetric('orders_live_gateway_held_bytes')!;
+    let maxHeld = 0;
+    const sampler = setInterval(async () => {
+      maxHeld = Math.max(maxHeld, (await held.get()).values[0]?.value ?? 0);
+    }, 100);
+    try {
+      // 5,000 events a second for 30 s: 10 statements of 500 rows a second, on a clock.
+      const began = performance.now();
+      for (let i = 0; i < 300; i++) {
+        const due = began + i * 100;
+        if (performance.now() < due)
+          await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+        await insertOrders(500, 500);
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    const shed = (await gw.registry.getSingleMetric('orders_live_gateway_held_shed_total')!.get()).values[0]!;
+    expect(shed.value).toBeGreaterThan(0); // the cap was reached, not merely approached
+    expect(maxHeld).toBeLessThanOrEqual(MAX_HELD_BYTES);
+    expect(c.positions().every((p) => p < gap)).toBe(true); // nothing past the gap went out early
+    failing = false;
+    const end = await lastPosition();
+    // The client was live: it gets the events, or is told to resync, or — sent more at once than
+    // a live client may have unsent (GATEWAY_MAX_BUFFERED_BYTES) — cut off to resume; never a repeat.
+    await waitFor(() => c.resyncs.length > 0 || !c.socket.connected || c.positions().at(-1) === end, {
+      timeoutMs: 120_000,
+      what: `the client at ${end}, told to resync or cut off`,
+    });
+    const positions = c.positions();
+    if (c.resyncs.length === 0) expect(positions).toEqual(span(start + 1, start + positions.length));
+    // Whatever happened to it, the gateway has every event: a client resuming from the start gets each once.
+    const again = client(gw.url, { since: start });
+    await again.waitPosition(end, 60_000);
+    expectExactly(again, start + 1, end);
+    expect(again.resyncs).toEqual([]);
+  }, 180_000);
 
   it('sends resync when since is older than the retained log', async () => {
     await startBridge();
