@@ -84,7 +84,7 @@ export function rateLimiter({ limit, windowMs }: RateLimit): RequestHandler {
         ),
       );
     },
-    // Behind a proxy without TRUST_PROXY every client shares the proxy's address; the README says
+    // Behind a proxy without TRUST_PROXY every client shares the proxy's address; docs/operations.md says
     // so, and the library's console warning would bypass the structured log.
     validate: { xForwardedForHeader: false },
   });

@@ -21,7 +21,7 @@ Commands:
   doctor                                          check every link and say how to fix it
 
 Run "orders-live <command> --help" for a command's options.
-Configuration comes from the environment and .env (see README.md).`;
+Configuration comes from the environment and .env (see docs/operations.md).`;
 
 export const COMMAND_HELP: Record<string, string> = {
   start: `Usage: orders-live start [--role api,bridge,gateway] [--port N]

@@ -205,7 +205,7 @@ async function handshake(gw: TestGateway, auth: unknown): Promise<Outcome> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Oracles: the socket contract of README.md and contract/socket.ts, on what the server receives
+// Oracles: the socket contract of docs/operations.md and contract/socket.ts, on what the server receives
 
 function isValidFilter(filter: unknown): boolean {
   if (!isPlainObject(filter)) return false;

@@ -1,7 +1,7 @@
 // Arbitraries shared by the fuzz tests (fuzz-api, fuzz-socket): hostile text, random JSON values,
 // deep nesting, huge numbers, and the contract's rules as oracles. Pure; no I/O.
 //
-// The oracles restate README.md, not the code: a name is 1 to 200 characters (code points, as
+// The oracles restate docs/rest-api.md, not the code: a name is 1 to 200 characters (code points, as
 // PostgreSQL counts them), not blank, without NUL (PostgreSQL cannot store it) or unpaired
 // surrogates (not Unicode text); a status is one of the five.
 

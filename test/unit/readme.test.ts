@@ -1,4 +1,4 @@
-// The README's configuration table and command list stay true to the program.
+// The configuration table and command list (docs/operations.md) stay true to the program.
 
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
@@ -7,11 +7,12 @@ import { DEFAULTS } from '../../src/config.js';
 import { projectPath } from '../../src/paths.js';
 
 const readme = readFileSync(projectPath('README.md'), 'utf8');
+const operations = readFileSync(projectPath('docs/operations.md'), 'utf8');
 const section = (title: string) => {
-  const start = readme.indexOf(`\n## ${title}\n`);
-  expect(start, `README section "${title}"`).toBeGreaterThan(-1);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
+  const start = operations.indexOf(`\n## ${title}\n`);
+  expect(start, `docs/operations.md section "${title}"`).toBeGreaterThan(-1);
+  const end = operations.indexOf('\n## ', start + 1);
+  return operations.slice(start, end === -1 ? undefined : end);
 };
 
 it('documents every configuration variable in the Configuration table', () => {
@@ -36,6 +37,6 @@ it('documents every CLI command', () => {
 });
 
 it("runs the CLI through npm silently, so its output is the program's alone", () => {
-  const loud = readme.split('\n').filter((line) => /npm run cli\b/.test(line));
-  expect(loud, 'README lines with "npm run cli" (use "npm run -s cli")').toEqual([]);
+  const loud = `${readme}\n${operations}`.split('\n').filter((line) => /npm run cli\b/.test(line));
+  expect(loud, 'lines with "npm run cli" (use "npm run -s cli")').toEqual([]);
 });
