@@ -7,8 +7,63 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { RequestHandler, Response } from 'express';
-import type { Access, ApiToken, Config } from '../config.js';
+import type { Config } from '../config.js';
 import { ProblemError } from './problem.js';
+
+/** What a token may do: read (REST reads, GET /events, the socket, /metrics) or also write. */
+export type Access = 'read' | 'write';
+export const ACCESS_LEVELS: readonly Access[] = ['read', 'write'];
+
+/** A named bearer token of API_TOKENS; writes made with it are recorded as actor `api/<name>`. */
+export interface ApiToken {
+  readonly name: string;
+  /** The secret itself: compared, never logged nor echoed in a message. */
+  readonly token: string;
+  readonly access: Access;
+}
+
+/** 16 characters of a random token are ≥ 80 bits: hopeless to guess over HTTP. */
+export const MIN_TOKEN_LENGTH = 16;
+const TOKEN_NAME = /^[\w.-]{1,64}$/;
+
+/**
+ * API_TOKENS: "name:token,name2:token2:read". Problems name entries by position and name, never
+ * by token.
+ */
+export function parseApiTokens(value: string): { tokens: readonly ApiToken[]; problems: string[] } {
+  const tokens: ApiToken[] = [];
+  const problems: string[] = [];
+  if (value.trim() !== '')
+    value.split(',').forEach((entry, i) => {
+      const parsed = parseApiToken(entry.trim(), tokens);
+      if (typeof parsed === 'string') problems.push(`entry ${i + 1} ${parsed}`);
+      else tokens.push(Object.freeze(parsed));
+    });
+  return { tokens: Object.freeze(tokens), problems };
+}
+
+/** One "name:token" or "name:token:read|write" entry, or what is wrong with it. */
+function parseApiToken(entry: string, seen: readonly ApiToken[]): ApiToken | string {
+  const parts = entry.split(':').map((p) => p.trim());
+  if (parts.length < 2) return 'must be name:token or name:token:read (entries are separated by commas)';
+  const [name = '', token = '', access = 'write'] = parts;
+  if (!TOKEN_NAME.test(name)) return "needs a name of 1–64 letters, digits, '.', '_' or '-' before the ':'";
+  if (parts.length > 3 || !ACCESS_LEVELS.includes(access as Access)) {
+    return (
+      `("${name}") must end in :read or :write after the token, or nothing (read-write); ` +
+      "a token cannot contain ':'"
+    );
+  }
+  if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+    return (
+      `("${name}") needs a token of at least ${MIN_TOKEN_LENGTH} characters without spaces; ` +
+      `it has ${token.length} (generate one with: openssl rand -hex 24)`
+    );
+  }
+  if (seen.some((t) => t.name === name)) return `("${name}") repeats a name; names must be unique`;
+  if (seen.some((t) => t.token === token)) return `("${name}") reuses the token of another entry`;
+  return { name, token, access: access as Access };
+}
 
 /** Who presented a token, and what it allows. */
 export interface Caller {

@@ -3,6 +3,7 @@
 // no same-origin policy guards, or a request with CORS). Pure: the HTTP app and the socket
 // handshake ask it with the request's Host and Origin headers.
 
+import { isIP } from 'node:net';
 import type { Config } from '../config.js';
 import { isLoopback } from './auth.js';
 
@@ -76,6 +77,24 @@ export function handshakeProblem(
   headers: { host?: string; origin?: string },
 ): string | null {
   return policy.hostProblem(headers.host) ?? policy.originProblem(headers.origin, headers.host);
+}
+
+/** ALLOWED_HOSTS: a host name (example.com), a domain with its subdomains (.example.com), or an IP. */
+export function parseAllowedHost(raw: string): { value: string } | { problem: string } {
+  const host = raw.toLowerCase();
+  const name = /^\.?(?:[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?\.)*[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?$/;
+  if (name.test(host) || isIP(host) === 4 || isIP(host.replace(/^\[(.*)\]$/, '$1')) === 6)
+    return { value: host.replace(/^\[(.*)\]$/, '$1') };
+  return { problem: 'is not a host name (no scheme, port or path; a leading dot takes subdomains)' };
+}
+
+/** ALLOWED_ORIGINS: scheme://host[:port], nothing after it; kept as the browser sends it. */
+export function parseAllowedOrigin(raw: string): { value: string } | { problem: string } {
+  const url = parseOrigin(raw);
+  const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+  return bare
+    ? { value: url.origin }
+    : { problem: 'is not an origin such as https://dashboard.example.com or http://localhost:5173' };
 }
 
 /** The name of a Host header value (no port, lower case, IPv6 without brackets), or undefined. */
