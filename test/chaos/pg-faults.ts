@@ -1,0 +1,102 @@
+// Faults of PostgreSQL itself for the fault scenarios of postgres.chaos.ts, and what is checked
+// after them: the primary crashed while positions are numbered and not yet confirmed, how long
+// the system takes to bring live events again, and whether every position an observer (or the
+// integration queue) was delivered still names the same event in the log.
+
+import type pg from 'pg';
+import type { TestConsumer } from '../helpers/amqp.js';
+import { waitFor } from '../helpers/wait.js';
+import { fingerprint, type Observer } from './observer.js';
+import type { PgCluster } from './pg-cluster.js';
+
+/** Positions numbered and not yet confirmed in bridge_state, `first–last`, as a probe saw them. */
+const HELD_SQL = `SELECT confirmed_through + 1 || '–' || last_position AS held
+  FROM bridge_state WHERE id = 1 AND last_position > confirmed_through`;
+
+/**
+ * Waits until the log has positions numbered and not yet confirmed (a batch in flight, or its
+ * confirm not yet written), then crashes the primary (`stop -m immediate`). Returns what the
+ * probe saw, and when the crash command was given.
+ */
+export async function crashWhileNumbering(
+  cluster: PgCluster,
+  pool: pg.Pool,
+): Promise<{ held: string; crashedAt: number }> {
+  const held = await waitFor(async () => (await pool.query<{ held: string }>(HELD_SQL)).rows[0]?.held, {
+    timeoutMs: 10_000,
+    intervalMs: 5,
+    what: 'positions numbered and not yet confirmed',
+  });
+  const crashedAt = Date.now();
+  await cluster.crash();
+  return { held, crashedAt };
+}
+
+/**
+ * Milliseconds from `since` until every observer was delivered an event captured at or after it
+ * (the clock is the machine's, PostgreSQL's and this process's alike).
+ */
+export async function liveAgain(observers: readonly Observer[], since: number, timeoutMs = 30_000) {
+  await waitFor(() => observers.every((o) => o.stats.lastOccurredAt >= since), {
+    timeoutMs,
+    intervalMs: 10,
+    what: `every observer delivered an event captured after ${new Date(since).toISOString()}`,
+  });
+  return Date.now() - since;
+}
+
+/** Position → fingerprint (observer.ts) of every event the log holds. */
+const LOG_SQL = `SELECT position::int,
+    coalesce(order_id::text, 'null') || ':' || coalesce(version::text, 'null') || ':' || op
+    || '|' || txid
+    || '|' || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    || '|' || to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS fp
+  FROM order_event_log`;
+
+export interface PositionCheck {
+  /** Positions compared with the log (each observer's, then the integration queue's). */
+  compared: number;
+  /** Positions delivered that the log no longer holds: retention deleted them. */
+  retained: number;
+  /** Positions whose event the log names differently from what was delivered (the first 10). */
+  mismatches: { who: string; position: number; delivered: string; log: string | null }[];
+}
+
+/**
+ * Compares what each observer and the integration queue were delivered at each position with the
+ * event the log names there now. Positions below the log's oldest are counted apart (retention);
+ * a position missing above it is a mismatch.
+ */
+export async function comparePositions(
+  pool: pg.Pool,
+  observers: readonly Observer[],
+  integration: TestConsumer,
+): Promise<PositionCheck> {
+  const { rows } = await pool.query<{ position: number; fp: string }>(LOG_SQL);
+  const log = new Map(rows.map((r) => [r.position, r.fp]));
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const position of log.keys()) oldest = Math.min(oldest, position);
+  const check: PositionCheck = { compared: 0, retained: 0, mismatches: [] };
+  const compare = (who: string, position: number, delivered: string) => {
+    if (position < oldest) {
+      check.retained++;
+      return;
+    }
+    check.compared++;
+    const logged = log.get(position) ?? null;
+    if (logged !== delivered && check.mismatches.length < 10)
+      check.mismatches.push({ who, position, delivered, log: logged });
+  };
+  for (const [i, o] of observers.entries())
+    for (const [position, delivered] of o.seen) compare(`observer ${i} (${o.kind})`, position, delivered);
+  for (const { event } of integration.messages) compare('integration', event.position, fingerprint(event));
+  return check;
+}
+
+/** p50 and max of a list of milliseconds, for the reports. */
+export function summarizeMs(values: readonly number[]): string {
+  if (values.length === 0) return 'none';
+  const sorted = [...values].sort((a, b) => a - b);
+  const p50 = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return values.length === 1 ? `${p50} ms` : `p50 ${p50} ms, max ${sorted.at(-1)} ms (${values.length})`;
+}
