@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { TestConsumer } from '../helpers/amqp.js';
 import { waitFor } from '../helpers/wait.js';
+import type { Cluster } from './cluster.js';
 import { fingerprint, type Observer } from './observer.js';
 import type { PgCluster } from './pg-cluster.js';
 
@@ -42,6 +43,37 @@ export async function liveAgain(observers: readonly Observer[], since: number, t
     intervalMs: 10,
     what: `every observer delivered an event captured after ${new Date(since).toISOString()}`,
   });
+  return Date.now() - since;
+}
+
+/** Milliseconds from `since` until a bridge logged that it became the leader. */
+export async function leaderAgain(cluster: Cluster, since: number, timeoutMs = 30_000): Promise<number> {
+  const at = await waitFor(
+    () =>
+      (['bridge-a', 'bridge-b'] as const)
+        .flatMap((m) => cluster.logs(m))
+        .find((l) => l.msg === 'became leader' && Number(l.time) >= since)?.time,
+    { timeoutMs, what: 'a bridge leading again' },
+  );
+  return Math.max(0, Number(at) - since);
+}
+
+/** Milliseconds from `since` until every gateway's API reads orders again (GET /orders?limit=1). */
+export async function apiAgain(cluster: Cluster, since: number, timeoutMs = 30_000): Promise<number> {
+  const answering = new Set<string>();
+  await waitFor(
+    async () => {
+      const urls = cluster.gatewayUrls();
+      for (const url of urls) {
+        if (answering.has(url)) continue;
+        const res = await fetch(`${url}/orders?limit=1`).catch(() => null);
+        await res?.body?.cancel();
+        if (res?.status === 200) answering.add(url);
+      }
+      return urls.every((u) => answering.has(u));
+    },
+    { timeoutMs, intervalMs: 10, what: 'every gateway reading orders again' },
+  );
   return Date.now() - since;
 }
 

@@ -19,8 +19,10 @@ import { type LoadResult, runLoad } from './load.js';
 import { Observer } from './observer.js';
 import { createPgCluster, type PgCluster, type PgNode } from './pg-cluster.js';
 import {
+  apiAgain,
   comparePositions,
   crashWhileNumbering,
+  leaderAgain,
   liveAgain,
   type PositionCheck,
   summarizeMs,
@@ -136,6 +138,10 @@ interface Round {
   fault: FaultResult;
   /** From the database's return to every observer delivered an event captured after it. */
   liveMs: number;
+  /** From the database's return to a bridge leading again. */
+  leaderMs: number;
+  /** From the database's return to every gateway's API reading orders again. */
+  apiMs: number;
   positions: PositionCheck;
   /** Positions retention had deleted by the checks. */
   deleted: number;
@@ -167,7 +173,11 @@ async function round(
       { timeoutMs: LOAD_MS + 30_000, what: `${options.faultAtMs} ms of the load, events flowing` },
     );
     const result = await fault(system);
-    const liveMs = await liveAgain(observers, result.upAt);
+    const [liveMs, leaderMs, apiMs] = await Promise.all([
+      liveAgain(observers, result.upAt),
+      leaderAgain(cluster, result.upAt),
+      apiAgain(cluster, result.upAt),
+    ]);
     const load = await loading;
     const report = await verifyRun(name, pool, observers, load, integration, {
       keepObservers: !options.last,
@@ -178,7 +188,7 @@ async function round(
     const { rows } = await pool.query<{ deleted: number }>(
       'SELECT (coalesce(min(first_position), 1) - 1)::int AS deleted FROM order_event_batches',
     );
-    return { report, load, fault: result, liveMs, positions, deleted: rows[0]!.deleted };
+    return { report, load, fault: result, liveMs, leaderMs, apiMs, positions, deleted: rows[0]!.deleted };
   } finally {
     stopLoad.abort();
     await loading.catch(() => undefined);
@@ -228,7 +238,9 @@ function summarize(name: string, rounds: readonly Round[], what: string): Scenar
     detail:
       `${what}; numbered, unconfirmed when the probe last looked: ${held.slice(0, 3).join(', ')}` +
       `${held.length > 3 ? ', …' : ''}; database down ${summarizeMs(rounds.map((r) => r.fault.downMs))}; ` +
-      `every observer live again ${summarizeMs(rounds.map((r) => r.liveMs))} after; ` +
+      `after it: a bridge leading in ${summarizeMs(rounds.map((r) => r.leaderMs))}, every gateway's API ` +
+      `reading in ${summarizeMs(rounds.map((r) => r.apiMs))}, every observer live in ` +
+      `${summarizeMs(rounds.map((r) => r.liveMs))}; ` +
       `${last.positions.compared} delivered positions compared with the log, 0 differ` +
       (last.deleted > 0 ? `; retention had deleted positions 1–${last.deleted}` : ''),
   };
