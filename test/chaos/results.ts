@@ -137,8 +137,9 @@ function postgresSetupLines(run: MatrixRun, how: string): string[] {
     'on the per-event exchange. In each round one fault, given once a probe sees positions numbered and not',
     'yet confirmed; then the checks of test/chaos/verify.ts after every round, and each position every',
     'observer and the integration queue was delivered compared with the event the log names there',
-    '(test/chaos/pg-faults.ts). The counts below are the whole scenario’s; "live again" runs from the',
-    'database taking connections again to every observer having an event captured after that.',
+    '(test/chaos/pg-faults.ts). The counts below are the whole scenario’s. The times after a fault run',
+    'from the database taking connections again (started, or promoted and the proxy re-targeted) to a',
+    'bridge leading, every gateway’s API reading orders, every observer delivered an event captured after it.',
     ...LEGEND,
   ];
 }
