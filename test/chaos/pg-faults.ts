@@ -34,19 +34,26 @@ export async function crashWhileNumbering(
 }
 
 /**
- * Milliseconds from `since` until every observer was delivered an event captured at or after it
- * (the clock is the machine's, PostgreSQL's and this process's alike).
+ * When (ms since the epoch) every observer had been delivered an event captured at or after
+ * `since` (the clock is the machine's, PostgreSQL's and this process's alike).
  */
-export async function liveAgain(observers: readonly Observer[], since: number, timeoutMs = 30_000) {
+export async function liveAgain(
+  observers: readonly Observer[],
+  since: number,
+  timeoutMs = 30_000,
+): Promise<number> {
   await waitFor(() => observers.every((o) => o.stats.lastOccurredAt >= since), {
     timeoutMs,
     intervalMs: 10,
     what: `every observer delivered an event captured after ${new Date(since).toISOString()}`,
   });
-  return Date.now() - since;
+  return Date.now();
 }
 
-/** Milliseconds from `since` until a bridge logged that it became the leader. */
+/**
+ * When a bridge logged that it became the leader, at or after `since` (a bridge may lead again
+ * before the test has seen the database up).
+ */
 export async function leaderAgain(cluster: Cluster, since: number, timeoutMs = 30_000): Promise<number> {
   const at = await waitFor(
     () =>
@@ -55,11 +62,11 @@ export async function leaderAgain(cluster: Cluster, since: number, timeoutMs = 3
         .find((l) => l.msg === 'became leader' && Number(l.time) >= since)?.time,
     { timeoutMs, what: 'a bridge leading again' },
   );
-  return Math.max(0, Number(at) - since);
+  return Number(at);
 }
 
-/** Milliseconds from `since` until every gateway's API reads orders again (GET /orders?limit=1). */
-export async function apiAgain(cluster: Cluster, since: number, timeoutMs = 30_000): Promise<number> {
+/** When every gateway's API read orders again (GET /orders?limit=1), asked from now on. */
+export async function apiAgain(cluster: Cluster, timeoutMs = 30_000): Promise<number> {
   const answering = new Set<string>();
   await waitFor(
     async () => {
@@ -74,7 +81,7 @@ export async function apiAgain(cluster: Cluster, since: number, timeoutMs = 30_0
     },
     { timeoutMs, intervalMs: 10, what: 'every gateway reading orders again' },
   );
-  return Date.now() - since;
+  return Date.now();
 }
 
 /** Position → fingerprint (observer.ts) of every event the log holds. */

@@ -128,7 +128,9 @@ async function withSystem(
 /** What a fault reports: positions in flight, and when the database took connections again. */
 interface FaultResult {
   held: string;
-  downMs: number;
+  /** When the crash command was given. */
+  crashedAt: number;
+  /** When the database took connections again (started, or promoted with the proxy re-targeted). */
   upAt: number;
 }
 
@@ -136,12 +138,14 @@ interface Round {
   report: ScenarioReport;
   load: LoadResult;
   fault: FaultResult;
-  /** From the database's return to every observer delivered an event captured after it. */
-  liveMs: number;
-  /** From the database's return to a bridge leading again. */
+  /** From the crash until the database took connections again. */
+  downMs: number;
+  /** From the crash until a bridge led again. */
   leaderMs: number;
-  /** From the database's return to every gateway's API reading orders again. */
+  /** From the crash until every gateway's API read orders again. */
   apiMs: number;
+  /** From the crash until every observer had an event captured after the database's return. */
+  liveMs: number;
   positions: PositionCheck;
   /** Positions retention had deleted by the checks. */
   deleted: number;
@@ -173,11 +177,17 @@ async function round(
       { timeoutMs: LOAD_MS + 30_000, what: `${options.faultAtMs} ms of the load, events flowing` },
     );
     const result = await fault(system);
-    const [liveMs, leaderMs, apiMs] = await Promise.all([
+    const [liveAt, leaderAt, apiAt] = await Promise.all([
       liveAgain(observers, result.upAt),
-      leaderAgain(cluster, result.upAt),
-      apiAgain(cluster, result.upAt),
+      leaderAgain(cluster, result.crashedAt),
+      apiAgain(cluster),
     ]);
+    const times = {
+      downMs: result.upAt - result.crashedAt,
+      leaderMs: leaderAt - result.crashedAt,
+      apiMs: apiAt - result.crashedAt,
+      liveMs: liveAt - result.crashedAt,
+    };
     const load = await loading;
     const report = await verifyRun(name, pool, observers, load, integration, {
       keepObservers: !options.last,
@@ -188,7 +198,7 @@ async function round(
     const { rows } = await pool.query<{ deleted: number }>(
       'SELECT (coalesce(min(first_position), 1) - 1)::int AS deleted FROM order_event_batches',
     );
-    return { report, load, fault: result, liveMs, leaderMs, apiMs, positions, deleted: rows[0]!.deleted };
+    return { report, load, fault: result, ...times, positions, deleted: rows[0]!.deleted };
   } finally {
     stopLoad.abort();
     await loading.catch(() => undefined);
@@ -199,8 +209,7 @@ async function round(
 async function crashAndStart({ pg: database, pool }: System): Promise<FaultResult> {
   const { held, crashedAt } = await crashWhileNumbering(database, pool);
   await database.start();
-  const upAt = Date.now();
-  return { held, downMs: upAt - crashedAt, upAt };
+  return { held, crashedAt, upAt: Date.now() };
 }
 
 /** Rounds of load, each with a crash at a random moment (the first at 30 % in the short profile). */
@@ -237,10 +246,10 @@ function summarize(name: string, rounds: readonly Round[], what: string): Scenar
     settleMs: Math.max(...rounds.map((r) => r.report.settleMs)),
     detail:
       `${what}; numbered, unconfirmed when the probe last looked: ${held.slice(0, 3).join(', ')}` +
-      `${held.length > 3 ? ', …' : ''}; database down ${summarizeMs(rounds.map((r) => r.fault.downMs))}; ` +
-      `after it: a bridge leading in ${summarizeMs(rounds.map((r) => r.leaderMs))}, every gateway's API ` +
-      `reading in ${summarizeMs(rounds.map((r) => r.apiMs))}, every observer live in ` +
-      `${summarizeMs(rounds.map((r) => r.liveMs))}; ` +
+      `${held.length > 3 ? ', …' : ''}; from the crash: the database up again in ` +
+      `${summarizeMs(rounds.map((r) => r.downMs))}, a bridge leading in ${summarizeMs(rounds.map((r) => r.leaderMs))}, ` +
+      `every gateway's API reading in ${summarizeMs(rounds.map((r) => r.apiMs))}, every observer live ` +
+      `(an event captured after the database was up) in ${summarizeMs(rounds.map((r) => r.liveMs))}; ` +
       `${last.positions.compared} delivered positions compared with the log, 0 differ` +
       (last.deleted > 0 ? `; retention had deleted positions 1–${last.deleted}` : ''),
   };
@@ -285,7 +294,6 @@ describe.sequential('PostgreSQL itself fails', () => {
   it('crash the primary and fail over to its synchronous standby behind the proxy', async () => {
     const name = 'fail over to a synchronous standby';
     let standby: PgNode | undefined;
-    let promotedMs = 0;
     let result: Round | undefined;
     await withSystem(name, { standby: 'sync' }, async (system) => {
       standby = system.pg.nodes[1]!;
@@ -293,9 +301,7 @@ describe.sequential('PostgreSQL itself fails', () => {
         const { held, crashedAt } = await crashWhileNumbering(s.pg, s.pool);
         await s.pg.promote(standby!);
         s.proxy.retarget(standby!.port);
-        const upAt = Date.now();
-        promotedMs = upAt - crashedAt;
-        return { held, downMs: promotedMs, upAt };
+        return { held, crashedAt, upAt: Date.now() };
       });
     });
     expect(result!.report.resyncs).toBe(0);

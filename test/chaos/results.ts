@@ -137,9 +137,10 @@ function postgresSetupLines(run: MatrixRun, how: string): string[] {
     'on the per-event exchange. In each round one fault, given once a probe sees positions numbered and not',
     'yet confirmed; then the checks of test/chaos/verify.ts after every round, and each position every',
     'observer and the integration queue was delivered compared with the event the log names there',
-    '(test/chaos/pg-faults.ts). The counts below are the whole scenario’s. The times after a fault run',
-    'from the database taking connections again (started, or promoted and the proxy re-targeted) to a',
-    'bridge leading, every gateway’s API reading orders, every observer delivered an event captured after it.',
+    '(test/chaos/pg-faults.ts). The counts below are the whole scenario’s. The times run from the crash',
+    'command to the database taking connections again (started, or promoted and the proxy re-targeted), a',
+    'bridge leading, every gateway’s API reading orders, and every observer delivered an event captured',
+    'after the database was up again.',
     ...LEGEND,
   ];
 }
