@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// The fault matrices: one RabbitMQ node (scenarios.chaos.ts), and a three-node RabbitMQ cluster
-// with the gateways behind HAProxy (broker-cluster.chaos.ts). Separate from the main suite
+// The fault matrices: one RabbitMQ node (scenarios.chaos.ts), a three-node RabbitMQ cluster
+// with the gateways behind HAProxy (broker-cluster.chaos.ts), and PostgreSQL itself crashing or
+// failing over behind a TCP proxy (postgres.chaos.ts). Separate from the main suite
 // because they run the whole system over and over and must have the machine to itself, one file
 // at a time. `npm test` runs their short profiles after the rest (the broker cluster's: ~75 s on
 // 2 cores, its three nodes' boot included); `npm run test:chaos` the long ones (~5 min together).
