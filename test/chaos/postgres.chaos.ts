@@ -244,6 +244,7 @@ function summarize(name: string, rounds: readonly Round[], what: string): Scenar
     confirmedChanges: rounds.reduce((sum, r) => sum + r.load.committed.size, 0),
     failedWrites: rounds.reduce((sum, r) => sum + r.load.failed, 0),
     settleMs: Math.max(...rounds.map((r) => r.report.settleMs)),
+    faults: rounds.length,
     detail:
       `${what}; numbered, unconfirmed when the probe last looked: ${held.slice(0, 3).join(', ')}` +
       `${held.length > 3 ? ', …' : ''}; from the crash: the database up again in ` +

@@ -145,6 +145,16 @@ function postgresSetupLines(run: MatrixRun, how: string): string[] {
   ];
 }
 
+/** The run in one line: faults, events, and what the observers got wrong (nothing, or the test failed). */
+function postgresSummary(reports: ScenarioReport[]): string {
+  const sum = (f: (r: ScenarioReport) => number) => reports.reduce((total, r) => total + f(r), 0);
+  return (
+    `**${sum((r) => r.faults ?? 1)} faults in ${reports.length} scenarios, ${sum((r) => r.written)} events ` +
+    `written: ${sum((r) => r.lost)} lost, ${sum((r) => r.duplicates)} delivered twice, ${sum((r) => r.resyncs)} ` +
+    'resyncs; every position delivered still named the same event in the log afterwards.**'
+  );
+}
+
 function section(run: MatrixRun, how: string): string[] {
   const when = `${how} on ${run.startedAt.slice(0, 10)}`;
   if (run.suite === 'postgres')
@@ -152,6 +162,8 @@ function section(run: MatrixRun, how: string): string[] {
       TITLES.postgres,
       '',
       ...postgresSetupLines(run, when),
+      '',
+      postgresSummary(run.reports),
       '',
       ...SCENARIO_HEADER,
       ...scenarioRows(run.reports),

@@ -29,6 +29,8 @@ export interface ScenarioReport {
   integrationRepeats: number;
   /** What the fault hit, in words (which node, which bridge), when the scenario says. */
   detail?: string;
+  /** Faults given in the scenario, when more than one can be (rounds of PostgreSQL crashes). */
+  faults?: number;
 }
 
 export interface VerifyOptions {
