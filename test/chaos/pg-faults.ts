@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { TestConsumer } from '../helpers/amqp.js';
 import { waitFor } from '../helpers/wait.js';
-import type { Cluster } from './cluster.js';
+import type { Cluster, Member } from './cluster.js';
 import { fingerprint, type Observer } from './observer.js';
 import type { PgCluster } from './pg-cluster.js';
 
@@ -82,6 +82,37 @@ export async function apiAgain(cluster: Cluster, timeoutMs = 30_000): Promise<nu
     { timeoutMs, intervalMs: 10, what: 'every gateway reading orders again' },
   );
   return Date.now();
+}
+
+/** What the members say they did on the feed, summed over both of each (their /metrics). */
+export interface FeedCounts {
+  /** Events the bridges published and had confirmed, republished ones again. */
+  published: number;
+  /** Repeated positions the gateways dropped (a republish after a crash). */
+  duplicatesDropped: number;
+  /** Events the gateways read from the log to fill a gap. */
+  gapFilled: number;
+}
+
+export async function feedCounts(cluster: Cluster): Promise<FeedCounts> {
+  const metrics = async (members: readonly Member[]) =>
+    (await Promise.all(members.map(async (m) => (await fetch(`${cluster.url(m)}/metrics`)).text()))).join(
+      '\n',
+    );
+  const sum = (text: string, name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const [bridges, gateways] = await Promise.all([
+    metrics(['bridge-a', 'bridge-b']),
+    metrics(['gateway-a', 'gateway-b']),
+  ]);
+  return {
+    published: sum(bridges, 'orders_live_bridge_published_total'),
+    duplicatesDropped: sum(gateways, 'orders_live_gateway_duplicates_dropped_total'),
+    gapFilled: sum(gateways, 'orders_live_gateway_gap_filled_total'),
+  };
 }
 
 /** Position → fingerprint (observer.ts) of every event the log holds. */

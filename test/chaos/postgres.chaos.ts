@@ -22,6 +22,8 @@ import {
   apiAgain,
   comparePositions,
   crashWhileNumbering,
+  type FeedCounts,
+  feedCounts,
   leaderAgain,
   liveAgain,
   type PositionCheck,
@@ -217,8 +219,9 @@ async function crashRounds(
   name: string,
   crashes: number,
   options: { env?: Record<string, string>; retention?: boolean } = {},
-): Promise<Round[]> {
+): Promise<{ rounds: Round[]; feed: FeedCounts }> {
   const rounds: Round[] = [];
+  let feed: FeedCounts | undefined;
   await withSystem(name, { env: options.env }, async (system) => {
     for (let i = 0; i < crashes; i++) {
       const latest = LOAD_MS - LOAD_AFTER_CRASH_MS;
@@ -230,12 +233,13 @@ async function crashRounds(
         await round(system, name, { faultAtMs, last, retention: options.retention }, crashAndStart),
       );
     }
+    feed = await feedCounts(system.cluster);
   });
-  return rounds;
+  return { rounds, feed: feed! };
 }
 
 /** The scenario's report: the last round's (its counts cover every round), with the rounds' sums. */
-function summarize(name: string, rounds: readonly Round[], what: string): ScenarioReport {
+function summarize(name: string, rounds: readonly Round[], feed: FeedCounts, what: string): ScenarioReport {
   const last = rounds.at(-1)!;
   const held = rounds.map((r) => r.fault.held);
   const report: ScenarioReport = {
@@ -251,6 +255,9 @@ function summarize(name: string, rounds: readonly Round[], what: string): Scenar
       `${summarizeMs(rounds.map((r) => r.downMs))}, a bridge leading in ${summarizeMs(rounds.map((r) => r.leaderMs))}, ` +
       `every gateway's API reading in ${summarizeMs(rounds.map((r) => r.apiMs))}, every observer live ` +
       `(an event captured after the database was up) in ${summarizeMs(rounds.map((r) => r.liveMs))}; ` +
+      `the bridges published ${feed.published} events on the feed for ${last.report.written} positions ` +
+      `(${feed.published - last.report.written} again after a crash), the gateways dropped ` +
+      `${feed.duplicatesDropped} repeated positions and read ${feed.gapFilled} from the log to fill gaps; ` +
       `${last.positions.compared} delivered positions compared with the log, 0 differ` +
       (last.deleted > 0 ? `; retention had deleted positions 1–${last.deleted}` : ''),
   };
@@ -263,11 +270,12 @@ describe.sequential('PostgreSQL itself fails', () => {
     `crash the primary (stop -m immediate) ${CRASHES === 1 ? 'once' : `${CRASHES} times`} under load, and start it again`,
     async () => {
       const name = 'crash the PostgreSQL primary';
-      const rounds = await crashRounds(name, CRASHES);
+      const { rounds, feed } = await crashRounds(name, CRASHES);
       reports.push(
         summarize(
           name,
           rounds,
+          feed,
           `${CRASHES} crash${CRASHES === 1 ? '' : 'es'}, ${LOAD_MS / 1000} s of load each`,
         ),
       );
@@ -282,12 +290,14 @@ describe.sequential('PostgreSQL itself fails', () => {
       // 500 events/s on the per-event exchange while the feed is busy: it trails the feed by
       // seconds when a crash comes, and retention (run by each new leader) waits for it.
       const crashes = 3;
-      const rounds = await crashRounds(name, crashes, {
+      const { rounds, feed } = await crashRounds(name, crashes, {
         env: { EVENT_RETENTION: '5s', BRIDGE_EVENTS_RATE: '500' },
         retention: true,
       });
       expect(rounds.at(-1)!.deleted, 'positions deleted by retention').toBeGreaterThan(0);
-      reports.push(summarize(name, rounds, `${crashes} crashes, EVENT_RETENTION=5s, BRIDGE_EVENTS_RATE=500`));
+      reports.push(
+        summarize(name, rounds, feed, `${crashes} crashes, EVENT_RETENTION=5s, BRIDGE_EVENTS_RATE=500`),
+      );
     },
     3 * ROUND_TIMEOUT_MS,
   );
@@ -296,6 +306,7 @@ describe.sequential('PostgreSQL itself fails', () => {
     const name = 'fail over to a synchronous standby';
     let standby: PgNode | undefined;
     let result: Round | undefined;
+    let feed: FeedCounts | undefined;
     await withSystem(name, { standby: 'sync' }, async (system) => {
       standby = system.pg.nodes[1]!;
       result = await round(system, name, { faultAtMs: 0.3 * LOAD_MS, last: true }, async (s) => {
@@ -304,12 +315,14 @@ describe.sequential('PostgreSQL itself fails', () => {
         s.proxy.retarget(standby!.port);
         return { held, crashedAt, upAt: Date.now() };
       });
+      feed = await feedCounts(system.cluster);
     });
     expect(result!.report.resyncs).toBe(0);
     reports.push(
       summarize(
         name,
         [result!],
+        feed!,
         `the primary crashed, ${standby!.label} (synchronous) promoted, the proxy re-targeted`,
       ),
     );
