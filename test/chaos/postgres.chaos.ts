@@ -41,10 +41,7 @@ const RATE = Number(process.env.CHAOS_RATE ?? 1_000);
 const LOAD_MS = 6_000;
 const CRASHES = LONG ? 20 : 1;
 const OBSERVERS = 4;
-/**
- * A crash comes early enough in its round that this much load follows it: recovery is timed by
- * events captured after the restart (a crash and start take ~0.7 s on the 2-core box).
- */
+/** A crash comes early enough in its round that this much load follows it, mostly after the restart. */
 const LOAD_AFTER_CRASH_MS = 3_000;
 /** A round's fault, its recovery and checks; 20 rounds must fit the test's time. */
 const ROUND_TIMEOUT_MS = 60_000;
@@ -180,7 +177,7 @@ async function round(
     );
     const result = await fault(system);
     const [liveAt, leaderAt, apiAt] = await Promise.all([
-      liveAgain(observers, result.upAt),
+      liveAgain(pool, observers, result.upAt),
       leaderAgain(cluster, result.crashedAt),
       apiAgain(cluster),
     ]);

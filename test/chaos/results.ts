@@ -140,7 +140,7 @@ function postgresSetupLines(run: MatrixRun, how: string): string[] {
     '(test/chaos/pg-faults.ts). The counts below are the whole scenario’s. The times run from the crash',
     'command to the database taking connections again (started, or promoted and the proxy re-targeted), a',
     'bridge leading, every gateway’s API reading orders, and every observer delivered an event captured',
-    'after the database was up again.',
+    'after the database was up again (the test writes one then, should the round’s load have ended).',
     ...LEGEND,
   ];
 }
