@@ -11,7 +11,8 @@ import { fingerprint, type Observer } from './observer.js';
 import type { PgCluster } from './pg-cluster.js';
 
 /** Positions numbered and not yet confirmed in bridge_state, `first–last`, as a probe saw them. */
-const HELD_SQL = `SELECT confirmed_through + 1 || '–' || last_position AS held
+const HELD_SQL = `SELECT CASE WHEN last_position = confirmed_through + 1 THEN last_position::text
+    ELSE confirmed_through + 1 || '–' || last_position END AS held
   FROM bridge_state WHERE id = 1 AND last_position > confirmed_through`;
 
 /**
