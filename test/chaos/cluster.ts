@@ -17,6 +17,8 @@ export interface Cluster {
   url(member: Member): string;
   /** The running member's process id. */
   pid(member: Member): number;
+  /** The JSON log lines of the member's running process so far. */
+  logs(member: Member): readonly Record<string, unknown>[];
   leader(): Promise<Member>;
   kill(member: Member, signal?: NodeJS.Signals): Promise<number | string>;
   start(member: Member): Promise<void>;
@@ -64,6 +66,7 @@ export async function startCluster(
       if (pid === undefined) throw new Error(`${member} is not running`);
       return pid;
     },
+    logs: (member) => running.get(member)?.logs ?? [],
     async leader() {
       for (;;) {
         for (const m of ['bridge-a', 'bridge-b'] as const) {

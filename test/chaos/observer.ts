@@ -26,6 +26,25 @@ export interface ObserverStats {
   resyncs: number;
   reconnects: number;
   maxLagMs: number;
+  /** When the last event delivered was captured (occurred_at, ms since the epoch); 0 before any. */
+  lastOccurredAt: number;
+}
+
+/**
+ * What names an event at its position, as the log can be asked again later (pg-faults.ts): the
+ * change, `order_id:version:op` as the writer load records it, then its transaction, when it was
+ * captured and when it was numbered.
+ */
+export function fingerprint(
+  event: Pick<OrderEvent, 'op' | 'order_id' | 'version' | 'txid' | 'occurred_at' | 'published_at'>,
+): string {
+  const change = `${event.order_id}:${event.version}:${event.op}`;
+  return [change, event.txid, event.occurred_at, event.published_at].join('|');
+}
+
+/** The change a fingerprint names, `order_id:version:op`. */
+export function changeOf(fingerprint: string): string {
+  return fingerprint.slice(0, fingerprint.indexOf('|'));
 }
 
 export class Observer {
@@ -40,7 +59,10 @@ export class Observer {
     resyncs: 0,
     reconnects: 0,
     maxLagMs: 0,
+    lastOccurredAt: 0,
   };
+  /** Each position delivered, with the fingerprint of its event (after a snapshot: from its position on). */
+  readonly seen = new Map<number, string>();
   private readonly table = createOrderSet();
   private readonly live: LiveOrders | undefined;
   private readonly stream: EventStream | undefined;
@@ -60,6 +82,7 @@ export class Observer {
         this.stats.base = live.position ?? 0;
         this.stats.last = this.stats.base;
         this.stats.received = 0;
+        this.seen.clear();
       });
       live.on('status', onStatus);
       void live.start();
@@ -96,7 +119,9 @@ export class Observer {
     if (event.position !== stats.last + 1) stats.gaps.push({ after: stats.last, got: event.position });
     stats.last = event.position;
     stats.received++;
-    stats.maxLagMs = Math.max(stats.maxLagMs, Date.now() - Date.parse(event.occurred_at));
+    stats.lastOccurredAt = Date.parse(event.occurred_at);
+    stats.maxLagMs = Math.max(stats.maxLagMs, Date.now() - stats.lastOccurredAt);
+    this.seen.set(event.position, fingerprint(event));
     const mended = (this.live ?? this.stream)!.stats;
     stats.gatewayRepeats = mended.duplicates;
     stats.gatewayGaps = mended.gaps;

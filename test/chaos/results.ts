@@ -10,9 +10,15 @@ import { cpus, totalmem } from 'node:os';
 import { projectPath } from '../../src/paths.js';
 import type { ScenarioReport } from './verify.js';
 
-export type ChaosSuite = 'single-node' | 'broker-cluster';
+export type ChaosSuite = 'single-node' | 'broker-cluster' | 'postgres';
 export type ChaosProfile = 'short' | 'long';
-const SUITES: readonly ChaosSuite[] = ['single-node', 'broker-cluster'];
+const SUITES: readonly ChaosSuite[] = ['single-node', 'broker-cluster', 'postgres'];
+/** Each suite's section heading in docs/chaos-results.md. */
+const TITLES: Record<ChaosSuite, string> = {
+  'single-node': '## One RabbitMQ node',
+  'broker-cluster': '## A RabbitMQ cluster of three nodes, gateways behind HAProxy',
+  postgres: '## PostgreSQL itself fails: a private primary behind a TCP proxy',
+};
 
 /** One run of one suite's fault matrix. */
 export interface MatrixRun {
@@ -38,7 +44,20 @@ export function saveRun(run: MatrixRun & { suite: ChaosSuite; profile: ChaosProf
   writeFileSync(`${OUTPUT}/${run.suite}.${run.profile}.json`, json);
   if (run.suite === 'single-node') writeFileSync(`${OUTPUT}/reports.json`, json);
   if (run.profile === 'long' && !process.env.CHAOS_SERIES && run.reports.length > 0)
-    writeResults(resultsMarkdown(lastLongRuns()));
+    writeResults(resultsMarkdown(lastLongRuns(), existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : ''));
+}
+
+/**
+ * The sections of `markdown` (docs/chaos-results.md as it is) by suite: a suite whose long run
+ * this checkout has not kept (test-output/ is not committed) keeps its section as it was.
+ */
+function sectionsOf(markdown: string): Partial<Record<ChaosSuite, string[]>> {
+  const sections: Partial<Record<ChaosSuite, string[]>> = {};
+  for (const part of markdown.split(/^(?=## )/m)) {
+    const suite = SUITES.find((s) => part.startsWith(`${TITLES[s]}\n`));
+    if (suite) sections[suite] = part.trimEnd().split('\n').concat('');
+  }
+  return sections;
 }
 
 /** Each suite's last long run that left a report, single node first. */
@@ -107,11 +126,53 @@ function clusterSetupLines(run: MatrixRun, how: string): string[] {
   ];
 }
 
+function postgresSetupLines(run: MatrixRun, how: string): string[] {
+  return [
+    `${how}: ${MACHINE}.`,
+    "Each scenario: PostgreSQL clusters of the test's own (Debian's postgresql-common, test/chaos/pg-cluster.ts)",
+    'that the system reaches through a TCP proxy in the test process (re-targeted at a failover); two',
+    'api+gateway processes and two bridges, which keep running and reconnect by themselves; rounds of a',
+    `writer load aimed at ${run.rate} changes/s for ${run.loadMs / 1000} s (half direct SQL through the proxy, half REST API),`,
+    'four observers built on the client library (two `events()`, two `liveOrders()`), an integration queue',
+    'on the per-event exchange. In each round one fault, given once a probe sees positions numbered and not',
+    'yet confirmed; then the checks of test/chaos/verify.ts after every round, and each position every',
+    'observer and the integration queue was delivered compared with the event the log names there',
+    '(test/chaos/pg-faults.ts). The counts below are the whole scenario’s. The times run from the crash',
+    'command to the database taking connections again (started, or promoted and the proxy re-targeted), a',
+    'bridge leading, every gateway’s API reading orders, and every observer delivered an event captured',
+    'after the database was up again (the test writes one then, should the round’s load have ended).',
+    ...LEGEND,
+  ];
+}
+
+/** The run in one line: faults, events, and what the observers got wrong (nothing, or the test failed). */
+function postgresSummary(reports: ScenarioReport[]): string {
+  const sum = (f: (r: ScenarioReport) => number) => reports.reduce((total, r) => total + f(r), 0);
+  return (
+    `**${sum((r) => r.faults ?? 1)} faults in ${reports.length} scenarios, ${sum((r) => r.written)} events ` +
+    `written: ${sum((r) => r.lost)} lost, ${sum((r) => r.duplicates)} delivered twice, ${sum((r) => r.resyncs)} ` +
+    'resyncs; every position delivered still named the same event in the log afterwards.**'
+  );
+}
+
 function section(run: MatrixRun, how: string): string[] {
   const when = `${how} on ${run.startedAt.slice(0, 10)}`;
+  if (run.suite === 'postgres')
+    return [
+      TITLES.postgres,
+      '',
+      ...postgresSetupLines(run, when),
+      '',
+      postgresSummary(run.reports),
+      '',
+      ...SCENARIO_HEADER,
+      ...scenarioRows(run.reports),
+      ...details(run.reports),
+      '',
+    ];
   return run.suite === 'broker-cluster'
     ? [
-        '## A RabbitMQ cluster of three nodes, gateways behind HAProxy',
+        TITLES['broker-cluster'],
         '',
         ...clusterSetupLines(run, when),
         '',
@@ -121,7 +182,7 @@ function section(run: MatrixRun, how: string): string[] {
         '',
       ]
     : [
-        '## One RabbitMQ node',
+        TITLES['single-node'],
         '',
         ...setupLines(run, when),
         '',
@@ -131,12 +192,20 @@ function section(run: MatrixRun, how: string): string[] {
       ];
 }
 
-/** docs/chaos-results.md from each suite's last long run: one row per scenario, with the machine. */
-export function resultsMarkdown(runs: MatrixRun[]): string {
+/**
+ * docs/chaos-results.md from each suite's last long run: one row per scenario, with the machine.
+ * A suite without a run here keeps its section of `current` (the document as it is).
+ */
+export function resultsMarkdown(runs: MatrixRun[], current = ''): string {
+  const kept = sectionsOf(current);
+  const how = 'Run by `npm run test:chaos` (CHAOS_PROFILE=long)';
   return [
     '# Fault matrix: last results',
     '',
-    ...runs.flatMap((run) => section(run, 'Run by `npm run test:chaos` (CHAOS_PROFILE=long)')),
+    ...SUITES.flatMap((suite) => {
+      const run = runs.find((r) => (r.suite ?? 'single-node') === suite);
+      return run ? section(run, how) : (kept[suite] ?? []);
+    }),
   ].join('\n');
 }
 

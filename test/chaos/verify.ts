@@ -8,7 +8,7 @@ import { projectPath } from '../../src/paths.js';
 import type { TestConsumer } from '../helpers/amqp.js';
 import { waitFor } from '../helpers/wait.js';
 import type { LoadResult } from './load.js';
-import type { Observer } from './observer.js';
+import { changeOf, type Observer } from './observer.js';
 
 export interface ScenarioReport {
   scenario: string;
@@ -29,6 +29,18 @@ export interface ScenarioReport {
   integrationRepeats: number;
   /** What the fault hit, in words (which node, which bridge), when the scenario says. */
   detail?: string;
+  /** Faults given in the scenario, when more than one can be (rounds of PostgreSQL crashes). */
+  faults?: number;
+}
+
+export interface VerifyOptions {
+  /** The observers follow on after the checks: a later round of the same run checks them again. @default false */
+  keepObservers?: boolean;
+  /**
+   * Retention ran: the log may have deleted its oldest positions. Confirmed changes among them
+   * must be among what the observers were delivered there. @default false
+   */
+  retention?: boolean;
 }
 
 export async function verifyRun(
@@ -37,6 +49,7 @@ export async function verifyRun(
   observers: Observer[],
   load: LoadResult,
   integration: TestConsumer,
+  options: VerifyOptions = {},
 ): Promise<ScenarioReport> {
   const quietStarted = Date.now();
   await waitFor(
@@ -48,15 +61,18 @@ export async function verifyRun(
   );
   const { rows } = await pool.query(
     `SELECT (SELECT count(*) FROM order_events)::int AS n, (SELECT max(position) FROM order_event_log)::int AS max,
-            (SELECT count(*) FROM order_event_log)::int AS numbered`,
+            (SELECT count(*) FROM order_event_log)::int AS numbered,
+            (SELECT coalesce(min(first_position), 1) FROM order_event_batches)::int AS min`,
   );
-  const { n, max, numbered } = rows[0] as { n: number; max: number; numbered: number };
+  const { n, max, numbered, min } = rows[0] as { n: number; max: number; numbered: number; min: number };
+  /** Positions retention deleted, the oldest ones. */
+  const deleted = min - 1;
   await waitFor(() => observers.every((o) => o.stats.last >= max), {
     timeoutMs: 60_000,
     what: `observers at position ${max} (at ${observers.map((o) => o.stats.last).join(', ')})`,
   });
   const settleMs = Date.now() - quietStarted;
-  for (const o of observers) o.stop();
+  if (!options.keepObservers) for (const o of observers) o.stop();
   // The per-event exchange follows the feed on its own cursor: every position, at least once.
   await waitFor(() => new Set(integration.positions()).size >= max, {
     timeoutMs: 60_000,
@@ -65,7 +81,7 @@ export async function verifyRun(
 
   const report: ScenarioReport = {
     scenario,
-    written: n,
+    written: n + deleted,
     confirmedChanges: load.committed.size,
     failedWrites: load.failed,
     delivered: observers.map((o) => o.stats.received),
@@ -81,17 +97,21 @@ export async function verifyRun(
   };
   writeReport(report);
 
-  // The log: numbered 1..n without a gap, holding every change whose commit was confirmed.
+  // The log: numbered 1..max without a gap (the first `deleted` gone by retention), holding
+  // every change whose commit was confirmed.
+  if (!options.retention) expect(deleted).toBe(0);
   expect(numbered).toBe(n);
-  expect(max).toBe(n);
+  expect(max).toBe(n + deleted);
   const logged = await pool.query<{ key: string }>(
     "SELECT order_id || ':' || version || ':' || op AS key FROM order_events WHERE op <> 'truncate'",
   );
   const inLog = new Set(logged.rows.map((r) => r.key));
+  for (const o of observers)
+    for (const [position, seen] of o.seen) if (position <= deleted) inLog.add(changeOf(seen));
   const missing = [...load.committed].filter((k) => !inLog.has(k));
   expect(missing).toEqual([]);
   expect([...new Set(integration.positions())].sort((a, b) => a - b)).toEqual(
-    Array.from({ length: n }, (_, i) => i + 1),
+    Array.from({ length: max }, (_, i) => i + 1),
   );
 
   // Every observer: every position once, ascending (from 0, or from its snapshot), and the table
@@ -103,7 +123,7 @@ export async function verifyRun(
     expect(o.stats.gaps).toEqual([]);
     expect(o.stats.duplicates).toBe(0);
     expect(o.stats.resyncs).toBe(0);
-    expect(o.stats.received).toBe(n - o.stats.base);
+    expect(o.stats.received).toBe(max - o.stats.base);
     expect(o.stats.gatewayRepeats).toBe(0);
     expect(o.stats.gatewayGaps).toBe(0);
     const rebuilt = o
