@@ -3,43 +3,23 @@
 // end every row in the DOM has exactly the status and version the database has, and the live
 // chart's bars add up to every event the page received (its cost is printed: "[chart] …").
 
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import type { DashboardBrowser } from './browser.js';
 import { feedPositions, type PageGlobals, rowsInDom, text, waitForState } from './dashboard-page.js';
-import {
-  closeDashboardSystem,
-  openDashboardSystem,
-  orderRows,
-  systemEnv,
-  type TestSystem,
-} from './system.js';
+import { orderRows, useDashboard } from './system.js';
 
 const ROWS = 1_000;
 const UPDATES = 5;
 /** Status number (n + k) % 5 as SQL: step k gives every row a status other than step k - 1's. */
 const STATUS_OF = (n: string, k: number) =>
   `(ARRAY['pending','processing','shipped','delivered','cancelled'])[1 + (${n} + ${k}) % 5]`;
-const db = useTestDatabase();
-const exchange = useExchange();
-let system: TestSystem;
-let browser: DashboardBrowser;
-let psql: pg.Pool;
 /** When the burst's first statement was sent and when all of it was on screen (Date.now()). */
 const burst = { started: 0, shown: 0 };
 
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(db, systemEnv(db, exchange)));
-  await waitForState(browser.page, 'live');
-});
+const dash = useDashboard({ live: true });
 
-// Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
-
-const dbRows = () => orderRows(psql);
+const dbRows = () => orderRows(dash.psql);
 
 /** Waits until the table shows exactly the database's rows; on timeout, says how far apart. */
 async function expectTableMatchesDatabase(page: DashboardBrowser['page'], timeoutMs: number): Promise<void> {
@@ -57,7 +37,7 @@ async function expectTableMatchesDatabase(page: DashboardBrowser['page'], timeou
 
 describe('a burst of 5,000 updates', () => {
   it('ends with every row exactly as in the database', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.evaluate(() => {
       const g = globalThis as unknown as PageGlobals;
       const longTasks: number[] = [];
@@ -68,7 +48,7 @@ describe('a burst of 5,000 updates', () => {
     });
     const insertStarted = Date.now();
     burst.started = insertStarted;
-    await psql.query(
+    await dash.psql.query(
       `INSERT INTO orders (customer_name, product_name, status)
        SELECT 'Customer ' || i, 'Product ' || (i % 13), ${STATUS_OF('i', 0)} FROM generate_series(1, ${ROWS}) i`,
     );
@@ -81,7 +61,7 @@ describe('a burst of 5,000 updates', () => {
     const started = Date.now();
     // Each statement moves every row to a status it did not have: 1,000 real changes each.
     for (let k = 1; k <= UPDATES; k++) {
-      await psql.query(`UPDATE orders SET status = ${STATUS_OF('id', k)}`);
+      await dash.psql.query(`UPDATE orders SET status = ${STATUS_OF('id', k)}`);
     }
     const written = Date.now() - started;
     await expectTableMatchesDatabase(page, 60_000);
@@ -105,7 +85,7 @@ describe('a burst of 5,000 updates', () => {
   });
 
   it('draws every event of the burst in the live chart, in the seconds after they came', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     const chart = '[data-testid="chart"]';
     const received = ROWS + ROWS * UPDATES; // each once: the page's feed ends at this position
     // The chart draws a second once it is over: the last one of the burst within a second or so.
@@ -139,7 +119,7 @@ describe('a burst of 5,000 updates', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

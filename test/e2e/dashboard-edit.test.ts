@@ -6,40 +6,15 @@
 // so, and Save succeeds once the system is back. The new-order form ties its fields the same way.
 
 import { mkdirSync } from 'node:fs';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import type { DashboardBrowser } from './browser.js';
 import { accessibleControl, rowSelector, text, waitForState } from './dashboard-page.js';
-import {
-  closeDashboardSystem,
-  openDashboardSystem,
-  startSystem,
-  systemEnv,
-  type TestSystem,
-} from './system.js';
+import { startSystem, useDashboard } from './system.js';
 
-const db = useTestDatabase();
-const exchange = useExchange();
-const env = () => systemEnv(db, exchange);
-let system: TestSystem;
-let browser: DashboardBrowser;
-let psql: pg.Pool;
-
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(
-    db,
-    env(),
-    "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product ' || i FROM generate_series(1, 10) i",
-  ));
-  await waitForState(browser.page, 'live');
+const dash = useDashboard({
+  seed: "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product ' || i FROM generate_series(1, 10) i",
+  live: true,
 });
-
-// Registered after useTestDatabase(), so it runs before the database's leak check. `system` is
-// read when it runs: the last test replaces it.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
 
 const DIALOG = '[data-testid="edit-dialog"]';
 const ALERT = '[data-testid="edit-alert"]';
@@ -52,7 +27,7 @@ interface OrderInDb {
 }
 
 async function orderInDb(id: number): Promise<OrderInDb> {
-  const { rows } = await psql.query<OrderInDb>(
+  const { rows } = await dash.psql.query<OrderInDb>(
     'SELECT customer_name, product_name, status, version FROM orders WHERE id = $1',
     [id],
   );
@@ -61,23 +36,23 @@ async function orderInDb(id: number): Promise<OrderInDb> {
 
 /** Writes as an operator in psql; resolves once the page's row shows the new version. */
 async function changeInPsql(id: number, set: string): Promise<number> {
-  const { rows } = await psql.query<{ version: number }>(
+  const { rows } = await dash.psql.query<{ version: number }>(
     `UPDATE orders SET ${set} WHERE id = $1 RETURNING version`,
     [id],
   );
   const version = rows[0]!.version;
-  await browser.page.waitForSelector(rowSelector(id, { version }), { timeout: 5_000 });
+  await dash.browser.page.waitForSelector(rowSelector(id, { version }), { timeout: 5_000 });
   return version;
 }
 
 async function openEdit(id: number): Promise<void> {
-  await browser.page.click(`${rowSelector(id)} button[data-action="edit"]`);
-  await browser.page.waitForSelector(DIALOG, { state: 'visible' });
+  await dash.browser.page.click(`${rowSelector(id)} button[data-action="edit"]`);
+  await dash.browser.page.waitForSelector(DIALOG, { state: 'visible' });
 }
 
 /** The typed values, as the dialog's fields hold them. */
 async function typed(): Promise<{ customer: string; product: string; status: string }> {
-  const { page } = browser;
+  const { page } = dash.browser;
   return {
     customer: await page.inputValue('#edit-customer'),
     product: await page.inputValue('#edit-product'),
@@ -87,9 +62,9 @@ async function typed(): Promise<{ customer: string; product: string; status: str
 
 describe('the dialog and the form when the server refuses a write', () => {
   it('400: keeps the dialog and the input, ties the refused field to the server message, focuses it', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     // What the API says of a blank name, asked directly: the page must show exactly this.
-    const refused = await fetch(`${system.url}/orders/1`, {
+    const refused = await fetch(`${dash.system.url}/orders/1`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ customer_name: '   ' }),
@@ -137,7 +112,7 @@ describe('the dialog and the form when the server refuses a write', () => {
   });
 
   it('412: keeps the input, names what changed, and "use my values" saves them on the new version', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await openEdit(2);
     await page.fill('#edit-customer', 'My customer');
     await page.selectOption('#edit-status', 'delivered');
@@ -174,7 +149,7 @@ describe('the dialog and the form when the server refuses a write', () => {
   });
 
   it('412: "discard" closes the dialog and leaves the other writer\'s version alone', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await openEdit(3);
     await page.selectOption('#edit-status', 'cancelled');
     const theirs = await changeInPsql(3, "product_name = 'Changed in psql'");
@@ -192,10 +167,10 @@ describe('the dialog and the form when the server refuses a write', () => {
   });
 
   it('no answer: says so with the input kept, and Save succeeds once the system is back', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await openEdit(4);
     await page.fill('#edit-customer', 'Typed while down');
-    await system.stop();
+    await dash.system.stop();
     await page.click('[data-testid="edit-save"]');
     await page.waitForSelector(`${ALERT}[data-kind="failed"]`, { timeout: 5_000 });
     expect(await text(page, 'edit-alert')).toContain('No answer');
@@ -203,7 +178,7 @@ describe('the dialog and the form when the server refuses a write', () => {
     expect((await typed()).customer).toBe('Typed while down');
     expect(await page.locator('[data-testid="edit-save"]:focus:enabled').count()).toBe(1);
 
-    system = await startSystem(env(), system.port);
+    dash.system = await startSystem(dash.env(), dash.system.port);
     await waitForState(page, 'live', 30_000);
     await page.click('[data-testid="edit-save"]');
     await page.waitForSelector(DIALOG, { state: 'hidden', timeout: 5_000 });
@@ -213,7 +188,7 @@ describe('the dialog and the form when the server refuses a write', () => {
   });
 
   it('400 in the new-order form: the same tie-in, the input kept, cleared when edited', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click('summary:has-text("New order")');
     await page.fill('#new-customer', 'Ada');
     await page.fill('#new-product', ' ');
@@ -240,7 +215,7 @@ describe('the dialog and the form when the server refuses a write', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

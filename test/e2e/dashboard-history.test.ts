@@ -4,63 +4,50 @@
 // is shown once; "Load older changes" pages back to the creation; a deleted order shows its delete,
 // live and when opened from the feed; the keyboard opens and closes it and focus comes back.
 
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import type { DashboardBrowser } from './browser.js';
 import { accessibleControl, rowSelector, text, waitForState } from './dashboard-page.js';
 import { ENTRY, hasFocus, historyEntries, historyInApi, PANEL } from './history-panel.js';
-import { closeDashboardSystem, openDashboardSystem, systemEnv, type TestSystem } from './system.js';
+import { useDashboard } from './system.js';
 
 /** web/src/order-history-panel.ts HISTORY_PAGE_LIMIT */
 const PAGE = 25;
-const db = useTestDatabase();
-const exchange = useExchange();
-let system: TestSystem;
-let browser: DashboardBrowser;
-let psql: pg.Pool;
 
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(
-    db,
-    systemEnv(db, exchange),
-    "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product ' || i FROM generate_series(1, 6) i",
-  ));
-  await waitForState(browser.page, 'live');
-  await browser.page.waitForSelector(rowSelector(6));
+const dash = useDashboard({
+  seed: "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product ' || i FROM generate_series(1, 6) i",
+  live: true,
 });
 
-// Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
+beforeAll(async () => {
+  await dash.browser.page.waitForSelector(rowSelector(6));
+});
 
 const historyButton = (id: number) => `${rowSelector(id)} button[data-action="history"]`;
 
 /** Writes as an operator in psql; resolves once the page's row shows the new version. */
 async function changeInPsql(id: number, set: string): Promise<number> {
-  const { rows } = await psql.query<{ version: number }>(
+  const { rows } = await dash.psql.query<{ version: number }>(
     `UPDATE orders SET ${set} WHERE id = $1 RETURNING version`,
     [id],
   );
-  await browser.page.waitForSelector(rowSelector(id, { version: rows[0]!.version }), { timeout: 5_000 });
+  await dash.browser.page.waitForSelector(rowSelector(id, { version: rows[0]!.version }), { timeout: 5_000 });
   return rows[0]!.version;
 }
 
 async function positionsShown(): Promise<number[]> {
-  return (await historyEntries(browser.page)).map((entry) => entry.position);
+  return (await historyEntries(dash.browser.page)).map((entry) => entry.position);
 }
 
 /** Waits until the panel shows exactly the history the API has for order `id`. */
 async function expectWholeHistory(id: number, count: number): Promise<void> {
-  await waitFor(async () => (await browser.page.locator(ENTRY).count()) === count, {
+  await waitFor(async () => (await dash.browser.page.locator(ENTRY).count()) === count, {
     what: `${count} entries in the panel`,
   });
-  expect(await positionsShown()).toEqual(await historyInApi(system.url, id));
+  expect(await positionsShown()).toEqual(await historyInApi(dash.system.url, id));
 }
 
 async function closeWith(key: 'Escape' | 'button'): Promise<void> {
-  const { page } = browser;
+  const { page } = dash.browser;
   if (key === 'Escape') await page.keyboard.press('Escape');
   else await page.click('[data-testid="history-close"]');
   await page.waitForSelector(PANEL, { state: 'hidden' });
@@ -68,8 +55,8 @@ async function closeWith(key: 'Escape' | 'button'): Promise<void> {
 
 describe('the history panel', () => {
   it("opens on a click on a row with the order's history, newest first, as the API has it", async () => {
-    const { page } = browser;
-    const patched = await fetch(`${system.url}/orders/1`, {
+    const { page } = dash.browser;
+    const patched = await fetch(`${dash.system.url}/orders/1`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json', 'if-match': '"1"' },
       body: JSON.stringify({ status: 'processing' }),
@@ -94,7 +81,7 @@ describe('the history panel', () => {
   });
 
   it('adds a change made in psql to the open panel, once, and announces it', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await changeInPsql(1, "status = 'shipped', customer_name = 'Ann Changed'");
     await expectWholeHistory(1, 3);
     const [newest] = await historyEntries(page);
@@ -111,7 +98,7 @@ describe('the history panel', () => {
   });
 
   it('shows a change that arrives while the first page is loading once', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     let release = () => {};
     const released = new Promise<void>((resolve) => {
       release = resolve;
@@ -136,8 +123,8 @@ describe('the history panel', () => {
   });
 
   it('pages back with "Load older changes" to the creation of an order with more changes than a page', async () => {
-    const { page } = browser;
-    await psql.query(
+    const { page } = dash.browser;
+    await dash.psql.query(
       `DO $$ BEGIN FOR i IN 1..30 LOOP UPDATE orders SET customer_name = 'Name ' || i WHERE id = 3; END LOOP; END $$`,
     );
     await page.waitForSelector(rowSelector(3, { version: 31 }), { timeout: 5_000 });
@@ -154,10 +141,10 @@ describe('the history panel', () => {
   });
 
   it("shows a deleted order's history: the delete live while open, and when opened from the feed", async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click(historyButton(4));
     await expectWholeHistory(4, 1);
-    await psql.query('DELETE FROM orders WHERE id = 4');
+    await dash.psql.query('DELETE FROM orders WHERE id = 4');
     await expectWholeHistory(4, 2);
     const [deleted] = await historyEntries(page);
     expect(deleted).toMatchObject({ op: 'delete', source: 'sql', actor: 'by postgres/psql' });
@@ -181,7 +168,7 @@ describe('the history panel', () => {
   });
 
   it('opens with Enter and Space on the order number, and Escape gives the focus back to it', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     for (const key of ['Enter', ' ']) {
       await page.focus(historyButton(5));
       await page.keyboard.press(key);
@@ -196,7 +183,7 @@ describe('the history panel', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

@@ -3,35 +3,19 @@
 // events; the stage can never read more than the whole while browser and server share a clock.
 // No figure is compared with a fixed number: only the two measures with each other.
 
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import type { DashboardBrowser } from './browser.js';
 import { rowSelector, text, waitForState } from './dashboard-page.js';
-import { closeDashboardSystem, openDashboardSystem, systemEnv, type TestSystem } from './system.js';
+import { useDashboard } from './system.js';
 
 /** Single updates, each drawn before the next is written: the idle case the readout is read in. */
 const UPDATES = 8;
-const db = useTestDatabase();
-const exchange = useExchange();
-let system: TestSystem;
-let browser: DashboardBrowser;
-let psql: pg.Pool;
 
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(
-    db,
-    systemEnv(db, exchange),
-    `INSERT INTO orders (customer_name, product_name, status)
+const dash = useDashboard({
+  seed: `INSERT INTO orders (customer_name, product_name, status)
      SELECT 'Customer ' || i, 'Product ' || i, 'pending' FROM generate_series(1, ${UPDATES}) i`,
-  ));
-  await waitForState(browser.page, 'live');
+  live: true,
 });
-
-// Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
 
 /** A figure as the readout writes it (format.ts: "12 ms", "1.2 s"), in ms. */
 function ms(shown: string): number {
@@ -42,15 +26,15 @@ function ms(shown: string): number {
 
 describe('the latency readout', () => {
   it('shows no figure before a live event was drawn', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     for (const figure of ['latency-p50', 'latency-p99', 'socket-p50', 'socket-p99'])
       expect(await text(page, figure), figure).toBe('–');
   });
 
   it('shows socket → screen after live updates, never above commit → screen', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     for (let id = 1; id <= UPDATES; id++) {
-      await psql.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [id]);
+      await dash.psql.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [id]);
       await page.waitForSelector(rowSelector(id, { status: 'shipped', version: 2 }), { timeout: 5_000 });
     }
     // The readout follows the frames it measures, at most every 250 ms: wait until it counts all.
@@ -74,7 +58,7 @@ describe('the latency readout', () => {
   });
 
   it('reads as one sentence, not announced on every change', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     const sentence = (await text(page, 'latency')).replace(/\s+/g, ' ');
     expect(sentence).toMatch(
       /^commit → screen p50 \S+ m?s · p99 \S+ m?s, of which socket → screen p50 \S+ m?s · p99 \S+ m?s$/,
@@ -94,7 +78,7 @@ describe('the latency readout', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

@@ -3,12 +3,8 @@
 // counters, latency, a narrow screen, and nothing loaded from outside.
 
 import { mkdirSync } from 'node:fs';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import type { DashboardBrowser } from './browser.js';
 import {
   feedPositions,
   type PageGlobals,
@@ -17,39 +13,19 @@ import {
   text,
   waitForState,
 } from './dashboard-page.js';
-import {
-  closeDashboardSystem,
-  openDashboardSystem,
-  orderRows,
-  systemEnv,
-  type TestSystem,
-} from './system.js';
+import { orderRows, useDashboard } from './system.js';
 
-const db = useTestDatabase();
-const exchange = useExchange();
-let system: TestSystem;
-let browser: DashboardBrowser;
-/** Writes as an operator in psql does: the capture records actor postgres/psql, source sql. */
-let psql: pg.Pool;
-
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(
-    db,
-    systemEnv(db, exchange),
-    `INSERT INTO orders (customer_name, product_name, status)
+const dash = useDashboard({
+  seed: `INSERT INTO orders (customer_name, product_name, status)
      SELECT 'Customer ' || i, 'Product ' || (i % 7), (ARRAY['pending','processing','shipped'])[1 + i % 3]
      FROM generate_series(1, 30) i`,
-  ));
-  await waitForState(browser.page, 'live');
+  live: true,
 });
 
-// Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
-
-const dbRows = () => orderRows(psql);
+const dbRows = () => orderRows(dash.psql);
 
 async function createThroughApi(body: object): Promise<{ id: number; version: number }> {
-  const response = await fetch(`${system.url}/orders`, {
+  const response = await fetch(`${dash.system.url}/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -60,7 +36,7 @@ async function createThroughApi(body: object): Promise<{ id: number; version: nu
 
 describe('the dashboard', () => {
   it('shows the snapshot: every row and the counters', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await waitFor(async () => JSON.stringify(await rowsInDom(page)) === JSON.stringify(await dbRows()), {
       what: 'the table to match the database',
     });
@@ -72,12 +48,12 @@ describe('the dashboard', () => {
   });
 
   it('shows a psql UPDATE within 2 s, with its changes and an sql badge in the feed', async () => {
-    const { page } = browser;
-    const { rows } = await psql.query(
+    const { page } = dash.browser;
+    const { rows } = await dash.psql.query(
       "SELECT id::int FROM orders WHERE status = 'pending' ORDER BY id LIMIT 1",
     );
     const id = rows[0].id as number;
-    await psql.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [id]);
+    await dash.psql.query("UPDATE orders SET status = 'shipped' WHERE id = $1", [id]);
     const committed = Date.now();
     await page.waitForSelector(rowSelector(id, { status: 'shipped', version: 2 }), { timeout: 2_000 });
     expect(Date.now() - committed).toBeLessThan(2_000);
@@ -91,7 +67,7 @@ describe('the dashboard', () => {
   });
 
   it('shows an order created through the API, with an api badge', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     const order = await createThroughApi({ customer_name: 'Ada Lovelace', product_name: 'Engine' });
     await page.waitForSelector(rowSelector(order.id, { status: 'pending', version: 1 }), { timeout: 2_000 });
     expect(await page.textContent(rowSelector(order.id))).toContain('Ada Lovelace');
@@ -101,8 +77,8 @@ describe('the dashboard', () => {
   });
 
   it('removes a deleted row', async () => {
-    const { page } = browser;
-    await psql.query('DELETE FROM orders WHERE id = 2');
+    const { page } = dash.browser;
+    await dash.psql.query('DELETE FROM orders WHERE id = 2');
     await page.waitForSelector(rowSelector(2), { state: 'detached', timeout: 2_000 });
     await page.waitForSelector(
       '[data-testid="feed-item"][data-order-id="2"][data-op="delete"][data-source="sql"]',
@@ -111,7 +87,7 @@ describe('the dashboard', () => {
   });
 
   it('creates, edits and deletes an order from the page', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click('summary:has-text("New order")');
     await page.fill('#new-customer', 'Grace Hopper');
     await page.fill('#new-product', 'COBOL manual');
@@ -136,11 +112,11 @@ describe('the dashboard', () => {
   });
 
   it('keeps the dialog open when an edit is stale (412 from If-Match), overwriting nothing', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click(`${rowSelector(3)} button[data-action="edit"]`);
     // Someone else changes the order while the dialog is open; the page shows it (the dialog keeps
     // the version it opened with, which is what its If-Match sends).
-    const { rows } = await psql.query<{ version: number }>(
+    const { rows } = await dash.psql.query<{ version: number }>(
       "UPDATE orders SET product_name = 'Changed in psql' WHERE id = 3 RETURNING version",
     );
     await page.waitForSelector(rowSelector(3, { version: rows[0]!.version }), { timeout: 5_000 });
@@ -157,7 +133,7 @@ describe('the dashboard', () => {
   });
 
   it('shows the latency readout and a capped, ordered feed', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     expect(await text(page, 'latency-p50')).toMatch(/^\d+(\.\d)? (ms|s)$/);
     expect(await text(page, 'latency-p99')).toMatch(/^\d+(\.\d)? (ms|s)$/);
     const positions = await feedPositions(page);
@@ -168,7 +144,7 @@ describe('the dashboard', () => {
   });
 
   it('filters by status and searches', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.selectOption('[data-testid="status-filter"]', 'shipped');
     const shipped = (await dbRows()).filter((r) => r.status === 'shipped').map((r) => r.id);
     await waitFor(async () => (await rowsInDom(page)).map((r) => r.id).join() === shipped.join(), {
@@ -186,7 +162,7 @@ describe('the dashboard', () => {
   });
 
   it('is usable with the keyboard: sorting, the edit dialog, Escape, a visible focus ring', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.focus('button[data-sort="customer_name"]');
     await page.keyboard.press('Enter');
     expect(await page.getAttribute('th:has(> button[data-sort="customer_name"])', 'aria-sort')).toBe(
@@ -213,11 +189,11 @@ describe('the dashboard', () => {
 
   it('writes a screenshot with data (test-output/dashboard-e2e.png)', async () => {
     mkdirSync('test-output', { recursive: true });
-    await browser.page.screenshot({ path: 'test-output/dashboard-e2e.png' });
+    await dash.browser.page.screenshot({ path: 'test-output/dashboard-e2e.png' });
   });
 
   it('fits a narrow screen: no sideways scrolling of the page', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => {
       const g = globalThis as unknown as PageGlobals;
@@ -229,8 +205,8 @@ describe('the dashboard', () => {
   });
 
   it('clears the table with a notice on TRUNCATE', async () => {
-    const { page } = browser;
-    await psql.query('TRUNCATE orders');
+    const { page } = dash.browser;
+    await dash.psql.query('TRUNCATE orders');
     await page.waitForSelector('[data-testid="notice"]:visible', { timeout: 2_000 });
     expect(await text(page, 'notice')).toContain('TRUNCATE');
     await waitFor(async () => (await rowsInDom(page)).length === 0, { what: 'an empty table' });
@@ -238,7 +214,7 @@ describe('the dashboard', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

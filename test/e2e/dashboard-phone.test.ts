@@ -7,12 +7,8 @@
 // test-output/e2e/phone-*.png.
 
 import { mkdirSync } from 'node:fs';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import type { DashboardBrowser } from './browser.js';
 import {
   boxOf,
   isWithin,
@@ -22,35 +18,25 @@ import {
   verticalCenter,
   waitForState,
 } from './dashboard-page.js';
-import { closeDashboardSystem, openDashboardSystem, systemEnv, type TestSystem } from './system.js';
+import { useDashboard } from './system.js';
 
 const PHONE = { width: 390, height: 844 };
 const SCREENSHOTS = 'test-output/e2e';
 /** Two boxes on one line have their vertical centres this close. */
 const SAME_LINE_PX = 3;
 
-const db = useTestDatabase();
-const exchange = useExchange();
-let system: TestSystem;
-let browser: DashboardBrowser;
-let psql: pg.Pool;
-
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(
-    db,
-    systemEnv(db, exchange),
-    `INSERT INTO orders (customer_name, product_name, status)
+const dash = useDashboard({
+  seed: `INSERT INTO orders (customer_name, product_name, status)
      SELECT 'Customer ' || i, 'Product ' || i, (ARRAY['pending','processing','shipped'])[1 + i % 3]
      FROM generate_series(1, 12) i`,
-  ));
-  await browser.page.setViewportSize(PHONE);
-  await waitForState(browser.page, 'live');
-  await browser.page.waitForSelector(rowSelector(12));
-  mkdirSync(SCREENSHOTS, { recursive: true });
 });
 
-// Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
+beforeAll(async () => {
+  await dash.browser.page.setViewportSize(PHONE);
+  await waitForState(dash.browser.page, 'live');
+  await dash.browser.page.waitForSelector(rowSelector(12));
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
 
 /** What the check of broken words uses of the DOM's Range (the root tsconfig has no DOM lib). */
 type RangeLike = {
@@ -63,7 +49,7 @@ const head = (key: string) => `th:has(> button[data-sort="${key}"])`;
 
 /** Whether the text of `selector` shows whole (not shortened with an ellipsis). */
 async function showsWhole(selector: string): Promise<boolean> {
-  return browser.page.$eval(selector, (element) => {
+  return dash.browser.page.$eval(selector, (element) => {
     const box = element as unknown as { scrollWidth: number; clientWidth: number };
     return box.scrollWidth <= box.clientWidth;
   });
@@ -71,7 +57,7 @@ async function showsWhole(selector: string): Promise<boolean> {
 
 describe('the dashboard on a phone', () => {
   it('draws the "Order" sort arrow inside its cell, both ways, with the label whole', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     for (const direction of ['descending', 'ascending']) {
       if ((await page.getAttribute(head('id'), 'aria-sort')) !== direction) await page.click(head('id'));
       expect(await page.getAttribute(head('id'), 'aria-sort')).toBe(direction);
@@ -86,7 +72,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it('draws the arrow inside its cell for every column a phone shows', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     for (const key of ['customer_name', 'product_name', 'status']) {
       await page.click(head(key));
       expect(await page.getAttribute(head(key), 'aria-sort')).toBe('ascending');
@@ -99,7 +85,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it('keeps every status badge inside its cell and breaks names between words only', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     for (const id of [10, 11, 12]) {
       // 10 is processing (the longest status), 11 shipped, 12 pending.
       const badge = await boxOf(page, `${rowSelector(id)} .badge`);
@@ -126,7 +112,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it('keeps every label on the line of its control: the filters and the new-order form', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click('summary:has-text("New order")');
     await page.waitForSelector('[data-testid="create-form"]', { state: 'visible' });
     const labels = await page.$$eval(
@@ -146,7 +132,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it('does not scroll sideways', async () => {
-    const overflow = await browser.page.evaluate(() => {
+    const overflow = await dash.browser.page.evaluate(() => {
       const g = globalThis as unknown as PageGlobals;
       return g.document.documentElement.scrollWidth - g.innerWidth;
     });
@@ -154,7 +140,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it("shows a refused field's message under it in the edit dialog", async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click(`${rowSelector(5)} button[data-action="edit"]`);
     await page.fill('#edit-product', '  ');
     await page.click('[data-testid="edit-save"]');
@@ -169,10 +155,10 @@ describe('the dashboard on a phone', () => {
   });
 
   it("fits a stale edit's question and both answers in the dialog", async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.click(`${rowSelector(6)} button[data-action="edit"]`);
     await page.fill('#edit-customer', 'Typed on the phone');
-    await psql.query("UPDATE orders SET product_name = 'Changed in psql' WHERE id = 6");
+    await dash.psql.query("UPDATE orders SET product_name = 'Changed in psql' WHERE id = 6");
     await page.waitForSelector(rowSelector(6, { version: 2 }), { timeout: 5_000 });
     await page.click('[data-testid="edit-save"]');
     await page.waitForSelector('[data-testid="edit-alert"][data-kind="conflict"]', { timeout: 5_000 });
@@ -189,7 +175,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it("fits an order's history panel, its entries and its Close button in the phone's width", async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     const panel = '[data-testid="history-panel"]';
     await page.click(`${rowSelector(6)} button[data-action="history"]`);
     await page.waitForSelector(`${panel} [data-testid="history-entry"][data-op="update"]`, {
@@ -216,8 +202,8 @@ describe('the dashboard on a phone', () => {
   });
 
   it('shows both latency stages in the header, each figure whole on one line', async () => {
-    const { page } = browser;
-    await psql.query("UPDATE orders SET status = 'delivered' WHERE id = 7");
+    const { page } = dash.browser;
+    await dash.psql.query("UPDATE orders SET status = 'delivered' WHERE id = 7");
     await page.waitForSelector(rowSelector(7, { status: 'delivered' }), { timeout: 5_000 });
     await waitFor(async () => /\d/.test(await text(page, 'socket-p50')), {
       timeoutMs: 5_000,
@@ -254,7 +240,7 @@ describe('the dashboard on a phone', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

@@ -4,12 +4,8 @@
 // reconnecting, resumes after its last position and shows what changed meanwhile, without a
 // reload; and when the server cannot resume its position (resync), it reloads the snapshot.
 
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useExchange } from '../helpers/amqp.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import type { DashboardBrowser } from './browser.js';
 import {
   feedPositions,
   type PageGlobals,
@@ -20,49 +16,30 @@ import {
   storedToken,
   waitForState,
 } from './dashboard-page.js';
-import {
-  closeDashboardSystem,
-  openDashboardSystem,
-  orderRows,
-  startSystem,
-  systemEnv,
-  type TestSystem,
-} from './system.js';
+import { orderRows, startSystem, useDashboard } from './system.js';
 
 const TOKEN = 'e2e-operator-token-0123456789';
-const db = useTestDatabase();
-const exchange = useExchange();
-const env = () => systemEnv(db, exchange, { API_TOKENS: `operator:${TOKEN}` });
-let system: TestSystem;
-let browser: DashboardBrowser;
-let psql: pg.Pool;
 
-beforeAll(async () => {
-  ({ psql, system, browser } = await openDashboardSystem(
-    db,
-    env(),
-    "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product' FROM generate_series(1, 10) i",
-  ));
+const dash = useDashboard({
+  env: { API_TOKENS: `operator:${TOKEN}` },
+  seed: "INSERT INTO orders (customer_name, product_name) SELECT 'Customer ' || i, 'Product' FROM generate_series(1, 10) i",
 });
 
-// Registered after useTestDatabase(), so it runs before the database's leak check.
-afterAll(() => closeDashboardSystem({ browser, system, psql }));
-
-const dbRows = () => orderRows(psql);
+const dbRows = () => orderRows(dash.psql);
 
 /** The last position, once the bridge has numbered every event written so far. */
 async function lastPosition(): Promise<number> {
   await waitFor(
-    async () => (await psql.query('SELECT 1 FROM order_events_unnumbered() LIMIT 1')).rowCount === 0,
+    async () => (await dash.psql.query('SELECT 1 FROM order_events_unnumbered() LIMIT 1')).rowCount === 0,
     { what: 'the bridge to number every event' },
   );
-  const { rows } = await psql.query('SELECT last_position::int AS p FROM bridge_state');
+  const { rows } = await dash.psql.query('SELECT last_position::int AS p FROM bridge_state');
   return rows[0].p;
 }
 
 describe('the dashboard with API tokens', () => {
   it('asks for a token, shows nothing without one, and goes live once it is entered', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await waitForState(page, 'unauthorized');
     await page.waitForSelector('[data-testid="token-hint"]:visible');
     expect((await rowsInDom(page)).length).toBe(0); // reading orders needs a token too
@@ -74,7 +51,7 @@ describe('the dashboard with API tokens', () => {
   });
 
   it('answers a write without token with the 401 and points at the token field', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await page.fill('[data-testid="token"]', '');
     await page.press('[data-testid="token"]', 'Enter');
     await page.click('summary:has-text("New order")');
@@ -94,7 +71,7 @@ describe('the dashboard with API tokens', () => {
   });
 
   it('resumes after the system restarts on the same port, with the changes made while it was down', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await waitForState(page, 'live');
     await page.evaluate(() => {
       (globalThis as unknown as PageGlobals).stillTheSamePage = true;
@@ -102,16 +79,16 @@ describe('the dashboard with API tokens', () => {
     const positionBefore = Number(await page.getAttribute('[data-testid="position"]', 'data-position'));
     await recordStates(page);
 
-    await system.stop();
+    await dash.system.stop();
     await waitForState(page, 'reconnecting', 10_000);
 
     // Written while nothing reads the log: the page must still get every one of them.
-    await psql.query("UPDATE orders SET status = 'shipped' WHERE id IN (1, 2, 3)");
-    await psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('While Down', 'Resume')");
-    await psql.query('DELETE FROM orders WHERE id = 4');
-    await psql.query("UPDATE orders SET status = 'delivered' WHERE id = 1");
+    await dash.psql.query("UPDATE orders SET status = 'shipped' WHERE id IN (1, 2, 3)");
+    await dash.psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('While Down', 'Resume')");
+    await dash.psql.query('DELETE FROM orders WHERE id = 4');
+    await dash.psql.query("UPDATE orders SET status = 'delivered' WHERE id = 1");
 
-    system = await startSystem(env(), system.port);
+    dash.system = await startSystem(dash.env(), dash.system.port);
     await waitForState(page, 'live', 30_000);
     await page.waitForSelector(rowSelector(1, { status: 'delivered', version: 3 }), { timeout: 10_000 });
     await page.waitForSelector(rowSelector(4), { state: 'detached' });
@@ -135,24 +112,26 @@ describe('the dashboard with API tokens', () => {
   });
 
   it('reloads the snapshot when the server cannot resume its position (resync)', async () => {
-    const { page } = browser;
+    const { page } = dash.browser;
     await waitForState(page, 'live');
     await page.evaluate(() => {
       (globalThis as unknown as PageGlobals).stillTheSamePage = true;
     });
     await recordStates(page);
-    await system.stop();
+    await dash.system.stop();
     await waitForState(page, 'reconnecting', 10_000);
     // The database is restored from a backup taken before the page's position: the log and the
     // position counter start over, so the page's `since` is unknown to the server.
-    await psql.query('TRUNCATE order_events, order_event_batches');
-    await psql.query(
+    await dash.psql.query('TRUNCATE order_events, order_event_batches');
+    await dash.psql.query(
       'UPDATE bridge_state SET last_position = 0, confirmed_through = 0, events_confirmed_through = 0',
     );
-    await psql.query("UPDATE orders SET status = 'cancelled' WHERE id = 5");
-    await psql.query("INSERT INTO orders (customer_name, product_name) VALUES ('After Restore', 'Snapshot')");
+    await dash.psql.query("UPDATE orders SET status = 'cancelled' WHERE id = 5");
+    await dash.psql.query(
+      "INSERT INTO orders (customer_name, product_name) VALUES ('After Restore', 'Snapshot')",
+    );
 
-    system = await startSystem(env(), system.port);
+    dash.system = await startSystem(dash.env(), dash.system.port);
     await waitForState(page, 'live', 30_000);
     await waitFor(async () => JSON.stringify(await rowsInDom(page)) === JSON.stringify(await dbRows()), {
       timeoutMs: 10_000,
@@ -168,7 +147,7 @@ describe('the dashboard with API tokens', () => {
   });
 
   it('loaded nothing from outside and raised no page error', () => {
-    expect(browser.external).toEqual([]);
-    expect(browser.errors).toEqual([]);
+    expect(dash.browser.external).toEqual([]);
+    expect(dash.browser.errors).toEqual([]);
   });
 });

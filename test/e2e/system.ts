@@ -2,11 +2,13 @@
 // exchange, the way an operator runs it; the dashboard, API and socket share its one port.
 
 import type pg from 'pg';
-import type { TestDatabase } from '../helpers/db.js';
+import { afterAll, beforeAll } from 'vitest';
+import { useExchange } from '../helpers/amqp.js';
+import { type TestDatabase, useTestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { type CliProcess, startCli } from '../helpers/process.js';
 import { type DashboardBrowser, openDashboard, requireChromium } from './browser.js';
-import type { RowInDom } from './dashboard-page.js';
+import { type RowInDom, waitForState } from './dashboard-page.js';
 import { ensureWebBuilt } from './web-build.js';
 
 /** tsx compiles on start; on two busy cores that can take a while. */
@@ -89,4 +91,42 @@ export async function closeDashboardSystem(parts: Partial<DashboardSystem>): Pro
 export async function orderRows(psql: pg.Pool): Promise<RowInDom[]> {
   const { rows } = await psql.query<RowInDom>('SELECT id::int, status, version FROM orders ORDER BY id');
   return rows;
+}
+
+export interface DashboardFixture extends DashboardSystem {
+  readonly db: TestDatabase;
+  readonly exchange: string;
+  /** The system's environment (the file's extra variables included), to start it again. */
+  env(): Record<string, string>;
+}
+
+export interface DashboardFixtureOptions {
+  /** Variables over systemEnv's (API_TOKENS, say). */
+  env?: Record<string, string>;
+  /** SQL run before the system starts (seed rows). */
+  seed?: string;
+  /** Wait until the page is live before the first test. */
+  live?: boolean;
+}
+
+/**
+ * An e2e file's setup: its own database and exchange, the system started on them (seeded first),
+ * the dashboard open in Chromium, all closed after the file. The fields are filled before the
+ * first test; a test may replace `system` (a restart) and the new one is closed instead.
+ */
+export function useDashboard(options: DashboardFixtureOptions = {}): DashboardFixture {
+  const db = useTestDatabase();
+  const exchange = useExchange();
+  const fixture: Omit<DashboardFixture, keyof DashboardSystem> & Partial<DashboardSystem> = {
+    db,
+    exchange,
+    env: () => systemEnv(db, exchange, options.env),
+  };
+  beforeAll(async () => {
+    Object.assign(fixture, await openDashboardSystem(db, fixture.env(), options.seed));
+    if (options.live) await waitForState(fixture.browser!.page, 'live');
+  });
+  // Registered after useTestDatabase(), so it runs before the database's leak check.
+  afterAll(() => closeDashboardSystem(fixture));
+  return fixture as DashboardFixture;
 }
