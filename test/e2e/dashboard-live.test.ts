@@ -11,7 +11,6 @@ import {
   rowSelector,
   rowsInDom,
   text,
-  waitForState,
 } from './dashboard-page.js';
 import { orderRows, useDashboard } from './system.js';
 

@@ -1,6 +1,7 @@
 // Envelopes made up for unit tests: position p is an update of order (p % 7) + 1.
 
 import type { Order, OrderEvent, OrderStatus } from '../../src/contract/events.js';
+import type { RawEvent } from '../../src/db/event-log.js';
 
 export function envelope(position: number): OrderEvent {
   const id = (position % 7) + 1;
@@ -68,5 +69,17 @@ export function orderEvent(
     txid: '1',
     occurred_at: '2026-11-24T10:00:00.123456Z',
     published_at: '2026-11-24T10:00:00.125Z',
+  };
+}
+
+/** The bridge's form of an event (db/event-log.ts): position p, an update to shipped. */
+export function rawEvent(position: number): RawEvent {
+  return {
+    position,
+    op: 'update',
+    status: 'shipped',
+    publishedAt: 0,
+    occurredAt: 0,
+    json: `{"position":${position}}`,
   };
 }

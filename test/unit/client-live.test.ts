@@ -7,41 +7,15 @@ import {
   BadFilterError,
   createLiveOrders,
   events,
-  type LinkHandlers,
-  type LinkRequest,
   liveOrders,
   type Order,
   type OrderEvent,
   ResyncError,
-  type Transport,
   UnauthorizedError,
 } from '../../src/client/index.js';
 import type { EventFilter } from '../../src/contract/socket.js';
+import { fakeGateways } from '../helpers/client-fakes.js';
 import { envelopes, orderEvent, orderRow, positions } from '../helpers/events.js';
-
-interface FakeLink {
-  request: LinkRequest;
-  on: LinkHandlers;
-  closed: boolean;
-  filters: (EventFilter | undefined)[];
-}
-
-function fakeGateways() {
-  const links: FakeLink[] = [];
-  const transport: Transport = (request, on) => {
-    const link: FakeLink = { request, on, closed: false, filters: [] };
-    links.push(link);
-    return {
-      close() {
-        link.closed = true;
-      },
-      async subscribe(filter) {
-        link.filters.push(filter);
-      },
-    };
-  };
-  return { transport, links, last: () => links.at(-1)! };
-}
 
 const order = orderRow;
 let position = 100;

@@ -9,19 +9,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runDrainLoop } from '../../src/bridge/drain-loop.js';
 import { createFeedFollower, FEED_IDLE_MS } from '../../src/bridge/feed-follower.js';
 import { createRecentEvents } from '../../src/bridge/recent-events.js';
-import type { RawEvent } from '../../src/db/event-log.js';
 import { delay, waitFor } from '../../src/lib/wait.js';
 import { createLogger } from '../../src/log.js';
+import { rawEvent } from '../helpers/events.js';
 
 const log = createLogger('silent');
-const raw = (position: number): RawEvent => ({
-  position,
-  op: 'update',
-  status: 'shipped',
-  publishedAt: 0,
-  occurredAt: 0,
-  json: `{"position":${position}}`,
-});
+const raw = rawEvent;
 
 /** Counts AbortSignal.any() calls that are given `signal`. */
 function spyOnAny(signal: AbortSignal): () => number {

@@ -7,17 +7,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRecentEvents } from '../../src/bridge/recent-events.js';
 import type { RawEvent } from '../../src/db/event-log.js';
+import { rawEvent } from '../helpers/events.js';
 
-function event(position: number): RawEvent {
-  return {
-    position,
-    op: 'update',
-    status: 'shipped',
-    publishedAt: 0,
-    occurredAt: 0,
-    json: `{"position":${position}}`,
-  };
-}
+const event = rawEvent;
 const events = (...positions: number[]) => positions.map(event);
 const positionsOf = (list: readonly RawEvent[] | null) => list?.map((e) => e.position) ?? null;
 

@@ -16,6 +16,7 @@ import type { Publisher } from '../../src/bridge/publisher.js';
 import { createRelay } from '../../src/bridge/relay.js';
 import { createWatermarkWriter } from '../../src/bridge/watermark.js';
 import type { RawEvent } from '../../src/db/event-log.js';
+import { rawEvent } from '../helpers/events.js';
 
 type Fault = 'none' | 'publish' | 'before-commit' | 'after-commit' | 'delete';
 
@@ -53,14 +54,7 @@ function createWorld(s: fc.Scheduler, faults: Fault[], relayMark: () => number):
   const settling: Promise<unknown>[] = [];
   const violations: string[] = [];
   const fault = (): Fault => (faulting ? (faults.shift() ?? 'none') : 'none');
-  const event = (position: number): RawEvent => ({
-    position,
-    op: 'update',
-    status: 'shipped',
-    publishedAt: 0,
-    occurredAt: 0,
-    json: `{"position":${position}}`,
-  });
+  const event = rawEvent;
   const withEvents = (b: { first: number; last: number }): FeedBatch => {
     const events: RawEvent[] = [];
     for (let p = b.first; p <= b.last; p++) if (!deleted.has(p)) events.push(event(p));
