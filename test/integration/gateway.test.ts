@@ -210,6 +210,7 @@ describe('delivery', () => {
       [
         'actor',
         'changes',
+        'epoch',
         'occurred_at',
         'op',
         'order',
