@@ -346,6 +346,86 @@ class Simulation {
   }
 }
 
+describe('client session across epochs of the log (invariant 9)', () => {
+  const at = (position: number, epoch: number): OrderEvent => ({ ...envelope(position), epoch });
+
+  function loaded(position = 10, epoch = 1) {
+    const session = createSession(options({ snapshot: true, since: undefined }));
+    session.handle({ type: 'start' });
+    const commands = session.handle({ type: 'loaded', load: 1, position, epoch });
+    return { session, commands };
+  }
+
+  it("sends the snapshot's epoch with its position, and the epoch of the last event after a drop", () => {
+    const { session, commands } = loaded(10, 1);
+    expect(of(commands, 'connect')).toEqual([{ type: 'connect', link: 1, url: 0, since: 10, epoch: 1 }]);
+    // The gateway found 10 shared with epoch 2 and replays its events after it.
+    expect(of(session.handle({ type: 'events', link: 1, events: [at(11, 2)] }), 'deliver')).toHaveLength(1);
+    expect(session.epoch).toBe(2);
+    session.handle({ type: 'lost', link: 1, reason: 'transport close' });
+    expect(session.handle({ type: 'timer' })).toEqual([
+      { type: 'connect', link: 2, url: 1, since: 11, epoch: 2 },
+    ]);
+  });
+
+  it('reloads when an event of a newer epoch comes at or below its position', () => {
+    const { session } = loaded(10, 1);
+    const reload = session.handle({ type: 'events', link: 1, events: [at(9, 2)] });
+    expect(of(reload, 'deliver')).toEqual([]);
+    expect(of(reload, 'disconnect')).toEqual([{ type: 'disconnect', link: 1 }]);
+    expect(of(reload, 'load')).toEqual([{ type: 'load', load: 2, url: 0 }]);
+    expect(session.status).toBe('reloading');
+    expect(of(session.handle({ type: 'loaded', load: 2, position: 9, epoch: 2 }), 'connect')).toEqual([
+      { type: 'connect', link: 2, url: 0, since: 9, epoch: 2 },
+    ]);
+  });
+
+  it('delivers what came before the event of another history, then reloads', () => {
+    const { session } = loaded(10, 1);
+    const reload = session.handle({ type: 'events', link: 1, events: [at(11, 1), at(12, 1), at(12, 2)] });
+    expect(of(reload, 'deliver')[0]!.events.map((e) => e.position)).toEqual([11, 12]);
+    expect(of(reload, 'load')).toHaveLength(1);
+  });
+
+  it('reloads on an event of an older epoch', () => {
+    const { session } = loaded(10, 2);
+    expect(of(session.handle({ type: 'events', link: 1, events: [at(11, 1)] }), 'load')).toHaveLength(1);
+  });
+
+  it('reloads on a ready of a newer epoch below its position, and takes one at its position', () => {
+    const behind = loaded(10, 1).session;
+    expect(of(behind.handle({ type: 'ready', link: 1, position: 8, epoch: 2 }), 'load')).toHaveLength(1);
+    const same = loaded(10, 1).session;
+    expect(same.handle({ type: 'ready', link: 1, position: 10, epoch: 2 })).toEqual([
+      { type: 'status', status: 'live' },
+    ]);
+    expect(same.epoch).toBe(2);
+  });
+
+  it('ends a stream without snapshots with ResyncError when the history changed under it', () => {
+    const stream = createSession(options({ since: 10, epoch: 1 }));
+    expect(stream.handle({ type: 'start' })).toContainEqual({
+      type: 'connect',
+      link: 1,
+      url: 0,
+      since: 10,
+      epoch: 1,
+    });
+    const failed = stream.handle({ type: 'events', link: 1, events: [at(10, 2)] });
+    expect(of(failed, 'error')[0]).toMatchObject({ fatal: true, error: { code: 'resync', position: 10 } });
+    expect(stream.status).toBe('closed');
+  });
+
+  it('takes any epoch while it knows none (a server before epochs, or live from now)', () => {
+    const session = createSession(options({ since: undefined }));
+    session.handle({ type: 'start' });
+    session.handle({ type: 'ready', link: 1, position: 5 });
+    expect(session.epoch).toBeUndefined();
+    expect(of(session.handle({ type: 'events', link: 1, events: [at(6, 3)] }), 'deliver')).toHaveLength(1);
+    expect(session.epoch).toBe(3);
+  });
+});
+
 describe('client session through random interleavings', () => {
   for (const snapshot of [false, true]) {
     it(`delivers every position once, in order (${snapshot ? 'live orders' : 'events'})`, () => {
