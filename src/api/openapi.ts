@@ -127,7 +127,8 @@ const schemas = {
       published_at: { type: ['string', 'null'], format: 'date-time' },
       epoch: {
         type: 'integer',
-        description: 'The history of the log the position belongs to; it changes after a failover that lost events.',
+        description:
+          'The history of the log the position belongs to; it changes after a failover that lost events.',
       },
     },
   },

@@ -58,7 +58,12 @@ export const eventFilterSchema = z.strictObject({
 export const handshakeAuthSchema = z.object({
   token: z.string().max(1_000).optional(),
   since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  epoch: z.number().int().positive().max(2 ** 31 - 1).optional(),
+  epoch: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .optional(),
   filter: eventFilterSchema.optional(),
 });
 
