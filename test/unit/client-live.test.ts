@@ -70,7 +70,7 @@ function fakeApi(
     const all = rows().filter((r) => r.id > after);
     const page = all.slice(0, 2);
     const at = pagePositions[Math.min(requests.length - 1, pagePositions.length - 1)]!;
-    const epoch = options.epoch ? { 'X-Event-Epoch': String(options.epoch()) } : {};
+    const epoch: Record<string, string> = options.epoch ? { 'X-Event-Epoch': String(options.epoch()) } : {};
     return new Response(JSON.stringify({ orders: page, next: all.length > 2 ? page.at(-1)!.id : null }), {
       headers: { 'Content-Type': 'application/json', 'X-Event-Position': String(at), ...epoch },
     });
