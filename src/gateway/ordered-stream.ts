@@ -76,6 +76,12 @@ export interface OrderedStream {
 
 type Verdict = 'ok' | 'stale' | 'newer';
 
+/**
+ * Deliveries kept while the epochs are read, at most (about 10 MB): past it they are let go, and
+ * read from the log at the next catch-up, as the sequencer's shed events are.
+ */
+const MAX_PARKED = 10_000;
+
 export function createOrderedStream(options: OrderedStreamOptions): OrderedStream {
   const { source, log, retryDelayMs = backoffDelayMs, epochs } = options;
   const newSequencer = (start: number) => createSequencer(start, { maxHeldBytes: options.maxHeldBytes });
@@ -93,6 +99,8 @@ export function createOrderedStream(options: OrderedStreamOptions): OrderedStrea
   let headWhileLearning = 0;
   /** A read brought an unknown epoch and was left unanswered: the sequencer must start over. */
   let readLeft = false;
+  /** Reads in a row that brought an epoch the table did not have yet: the next waits longer. */
+  let unknownRounds = 0;
 
   function verdict(event: OrderEvent): Verdict {
     const epoch = event.epoch;
@@ -125,9 +133,12 @@ export function createOrderedStream(options: OrderedStreamOptions): OrderedStrea
           await delay(retryDelayMs(attempt), stopped.signal);
         }
       }
+      const current = epochs!.known.current;
+      // A read saw an epoch the table does not show yet: not again at once.
+      if (readLeft && current === before) await delay(retryDelayMs(unknownRounds++), stopped.signal);
+      else unknownRounds = 0;
       learning = undefined;
       if (stopped.signal.aborted) return;
-      const current = epochs!.known.current;
       if (current !== before || readLeft) {
         readLeft = false;
         restart(
@@ -153,7 +164,7 @@ export function createOrderedStream(options: OrderedStreamOptions): OrderedStrea
     highest = Math.max(highest, event.position);
     const judged = verdict(event);
     if (learning || judged === 'newer') {
-      parked.push({ event, bytes });
+      if (parked.length < MAX_PARKED) parked.push({ event, bytes });
       void learn();
     } else if (judged === 'stale') {
       options.onStale?.(1);
