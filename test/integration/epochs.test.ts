@@ -186,6 +186,9 @@ async function failover(catchUpIntervalMs: number, timeline: number): Promise<vo
   const url = await startGateway(catchUpIntervalMs);
   const a = await follow(url);
   const b = await follow(url);
+  // A plain socket without the library's own epoch checks: whatever it gets, the gateway decided.
+  const plain = client(url, {});
+  await plain.waitReady();
   await insertOrders(10);
   const before = await head();
   const epoch = before.epoch;
@@ -209,6 +212,8 @@ async function failover(catchUpIntervalMs: number, timeline: number): Promise<vo
   );
   expect(rows).toEqual([{ epoch: epoch + 1, timeline, forked: k }]);
 
+  await waitFor(() => plain.resyncs.length > 0, { what: "the gateway's resync to a live socket" });
+  expect(plain.events.every((e) => e.epoch === epoch)).toBe(true);
   const now = byId(await table());
   for (const c of [a, b]) {
     await waitFor(() => c.orders.position === after.position && c.orders.status === 'live', {
