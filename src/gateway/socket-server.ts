@@ -170,7 +170,9 @@ export function attachHandlers(
     epoch: number | undefined,
   ): Promise<void> {
     if (epochs && epoch !== undefined) {
-      if (!epochs.known.knows(epoch)) await epochs.learn();
+      // Newer than this gateway knows: another gateway learnt it first (an older unknown one is no
+      // history of this log).
+      if (epoch > epochs.known.current) await epochs.learn();
       const shared = epochs.known.sharedWith(epoch);
       if (since > shared) {
         const current = epochs.known.current;

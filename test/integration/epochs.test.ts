@@ -238,6 +238,10 @@ async function failover(catchUpIntervalMs: number, timeline: number): Promise<vo
   const above = client(url, { since: k + 1, epoch });
   await waitFor(() => above.resyncs.length > 0, { what: 'a resync' });
   expect(above.events).toEqual([]);
+  // An epoch the log has never had (a deposed primary's): the gateway reads the epochs, then resyncs.
+  const stranger = client(url, { since: 1, epoch: epoch + 5 });
+  await waitFor(() => stranger.resyncs.length > 0, { what: 'a resync of an unknown epoch' });
+  expect(stranger.events).toEqual([]);
 }
 
 it('makes every client above the fork resync and end equal to the table; one below it resumes', async () => {
