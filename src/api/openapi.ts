@@ -125,6 +125,11 @@ const schemas = {
       txid: { type: 'string' },
       occurred_at: { type: 'string', format: 'date-time' },
       published_at: { type: ['string', 'null'], format: 'date-time' },
+      epoch: {
+        type: 'integer',
+        description:
+          'The history of the log the position belongs to; it changes after a failover that lost events.',
+      },
     },
   },
   Problem: {
@@ -166,7 +171,13 @@ const paths = {
       responses: {
         '200': {
           description: 'Apply GET /events?after=<X-Event-Position> to catch the page up.',
-          headers: { 'X-Event-Position': { schema: { type: 'integer' } } },
+          headers: {
+            'X-Event-Position': { schema: { type: 'integer' } },
+            'X-Event-Epoch': {
+              description: "The epoch of X-Event-Position: send it as the socket handshake's `epoch`.",
+              schema: { type: 'integer' },
+            },
+          },
           content: json({
             type: 'object',
             properties: {

@@ -43,6 +43,7 @@ export function createOrdersRouter({ orders, tokensRequired, bodyLimitBytes }: O
     .get(read, async (req, res) => {
       const page = await orders.list(parseListQuery(req.query));
       res.set('X-Event-Position', String(page.position));
+      res.set('X-Event-Epoch', String(page.epoch));
       res.json({ orders: page.orders, next: page.next });
     })
     .post(write, ...body, async (req, res) => {

@@ -21,7 +21,8 @@ export function hostGuard(policy: OriginPolicy, open: readonly string[] = []): R
 
 /** What a page of an allowed origin may send and read beyond the CORS-safelisted basics. */
 const CORS_REQUEST_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match';
-const CORS_EXPOSED_HEADERS = 'ETag, Location, Retry-After, X-Event-Position, RateLimit, RateLimit-Policy';
+const CORS_EXPOSED_HEADERS =
+  'ETag, Location, Retry-After, X-Event-Position, X-Event-Epoch, RateLimit, RateLimit-Policy';
 const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 /** How long a browser may cache a preflight's answer, in seconds. */
 const CORS_MAX_AGE = '600';

@@ -14,7 +14,7 @@ import { createDoorbell } from './doorbell.js';
 import { runDrainLoop } from './drain-loop.js';
 import { createEventRelay, EVENT_RELAY_STEP, MAX_STEPS_IN_FLIGHT } from './event-relay.js';
 import { createFeedFollower } from './feed-follower.js';
-import { createFeedLog } from './feed-log.js';
+import { createFeedLog, enterEpoch } from './feed-log.js';
 import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
 import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
 import { createPublisher } from './publisher.js';
@@ -122,6 +122,13 @@ export function createBridge(options: BridgeOptions): Bridge {
   });
 
   async function lead({ client, signal }: Leadership): Promise<void> {
+    // Before anything is numbered: a promoted standby's log may end below positions published
+    // before, and what this process remembers of them (watermarks, events kept for the per-event
+    // relay) belongs to the old history.
+    const epoch = await enterEpoch(client);
+    log.info({ epoch }, 'numbering under epoch');
+    watermarks.reset();
+    follower.recent.clear();
     relay.recover();
     const feedLog = createFeedLog(client);
     // A new leader catches up on the feed first; its first drain says whether a backlog is left.

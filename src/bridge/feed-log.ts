@@ -19,7 +19,7 @@ export interface FeedBatch {
 export interface FeedLog {
   /**
    * Numbers every event committed since the last numbering, as batches of at most `batchSize`
-   * stamped `publishedAt`, and returns the envelopes of the first `read` of them; `through` is
+   * stamped `publishedAt` and the epoch bridge_state names (set by `epoch()`), and returns the envelopes of the first `read` of them; `through` is
    * the last position numbered (0 when nothing was). One statement, committed (durably) before
    * it returns: positions are never published before they are durable.
    */
@@ -35,6 +35,16 @@ export interface FeedLog {
 }
 
 /**
+ * The epoch to number under, recorded in bridge_state for the numbering (invariant 9): a new one
+ * when the server's timeline changed since the latest (a promoted standby), forked after the last
+ * position numbered on this server. The leader calls it before it numbers anything.
+ */
+export async function enterEpoch(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ epoch: number }>('SELECT order_events_epoch() AS epoch');
+  return rows[0]!.epoch;
+}
+
+/**
  * The numbering: what transactions the recorded snapshot did not see have committed, counted and
  * recorded with the new snapshot (migration 0007). The snapshot comparison makes a second
  * numbering that raced this one (it cannot, under the leader lock) number nothing instead of
@@ -42,7 +52,7 @@ export interface FeedLog {
  */
 const NUMBERING = `
   WITH state AS (
-    SELECT last_position, numbered_snapshot FROM bridge_state WHERE id = 1
+    SELECT last_position, numbered_snapshot, epoch FROM bridge_state WHERE id = 1
   ), fresh AS (
     SELECT id, row_number() OVER (ORDER BY id) AS n FROM order_events_unnumbered()
   ), counter AS (
@@ -52,18 +62,18 @@ const NUMBERING = `
     FROM state
     WHERE s.id = 1 AND s.numbered_snapshot::text = state.numbered_snapshot::text
       AND EXISTS (SELECT 1 FROM fresh)
-    RETURNING state.last_position AS base
+    RETURNING state.last_position AS base, state.epoch
   )`;
 
 const INSERT_BATCHES = `
-  INSERT INTO order_event_batches (first_position, last_position, ids, published_at)
-  SELECT counter.base + min(f.n), counter.base + max(f.n), array_agg(f.id ORDER BY f.n), $2
+  INSERT INTO order_event_batches (first_position, last_position, ids, published_at, epoch)
+  SELECT counter.base + min(f.n), counter.base + max(f.n), array_agg(f.id ORDER BY f.n), $2, counter.epoch
   FROM fresh AS f, counter
-  GROUP BY counter.base, (f.n - 1) / $1`;
+  GROUP BY counter.base, counter.epoch, (f.n - 1) / $1`;
 
 /**
  * Numbers every event committed since the last numbering, as batches of at most $1 events
- * stamped $2; returns the batches (first_position, last_position).
+ * stamped $2 and bridge_state's epoch; returns the batches (first_position, last_position).
  */
 export const NUMBER_SQL = `${NUMBERING}
   ${INSERT_BATCHES}
@@ -76,7 +86,7 @@ function envelopesOf(batches: string, join: 'JOIN' | 'LEFT JOIN'): string {
     e.op, e."order" ->> 'status' AS status,
     extract(epoch FROM b.published_at)::float8 AS published,
     extract(epoch FROM e.occurred_at)::float8 AS occurred,
-    CASE WHEN e.id IS NOT NULL THEN order_event_envelope(e, b.first_position + u.n - 1, b.published_at) END AS json
+    CASE WHEN e.id IS NOT NULL THEN order_event_envelope(e, b.first_position + u.n - 1, b.published_at, b.epoch) END AS json
   FROM ${batches} AS b
   CROSS JOIN LATERAL unnest(b.ids) WITH ORDINALITY AS u(id, n)
   ${join} order_events e ON e.id = u.id`;
@@ -89,7 +99,7 @@ function envelopesOf(batches: string, join: 'JOIN' | 'LEFT JOIN'): string {
  */
 export const NUMBER_AND_READ_SQL = `${NUMBERING}, batches AS (
   ${INSERT_BATCHES}
-  RETURNING first_position, last_position, ids, published_at
+  RETURNING first_position, last_position, ids, published_at, epoch
   ), first_batches AS (
     SELECT * FROM batches ORDER BY first_position LIMIT $3
   )

@@ -20,6 +20,11 @@ export interface RecentEvents {
   take(from: number, through: number, max: number): RawEvent[] | null;
   /** Forgets the events at or below `position`. */
   dropThrough(position: number): void;
+  /**
+   * Forgets every event: a new leadership may number on another history (a promoted standby),
+   * where the positions kept here belong to other events.
+   */
+  clear(): void;
   /** Events kept. */
   readonly size: number;
 }
@@ -67,6 +72,10 @@ export function createRecentEvents(capacity: number): RecentEvents {
       if (through < from || max < 1) return null;
       const stop = Math.min(end, through, from + max - 1);
       return kept.slice(head + (from - start), head + (stop - start) + 1);
+    },
+    clear() {
+      kept = [];
+      head = 0;
     },
     dropThrough(position) {
       const start = first();

@@ -54,6 +54,12 @@ export interface WatermarkWriter {
   of(column: Watermark): WatermarkRaiser;
   /** Writes what was asked of every watermark now. */
   flush(): Promise<void>;
+  /**
+   * Forgets what was asked and written, for a new leadership: after a failover the database's
+   * watermarks may stand below what this writer wrote to the old primary, and a raise below that
+   * must still be written. A write in flight when this is called moves nothing after it.
+   */
+  reset(): void;
 }
 
 /**
@@ -75,8 +81,10 @@ export function createWatermarkWriter(
   onError: (error: unknown) => void,
   everyMs = WATERMARK_EVERY_MS,
 ): WatermarkWriter {
-  const wanted: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
-  const written: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
+  let wanted: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
+  let written: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
+  /** Bumped by reset(): a write started before records nothing in the new generation. */
+  let generation = 0;
   let writing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastStarted = Number.NEGATIVE_INFINITY;
@@ -88,11 +96,14 @@ export function createWatermarkWriter(
 
   async function write(): Promise<void> {
     const marks = behind();
+    const startedIn = generation;
     try {
       lastStarted = performance.now();
       await raiseWatermarks(db, marks);
-      for (const [column, position] of Object.entries(marks) as [Watermark, number][])
-        written[column] = Math.max(written[column], position);
+      // A write of the old generation moves nothing: its positions may be another history's.
+      if (startedIn === generation)
+        for (const [column, position] of Object.entries(marks) as [Watermark, number][])
+          written[column] = Math.max(written[column], position);
     } finally {
       writing = undefined;
     }
@@ -131,5 +142,12 @@ export function createWatermarkWriter(
       };
     },
     flush: () => flush(['confirmed_through', 'events_confirmed_through']),
+    reset() {
+      generation += 1;
+      clearTimeout(timer);
+      timer = undefined;
+      wanted = { confirmed_through: 0, events_confirmed_through: 0 };
+      written = { confirmed_through: 0, events_confirmed_through: 0 };
+    },
   };
 }

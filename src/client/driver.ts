@@ -92,7 +92,7 @@ export function createDriver(options: DriverOptions): Driver {
   function perform(command: SessionCommand): void {
     switch (command.type) {
       case 'connect':
-        connect(command.link, command.url, command.since);
+        connect(command.link, command.url, command.since, command.epoch);
         break;
       case 'disconnect':
         if (current?.link === command.link) {
@@ -126,16 +126,17 @@ export function createDriver(options: DriverOptions): Driver {
     }
   }
 
-  function connect(link: number, url: number, since: number | undefined): void {
+  function connect(link: number, url: number, since: number | undefined, epoch: number | undefined): void {
     let handle: Link;
     try {
-      const auth = { token: options.token(), since, filter: options.filter() };
+      const auth = { token: options.token(), since, epoch, filter: options.filter() };
       handle = options.transport(
         { url: options.urls[url % options.urls.length]!, path: options.path, auth: dropUndefined(auth) },
         {
           open: () => send({ type: 'open', link }),
           events: (events) => send({ type: 'events', link, events }),
-          ready: (position) => send({ type: 'ready', link, position }),
+          ready: (position, epoch) =>
+            send({ type: 'ready', link, position, ...(epoch === undefined ? {} : { epoch }) }),
           resync: (reason) => send({ type: 'resync', link, reason }),
           lost: (reason, refusal) => send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
         },
@@ -158,7 +159,8 @@ export function createDriver(options: DriverOptions): Driver {
       const snapshot = await loadSnapshot(options.fetch, base, options.token());
       // The session says whether it still wants this load (a 'snapshot' command) or not.
       loaded = { load: number, orders: snapshot.orders };
-      send({ type: 'loaded', load: number, position: snapshot.position });
+      const { position, epoch } = snapshot;
+      send({ type: 'loaded', load: number, position, ...(epoch === undefined ? {} : { epoch }) });
     } catch (e) {
       send({ type: 'load-failed', load: number, error: toOrdersLiveError(e) });
     }

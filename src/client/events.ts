@@ -15,6 +15,11 @@ import { createSession, type LiveStatus, type SessionStats } from './session.js'
 export interface EventsOptions extends ConnectOptions {
   /** Receive the events after this position; without it, from the moment of connecting. */
   since?: number;
+  /**
+   * The epoch of `since` (the `epoch` of the stream that gave it): a position the log's history
+   * no longer has then ends the iteration with ResyncError instead of resuming.
+   */
+  epoch?: number;
   /** Only events of orders with these statuses, or of this order (the gateway filters). */
   filter?: EventFilter;
   /** Ends the iteration (it returns, without an error). */
@@ -29,6 +34,11 @@ export interface EventsOptions extends ConnectOptions {
 export interface EventStream extends AsyncIterableIterator<OrderEvent> {
   /** The last position received (delivered or waiting in the buffer); undefined before `ready`. */
   readonly position: number | undefined;
+  /**
+   * The epoch of the log `position` belongs to, once known. A failover that changes it under
+   * positions already received ends the iteration with ResyncError.
+   */
+  readonly epoch: number | undefined;
   /** Events received and not yet taken by the consumer. */
   readonly buffered: number;
   readonly status: LiveStatus;
@@ -58,6 +68,7 @@ export function events(options: EventsOptions): EventStream {
     urls: connect.urls.length,
     snapshot: false,
     since: options.since,
+    epoch: options.epoch,
     contiguous: filter === undefined,
     refusalIsFatal: true,
   });
@@ -114,6 +125,9 @@ export function events(options: EventsOptions): EventStream {
   const stream: EventStream = {
     get position() {
       return buffer.at(-1)?.position ?? session.position;
+    },
+    get epoch() {
+      return session.epoch;
     },
     get buffered() {
       return buffer.length;

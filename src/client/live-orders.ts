@@ -64,6 +64,11 @@ export interface LiveOrders {
   readonly size: number;
   /** The last position applied; undefined before the first snapshot. */
   readonly position: number | undefined;
+  /**
+   * The epoch of the log `position` belongs to (invariant 9 of docs/design.md): when the database
+   * fails over to a standby that lacked events, it changes and the view is reloaded.
+   */
+  readonly epoch: number | undefined;
   readonly status: LiveStatus;
   /** Duplicates dropped and gaps resumed over: a correct gateway sends neither. */
   readonly stats: Readonly<SessionStats>;
@@ -152,6 +157,9 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
     },
     get position() {
       return session.position;
+    },
+    get epoch() {
+      return session.epoch;
     },
     get status() {
       return session.status;

@@ -7,6 +7,12 @@
 // gateway replays exactly what was missed. What arrives at or below it is dropped; with no
 // server-side filter positions must follow one another, and a gap drops the link and resumes
 // (the gateway fills it from the log). Links are numbered: anything from an older link is ignored.
+//
+// The position belongs to an epoch of the log (invariant 9), from the snapshot, `ready` or the
+// events, and goes with it on every connect. An event of a newer epoch at or below the position,
+// a `ready` of a newer epoch below it, or an event of an older epoch means the log's history
+// changed under what was delivered: the snapshot is loaded again (or, without one, the stream
+// ends with ResyncError), as on `resync`.
 
 import type { OrderEvent } from '../contract/events.js';
 import { backoffDelayMs } from '../lib/backoff.js';
@@ -41,6 +47,8 @@ export interface SessionOptions {
   snapshot: boolean;
   /** Without a snapshot: resume after this position, or live from now when undefined. */
   since?: number;
+  /** The epoch of `since`, when known. */
+  epoch?: number;
   /** No server-side filter: positions must follow one another (changed by the `filtered` input). */
   contiguous: boolean;
   /** A refused token ends the session instead of being retried. */
@@ -51,12 +59,12 @@ export interface SessionOptions {
 
 export type SessionInput =
   | { type: 'start' }
-  /** A snapshot loaded by `load` command number `load`, consistent at `position`. */
-  | { type: 'loaded'; load: number; position: number }
+  /** A snapshot loaded by `load` command number `load`, consistent at `position` of `epoch`. */
+  | { type: 'loaded'; load: number; position: number; epoch?: number }
   | { type: 'load-failed'; load: number; error: OrdersLiveError }
   | { type: 'open'; link: number }
   | { type: 'events'; link: number; events: readonly OrderEvent[] }
-  | { type: 'ready'; link: number; position: number }
+  | { type: 'ready'; link: number; position: number; epoch?: number }
   | { type: 'resync'; link: number; reason: string }
   /** The link closed or never opened; `refusal` when the gateway refused the handshake. */
   | { type: 'lost'; link: number; reason: string; refusal?: { status: number; message: string } }
@@ -72,7 +80,8 @@ export type SessionInput =
   | { type: 'filtered'; filtered: boolean };
 
 export type SessionCommand =
-  | { type: 'connect'; link: number; url: number; since: number | undefined }
+  /** `epoch`, the epoch of `since`, only when known. */
+  | { type: 'connect'; link: number; url: number; since: number | undefined; epoch?: number }
   | { type: 'disconnect'; link: number }
   | { type: 'load'; load: number; url: number }
   /** The snapshot of that load is accepted: replace the model with it (position is set). */
@@ -97,6 +106,8 @@ export interface Session {
   readonly stats: Readonly<SessionStats>;
   /** The last position delivered (or of the snapshot, or of `ready`). */
   readonly position: number | undefined;
+  /** The epoch of the log `position` belongs to, when known. */
+  readonly epoch: number | undefined;
   readonly status: LiveStatus;
   handle(input: SessionInput): SessionCommand[];
 }
@@ -106,6 +117,7 @@ type Next = 'connect' | 'load';
 export function createSession(options: SessionOptions): Session {
   const retry = { baseMs: 500, capMs: 5_000, ...options.retry };
   let position = options.snapshot ? undefined : options.since;
+  let epoch = options.snapshot || options.since === undefined ? undefined : options.epoch;
   let status: LiveStatus = 'connecting';
   let hasSnapshot = false;
   let everLive = false;
@@ -150,7 +162,8 @@ export function createSession(options: SessionOptions): Session {
     if (paused) return [];
     link += 1;
     linkOpen = true;
-    return [{ type: 'connect', link, url, since: position }];
+    const known = position !== undefined && epoch !== undefined ? { epoch } : {};
+    return [{ type: 'connect', link, url, since: position, ...known }];
   }
 
   /** Retries `next` after the backoff, on the next URL. */
@@ -194,9 +207,34 @@ export function createSession(options: SessionOptions): Session {
     return options.snapshot && !hasSnapshot ? 'load' : 'connect';
   }
 
+  /**
+   * What was delivered belongs to another history of the log: reload the snapshot, or, without
+   * one, end the stream with ResyncError. `resync` from the gateway ends up here as well.
+   */
+  function reload(reason: string, delivered: SessionCommand[] = []): SessionCommand[] {
+    const commands = [...delivered, ...dropLink()];
+    if (!options.snapshot) return [...commands, ...close(new ResyncError(reason, position))];
+    return [...commands, ...setStatus('reloading', reason), ...go('load')];
+  }
+
+  /**
+   * Whether an event or `ready` of epoch `next` at `at` continues the history delivered so far:
+   * the same epoch, one not known on either side, or a newer one from `newerFrom` on.
+   */
+  function continuesHistory(next: number | undefined, at: number, newerFrom: number): boolean {
+    if (next === undefined || epoch === undefined || position === undefined || next === epoch) return true;
+    return next > epoch && at >= newerFrom;
+  }
+
   function accept(events: readonly OrderEvent[]): SessionCommand[] {
     const fresh: OrderEvent[] = [];
     for (const event of events) {
+      // A newer epoch is taken only for positions beyond ours: the gateway compared our epoch
+      // with its own before it replayed; at or below ours it is another history.
+      if (!continuesHistory(event.epoch, event.position, (position ?? 0) + 1)) {
+        const delivered: SessionCommand[] = fresh.length > 0 ? [{ type: 'deliver', events: fresh }] : [];
+        return reload(`position ${event.position} is of epoch ${event.epoch}, ours of ${epoch}`, delivered);
+      }
       if (position !== undefined && event.position <= position) {
         stats.duplicates += 1;
         continue;
@@ -214,6 +252,7 @@ export function createSession(options: SessionOptions): Session {
       }
       fresh.push(event);
       position = event.position;
+      epoch = event.epoch ?? epoch;
     }
     return fresh.length > 0 ? [{ type: 'deliver', events: fresh }] : [];
   }
@@ -222,6 +261,9 @@ export function createSession(options: SessionOptions): Session {
     stats,
     get position() {
       return position;
+    },
+    get epoch() {
+      return epoch;
     },
     get status() {
       return status;
@@ -240,6 +282,7 @@ export function createSession(options: SessionOptions): Session {
           loading = false;
           hasSnapshot = true;
           position = input.position;
+          epoch = input.epoch;
           return [{ type: 'snapshot', load: input.load }, ...go('connect')];
         case 'load-failed':
           if (!loading || input.load !== load) return [];
@@ -255,6 +298,12 @@ export function createSession(options: SessionOptions): Session {
           return accept(input.events);
         case 'ready': {
           if (input.link !== link || !linkOpen) return [];
+          // At our own position a newer epoch is the gateway's answer to ours: it found our
+          // position shared with its history. Below it, the log went back under us.
+          if (!continuesHistory(input.epoch, input.position, position ?? 0))
+            return reload(
+              `the log is at position ${input.position} of epoch ${input.epoch}, ours of ${epoch}`,
+            );
           if (contiguous && position !== undefined && input.position > position) {
             stats.gaps += 1;
             return [
@@ -264,16 +313,14 @@ export function createSession(options: SessionOptions): Session {
             ];
           }
           position = Math.max(position ?? input.position, input.position);
+          epoch = input.epoch ?? epoch;
           attempt = 0;
           everLive = true;
           return setStatus('live');
         }
-        case 'resync': {
+        case 'resync':
           if (input.link !== link || !linkOpen) return [];
-          const commands = dropLink();
-          if (!options.snapshot) return [...commands, ...close(new ResyncError(input.reason, position))];
-          return [...commands, ...setStatus('reloading', input.reason), ...go('load')];
-        }
+          return reload(input.reason);
         case 'lost':
           if (input.link !== link || !linkOpen) return [];
           linkOpen = false;

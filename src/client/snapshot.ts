@@ -11,6 +11,8 @@ export interface Snapshot {
   orders: Order[];
   /** Resume the stream after this position. */
   position: number;
+  /** The epoch of `position` (X-Event-Epoch), absent from servers before epochs. */
+  epoch?: number;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function loadSnapshot(
 ): Promise<Snapshot> {
   const orders: Order[] = [];
   let position: number | undefined;
+  let epoch: number | undefined;
   let after = 0;
   for (;;) {
     const path = `/orders?after=${after}&limit=${SNAPSHOT_PAGE_LIMIT}`;
@@ -35,10 +38,21 @@ export async function loadSnapshot(
     if (!Number.isSafeInteger(at) || at < 0)
       throw new RequestError(response.status, 'GET /orders answered without a valid X-Event-Position header');
     orders.push(...page.orders);
-    position = Math.min(position ?? at, at);
-    if (page.next === null) return { orders, position };
+    if (position === undefined || at < position) {
+      // The position resumed from and its epoch come from the same page.
+      position = at;
+      epoch = epochOf(response);
+    }
+    if (page.next === null) return epoch === undefined ? { orders, position } : { orders, position, epoch };
     after = page.next;
   }
+}
+
+/** X-Event-Epoch, or undefined when the server sends none (or garbage). */
+function epochOf(response: Response): number | undefined {
+  const header = response.headers.get('X-Event-Epoch');
+  const epoch = header === null ? Number.NaN : Number(header);
+  return Number.isSafeInteger(epoch) && epoch > 0 ? epoch : undefined;
 }
 
 async function get(fetchFn: typeof fetch, url: string, token: string | undefined): Promise<Response> {

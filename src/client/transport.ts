@@ -14,7 +14,8 @@ import type {
 export interface LinkHandlers {
   open(): void;
   events(events: OrderEvent[]): void;
-  ready(position: number): void;
+  /** Live at `position`, of the log's `epoch` (absent from gateways before epochs). */
+  ready(position: number, epoch?: number): void;
   resync(reason: string): void;
   /** The link closed, or never opened; `refusal` when the gateway refused the handshake. */
   lost(reason: string, refusal?: { status: number; message: string }): void;
@@ -50,7 +51,7 @@ export const socketTransport: Transport = ({ url, path, auth }, handlers) => {
   });
   socket.on('connect', () => handlers.open());
   socket.on('events', (events) => handlers.events(events));
-  socket.on('ready', ({ position }) => handlers.ready(position));
+  socket.on('ready', ({ position, epoch }) => handlers.ready(position, epoch));
   socket.on('resync', ({ reason }) => handlers.resync(reason));
   socket.on('disconnect', (reason) => handlers.lost(reason));
   socket.on('connect_error', (err) => {

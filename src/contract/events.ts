@@ -53,6 +53,11 @@ export const orderEventSchema = z.object({
   occurred_at: z.string(),
   /** When the bridge numbered it for publishing (milliseconds); null only before that. */
   published_at: z.string().nullable(),
+  /**
+   * The log's history the position belongs to (invariant 9): after a failover that lost events the
+   * positions above the fork are handed out again under a newer epoch. Absent from older bridges.
+   */
+  epoch: z.number().int().positive().optional(),
 });
 export type OrderEvent = z.infer<typeof orderEventSchema>;
 

@@ -71,7 +71,7 @@ export type OrderUpdate = z.infer<typeof orderUpdateSchema>;
 /** The writable part of an update. */
 export type OrderChanges = Pick<OrderUpdate, 'customer_name' | 'product_name' | 'status'>;
 
-/** GET /orders (plus the `X-Event-Position` header). */
+/** GET /orders (plus the `X-Event-Position` and `X-Event-Epoch` headers). */
 export interface OrdersPageBody {
   orders: Order[];
   /** The `after` cursor of the next page, or null on the last one. */

@@ -20,16 +20,25 @@ export interface HandshakeAuth {
   token?: string;
   /** Resume after this position: every later event is replayed before live ones. */
   since?: number;
+  /**
+   * The epoch of `since` (the snapshot's X-Event-Epoch, or the last `ready` or event): a position
+   * above what that epoch shares with the log's current one gets `resync` instead of a replay.
+   */
+  epoch?: number;
   filter?: EventFilter;
 }
 
 export interface ServerToClientEvents {
   /** Events in ascending position order, batched under load. */
   events: (events: OrderEvent[]) => void;
-  /** Replay is done and the client is live; `position` is where it now stands. */
-  ready: (info: { position: number }) => void;
-  /** The client's position cannot be served (older than retention, or unknown): reload the
-   * snapshot (GET /orders), then reconnect with its X-Event-Position as `since`. */
+  /**
+   * Replay is done and the client is live; `position` is where it now stands, in the log's
+   * `epoch` (absent from gateways before epochs).
+   */
+  ready: (info: { position: number; epoch?: number }) => void;
+  /** The client's position cannot be served (older than retention, unknown, or of another
+   * epoch): reload the snapshot (GET /orders), then reconnect with its X-Event-Position as `since`
+   * and its X-Event-Epoch as `epoch`. */
   resync: (info: { reason: string }) => void;
 }
 
@@ -49,6 +58,12 @@ export const eventFilterSchema = z.strictObject({
 export const handshakeAuthSchema = z.object({
   token: z.string().max(1_000).optional(),
   since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  epoch: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .optional(),
   filter: eventFilterSchema.optional(),
 });
 

@@ -38,7 +38,7 @@ function envelopesBetween(lo: string, hi: string): string {
   return `SELECT p.position, e.op, e."order" ->> 'status' AS status,
       extract(epoch FROM p.published_at)::float8 AS published,
       extract(epoch FROM e.occurred_at)::float8 AS occurred,
-      order_event_envelope(e, p.position, p.published_at) AS json
+      order_event_envelope(e, p.position, p.published_at, p.epoch) AS json
     FROM order_event_positions(${lo}, ${hi}) AS p JOIN order_events e ON e.id = p.id
     ORDER BY p.position`;
 }
@@ -88,12 +88,12 @@ export async function readOrderHistory(
 ): Promise<OrderHistoryPage> {
   const { rows } = await db.query<{ json: string }>(
     `WITH mine AS (
-       SELECT e.id, b.first_position + array_position(b.ids, e.id) - 1 AS position, b.published_at
+       SELECT e.id, b.first_position + array_position(b.ids, e.id) - 1 AS position, b.published_at, b.epoch
        FROM order_events e
        JOIN order_event_batches b ON b.ids @> ARRAY[e.id]
        WHERE e.order_id = $1
      )
-     SELECT order_event_envelope(e, m.position, m.published_at) AS json
+     SELECT order_event_envelope(e, m.position, m.published_at, m.epoch) AS json
      FROM mine m JOIN order_events e ON e.id = m.id
      WHERE m.position < $2 AND m.position <= (SELECT confirmed_through FROM bridge_state WHERE id = 1)
      ORDER BY m.position DESC
@@ -128,10 +128,40 @@ export async function readRange(db: Queryable, from: number, to: number): Promis
  * snapshot (invariant 8: snapshot meets stream).
  */
 export async function lastPosition(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ last_position: string }>(
-    'SELECT last_position FROM bridge_state WHERE id = 1',
+  return (await logHead(db)).position;
+}
+
+/** Where the log stands: its last position and the epoch that position belongs to. */
+export interface LogHead {
+  position: number;
+  /** The log's history (invariant 9): positions mean something only within one epoch. */
+  epoch: number;
+}
+
+/**
+ * The last position handed out and the epoch the leader numbers under, as seen by the caller's
+ * snapshot. After a failover, until the new leader opens its epoch, the epoch is the one before:
+ * every position up to the last one is shared with it.
+ */
+export async function logHead(db: Queryable): Promise<LogHead> {
+  const { rows } = await db.query<{ last_position: string; epoch: number }>(
+    'SELECT last_position, epoch FROM bridge_state WHERE id = 1',
   );
-  return Number(rows[0]?.last_position ?? 0);
+  return { position: Number(rows[0]?.last_position ?? 0), epoch: rows[0]?.epoch ?? 1 };
+}
+
+/** An epoch of the log and the last position it shares with the epoch before it. */
+export interface EpochRow {
+  epoch: number;
+  forkedAfter: number;
+}
+
+/** Every epoch of the log, oldest first (log_epochs, migration 0011). */
+export async function readEpochs(db: Queryable): Promise<EpochRow[]> {
+  const { rows } = await db.query<{ epoch: number; forked_after: string }>(
+    'SELECT epoch, forked_after FROM log_epochs ORDER BY epoch',
+  );
+  return rows.map((row) => ({ epoch: row.epoch, forkedAfter: Number(row.forked_after) }));
 }
 
 /** The highest position RabbitMQ has confirmed (0 when none): where a starting gateway begins. */

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { Order, OrderStatus } from '../contract/events.js';
 import type { NewOrder, OrderChanges } from '../contract/rest.js';
 import { AppError } from '../lib/errors.js';
-import { lastPosition } from './event-log.js';
+import { logHead } from './event-log.js';
 import { inTransaction } from './pool.js';
 
 /** Formatted by PostgreSQL: UTC with microseconds, like the envelope's `occurred_at`. */
@@ -32,6 +32,8 @@ export interface OrdersPage {
   next: number | null;
   /** The last event position reflected in this page (docs/design.md, invariant 8). */
   position: number;
+  /** The epoch of `position` (invariant 9). */
+  epoch: number;
 }
 
 export interface WriteOptions {
@@ -68,7 +70,7 @@ export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
       return inTransaction(pool, async (client) => {
         await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
         // Both reads see one snapshot: every event up to `position` is reflected in the rows.
-        const position = await lastPosition(client);
+        const { position, epoch } = await logHead(client);
         const filter = status === undefined ? '' : 'AND status = $3';
         const { rows } = await client.query<OrderRow>(
           `SELECT ${ORDER_COLUMNS} FROM orders WHERE id > $1 ${filter} ORDER BY id LIMIT $2`,
@@ -77,7 +79,7 @@ export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
         // One row more than asked tells whether a next page exists without a second query.
         const orders = rows.slice(0, limit).map(toOrder);
         const next = rows.length > limit ? orders[orders.length - 1]!.id : null;
-        return { orders, next, position };
+        return { orders, next, position, epoch };
       });
     },
 

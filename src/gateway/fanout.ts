@@ -4,7 +4,8 @@
 // same filter share a Socket.IO room — so 1,000 clients cost one encoding, not 1,000. The last
 // RECENT_EVENTS events stay in the replay ring so a reconnecting client resumes without the
 // database. The broadcast stream only ever goes up by one: a repeat is dropped, and a hole (the
-// log lost positions) sends every live client `resync` instead of a silent jump.
+// log lost positions) sends every live client `resync` instead of a silent jump. So does a fork
+// (the log went back to another history, invariant 9): the stream continues from the fork.
 
 import type { OrderEvent } from '../contract/events.js';
 import { type EventFilter, matchesFilter } from '../contract/socket.js';
@@ -26,6 +27,16 @@ export interface Fanout {
   push(events: OrderEvent[]): void;
   /** Positions lost from the log: live clients are told to resync; the stream continues after. */
   skip(range: PositionRange): void;
+  /**
+   * The log's history went back to `position`: if anything after it was sent or queued, what was
+   * queued is dropped, live clients are told to resync, the replay ring starts over and the
+   * stream continues after `position`.
+   */
+  fork(position: number, reason: string): void;
+  /** Forks that went back so far (a replaying client compares it with `forkedSince`). */
+  readonly forks: number;
+  /** The lowest position forked back to after the first `count` forks, or null when none since. */
+  forkedSince(count: number): number | null;
   /** At most `limit` events in (after, head] from memory, or null when memory does not reach back. */
   recent(after: number, limit: number): OrderEvent[] | null;
   /** The room a client with this filter joins. */
@@ -67,6 +78,8 @@ export function createFanout({
   let pending: OrderEvent[] = [];
   let scheduled: NodeJS.Immediate | undefined;
   const filters = new Map<string, EventFilter | undefined>([[ALL, undefined]]);
+  /** The position of each fork that went back, in order. */
+  const forks: number[] = [];
 
   /** The last position broadcast or waiting in `pending`. */
   function queuedThrough(): number {
@@ -103,14 +116,28 @@ export function createFanout({
 
   function skip({ from, to }: PositionRange): void {
     flush();
-    const reason = `positions ${from}–${to} are missing from the change log`;
+    resyncAll(`positions ${from}–${to} are missing from the change log`, 'positions missing');
+    ring.reset(to);
+  }
+
+  function resyncAll(reason: string, metric: string): void {
     for (const room of filters.keys()) {
       const size = rooms.size(room);
       if (size === 0) continue;
-      metrics.resyncs.inc({ reason: 'positions missing' }, size);
+      metrics.resyncs.inc({ reason: metric }, size);
       rooms.resync(room, reason);
     }
-    ring.reset(to);
+  }
+
+  function fork(position: number, reason: string): void {
+    if (queuedThrough() <= position) return;
+    pending = pending.filter((event) => event.position <= position);
+    flush();
+    // Every live client stands at the head, above the fork (a filtered one may not have had an
+    // event there, but cannot tell which positions it missed).
+    if (ring.end > position) resyncAll(reason, 'epoch');
+    ring.reset(position);
+    forks.push(position);
   }
 
   return {
@@ -129,6 +156,13 @@ export function createFanout({
     },
     skip(range) {
       if (range.to > queuedThrough()) skip(range);
+    },
+    fork,
+    get forks() {
+      return forks.length;
+    },
+    forkedSince(count) {
+      return forks.length > count ? Math.min(...forks.slice(count)) : null;
     },
     recent(after, limit) {
       return ring.after(after, limit);

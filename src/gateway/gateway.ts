@@ -6,11 +6,12 @@ import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config.js';
-import { lastPosition, lastPublishedPosition, readRange } from '../db/event-log.js';
+import { lastPosition, lastPublishedPosition, readEpochs, readRange } from '../db/event-log.js';
 import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
 import type { Logger } from '../log.js';
 import { createConsumer } from './consumer.js';
+import { createEpochs } from './epochs.js';
 import { createFanout, type Fanout } from './fanout.js';
 import { createHeadWatch, type HeadWatch } from './head-watch.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -96,8 +97,12 @@ export function createGateway(options: GatewayOptions): Gateway {
    * it is published, so the last numbered one covers everything the broker could have carried.
    */
   function catchUp(when: string): void {
+    // Taken before the read: a log that ends below what had been sent by then went back (a
+    // failover to a standby that lacked it, invariant 9).
+    const current = stream;
+    const asked = current?.mark();
     lastPosition(pool).then(
-      (position) => stream?.catchUp(position),
+      (position) => current?.catchUp(position, asked),
       (e: unknown) => log.warn({ err: toError(e), when }, 'cannot read the log head to catch up'),
     );
   }
@@ -106,6 +111,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     name: 'gateway',
     async start() {
       const start = await lastPublishedPosition(pool);
+      const epochs = createEpochs(await readEpochs(pool));
       const rooms = socketRooms(io, (room) => fanout?.forget(room));
       const out = createFanout({
         rooms,
@@ -129,7 +135,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         onGapFilled: (n) => metrics.gapFilled.inc(n),
         maxHeldBytes: options.maxHeldBytes,
         onShed: (n) => metrics.shed.inc(n),
+        epochs: { known: epochs, read: () => readEpochs(pool) },
+        fork: (position, reason) => out.fork(position, reason),
+        onStale: (n) => metrics.duplicates.inc(n),
       });
+      const ordered = stream;
       const watch = createHeadWatch({
         head: () => out.head,
         lastPosition: () => lastPosition(pool),
@@ -146,6 +156,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           headWatch: watch,
           log,
           metrics,
+          epochs: { known: epochs, learn: () => ordered.learnEpochs() },
         },
       );
       started = true;

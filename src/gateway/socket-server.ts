@@ -4,6 +4,8 @@
 // replays. It reads (since, fanout.head] — from memory when it reaches back far enough, else from
 // the change log in pages — and repeats until it has caught up with the fanout's head; then, in
 // the same tick, it joins its live room and gets `ready`. Every later broadcast is past that head.
+// A `since` of another history (invariant 9) — above what the client's epoch shares with the
+// log's, or above a fork the stream took while the client replayed — gets `resync` instead.
 
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
@@ -21,6 +23,7 @@ import {
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 import { bufferedBytes, type Drain, whenDrained } from './client-buffer.js';
+import type { Epochs } from './epochs.js';
 import { type Fanout, type LiveRooms, MAX_BATCH } from './fanout.js';
 import type { HeadWatch } from './head-watch.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -55,6 +58,11 @@ export interface SocketServerOptions {
   headWatch: HeadWatch;
   log: Logger;
   metrics: GatewayMetrics;
+  /**
+   * The log's epochs, and how to read them again when a client names one not known yet (its
+   * gateway learnt it first). Absent, a handshake's epoch is ignored.
+   */
+  epochs?: { known: Epochs; learn(): Promise<void> };
 }
 
 /**
@@ -96,7 +104,9 @@ export function attachHandlers(
   reader: LogReader,
   options: SocketServerOptions,
 ): () => void {
-  const { log, metrics, verifyToken, maxBufferedBytes } = options;
+  const { log, metrics, verifyToken, maxBufferedBytes, epochs } = options;
+  /** The epoch `ready` names: the one the head belongs to. */
+  const epochNow = () => (epochs && epochs.known.current > 0 ? { epoch: epochs.known.current } : {});
 
   io.use((socket, next) => {
     const parsed = handshakeAuthSchema.safeParse(socket.handshake.auth ?? {});
@@ -122,13 +132,13 @@ export function attachHandlers(
       const reply = answerSubscribe(socket, args);
       ack?.(reply);
     });
-    const since = (socket.handshake.auth as { since?: number }).since;
+    const { since, epoch } = socket.handshake.auth as { since?: number; epoch?: number };
     if (since === undefined) {
       join(socket);
-      socket.emit('ready', { position: fanout.head });
+      socket.emit('ready', { position: fanout.head, ...epochNow() });
       return;
     }
-    void resume(socket, since).catch((e: unknown) => {
+    void resumeIfShared(socket, since, epoch).catch((e: unknown) => {
       log.warn({ err: toError(e), since }, 'replay failed; client disconnected to retry');
       socket.disconnect(true);
     });
@@ -153,11 +163,40 @@ export function attachHandlers(
     void socket.join(room);
   }
 
+  /** Resumes a client whose `since` belongs to the log's history; resyncs one whose does not. */
+  async function resumeIfShared(
+    socket: ClientSocket,
+    since: number,
+    epoch: number | undefined,
+  ): Promise<void> {
+    if (epochs && epoch !== undefined) {
+      // Newer than this gateway knows: another gateway learnt it first (an older unknown one is no
+      // history of this log).
+      if (epoch > epochs.known.current) await epochs.learn();
+      const shared = epochs.known.sharedWith(epoch);
+      if (since > shared) {
+        const current = epochs.known.current;
+        return resync(
+          socket,
+          `position ${since} of epoch ${epoch} is not in the log's epoch ${current}`,
+          'epoch',
+        );
+      }
+    }
+    await resume(socket, since);
+  }
+
   async function resume(socket: ClientSocket, since: number): Promise<void> {
     const replay = createResume(since);
     let fromLog = false;
     let action = replay.next(fanout);
+    const forks = fanout.forks;
     while (socket.connected) {
+      // The stream forked while this client replayed: what it was sent above the fork is gone.
+      const fork = fanout.forkedSince(forks);
+      if (fork !== null && replay.cursor > fork) {
+        return resync(socket, `the change log went back to position ${fork} (another history)`, 'epoch');
+      }
       switch (action.type) {
         case 'ahead': {
           const outcome = await options.headWatch.wait(action.since, () => !socket.connected);
@@ -178,7 +217,7 @@ export function attachHandlers(
           // No await since next() compared the cursor with the head: nothing was broadcast between.
           join(socket);
           metrics.replays.inc({ source: fromLog ? 'log' : 'memory' });
-          socket.emit('ready', { position: action.position });
+          socket.emit('ready', { position: action.position, ...epochNow() });
           return;
       }
       action = replay.next(fanout);
@@ -206,8 +245,8 @@ export function attachHandlers(
     return 'drained';
   }
 
-  function resync(socket: ClientSocket, reason: string): void {
-    metrics.resyncs.inc({ reason });
+  function resync(socket: ClientSocket, reason: string, metric = reason): void {
+    metrics.resyncs.inc({ reason: metric });
     socket.emit('resync', { reason });
     socket.disconnect(true);
   }

@@ -8,7 +8,7 @@ import { waitFor } from './wait.js';
 export interface TestClient {
   readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   readonly events: OrderEvent[];
-  readonly ready: { position: number }[];
+  readonly ready: { position: number; epoch?: number }[];
   readonly resyncs: { reason: string }[];
   readonly errors: Error[];
   positions(): number[];

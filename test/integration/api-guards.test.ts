@@ -114,6 +114,7 @@ describe('browser origins and CORS', () => {
     expect(read.status).toBe(200);
     expect(read.headers.get('access-control-allow-origin')).toBe('https://wall.example.com');
     expect(read.headers.get('access-control-expose-headers')).toMatch(/X-Event-Position/);
+    expect(read.headers.get('access-control-expose-headers')).toMatch(/X-Event-Epoch/);
   });
 
   it('refuses a preflight from any other origin', async () => {

@@ -106,6 +106,7 @@ describe('reads', () => {
     const first = await api.call('GET', '/orders?limit=2');
     expect(first.status).toBe(200);
     expect(first.headers.get('x-event-position')).toBe('42');
+    expect(first.headers.get('x-event-epoch')).toBe('1');
     expect(first.body.orders.map((o: { id: number }) => o.id)).toEqual([1, 2]);
     expect(first.body.next).toBe(2);
     const second = await api.call('GET', '/orders?limit=2&after=2');

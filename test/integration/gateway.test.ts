@@ -211,6 +211,7 @@ describe('delivery', () => {
       [
         'actor',
         'changes',
+        'epoch',
         'occurred_at',
         'op',
         'order',

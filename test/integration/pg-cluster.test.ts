@@ -4,6 +4,7 @@
 // holds every commit before COMMIT returns. Afterwards no cluster of this file is left, and the
 // shared server on 5432 runs as before.
 
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPgCluster, type PgCluster, type PgClusterOptions, type PgNode } from '../chaos/pg-cluster.js';
@@ -54,6 +55,19 @@ const inRecovery = async (url: string) =>
   (await sql<{ r: boolean }>(url, 'SELECT pg_is_in_recovery() AS r'))[0]!.r;
 const proxyUrl = (proxy: TcpProxy, database = 'postgres') =>
   `postgres://postgres@127.0.0.1:${proxy.port}/${database}`;
+
+/** The query of migration 0011's order_events_timeline() (this database is not migrated). */
+const TIMELINE_QUERY = (() => {
+  const migration = readFileSync(
+    new URL('../../migrations/1764000000011_log-epochs.sql', import.meta.url),
+    'utf8',
+  );
+  const body = /CREATE FUNCTION order_events_timeline\(\)[^$]*\$\$(.*?)\$\$;/s.exec(migration)?.[1];
+  if (!body) throw new Error('order_events_timeline() not found in migration 0011');
+  return `${body.trim()} AS t`;
+})();
+/** The server's timeline as the log's epochs read it (invariant 9). */
+const timeline = async (url: string) => (await sql<{ t: number }>(url, TIMELINE_QUERY))[0]!.t;
 
 /** The clusters that are no test's (`main` on 5432 here): they must be as they were. */
 const othersThan = (clusters: ClusterListing[]) => clusters.filter((c) => runPidOf(c.name) === null);
@@ -143,6 +157,7 @@ describe('an asynchronous standby', () => {
 
   it('promoted after the primary crashed, lacks what it never received and takes the writes behind the proxy', async () => {
     const [primary, standby] = cluster.nodes as [PgNode, PgNode];
+    const timelineBefore = await timeline(proxyUrl(proxy));
     // Row 101 reaches the primary only: the standby is down, then the primary crashes.
     await cluster.crash(standby);
     await sql(proxyUrl(proxy), 'INSERT INTO t VALUES (101)');
@@ -154,6 +169,8 @@ describe('an asynchronous standby', () => {
     expect(cluster.primary).toBe(standby);
     expect(primary.role).toBe('deposed');
     expect(await inRecovery(proxyUrl(proxy))).toBe(false);
+    // The new timeline shows at once, before the checkpoint pg_control_checkpoint() waits for.
+    expect(await timeline(proxyUrl(proxy))).toBe(timelineBefore + 1);
     expect(await ids(proxyUrl(proxy))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     await sql(proxyUrl(proxy), 'INSERT INTO t VALUES (101), (102)');
     expect((await ids(standby.url())).slice(-2)).toEqual([101, 102]);

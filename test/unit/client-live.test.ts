@@ -23,7 +23,11 @@ const change = (op: OrderEvent['op'], row: Order, version = row.version) =>
   orderEvent(++position, op, row, version);
 
 /** GET /orders over `rows`, `pageSize` a page, each page at its own X-Event-Position. */
-function fakeApi(rows: () => Order[], pagePositions: number[], options: { status?: number } = {}) {
+function fakeApi(
+  rows: () => Order[],
+  pagePositions: number[],
+  options: { status?: number; epoch?: () => number } = {},
+) {
   const requests: { url: string; authorization: string | undefined }[] = [];
   const fetchFn = (async (input: string, init?: RequestInit) => {
     const url = new URL(String(input));
@@ -40,8 +44,9 @@ function fakeApi(rows: () => Order[], pagePositions: number[], options: { status
     const all = rows().filter((r) => r.id > after);
     const page = all.slice(0, 2);
     const at = pagePositions[Math.min(requests.length - 1, pagePositions.length - 1)]!;
+    const epoch: Record<string, string> = options.epoch ? { 'X-Event-Epoch': String(options.epoch()) } : {};
     return new Response(JSON.stringify({ orders: page, next: all.length > 2 ? page.at(-1)!.id : null }), {
-      headers: { 'Content-Type': 'application/json', 'X-Event-Position': String(at) },
+      headers: { 'Content-Type': 'application/json', 'X-Event-Position': String(at), ...epoch },
     });
   }) as typeof fetch;
   return { fetch: fetchFn, requests };
@@ -99,6 +104,36 @@ describe('liveOrders', () => {
     expect(orders.position).toBe(104);
     orders.close();
     expect(gw.last().closed).toBe(true);
+  });
+
+  it("follows the log's epoch and reloads when an event of a newer one comes at or below its position", async () => {
+    const gw = fakeGateways();
+    let table = [order(1, 1), order(2, 1)];
+    let epoch = 1;
+    const api = fakeApi(() => table, [100], { epoch: () => epoch });
+    const orders = createLiveOrders({ url: 'http://gw', transport: gw.transport, fetch: api.fetch });
+    const resets: (number | undefined)[] = [];
+    orders.on('reset', () => resets.push(orders.epoch));
+    const started = orders.start();
+    await until(() => gw.links.length === 1);
+    expect(gw.last().request.auth).toMatchObject({ since: 100, epoch: 1 });
+    gw.last().on.open();
+    gw.last().on.ready(100, 1);
+    await started;
+    gw.last().on.events([{ ...change('update', order(1, 2, 'shipped')), epoch: 1 }]);
+    expect(orders.position).toBe(101);
+    // The database failed over to a standby whose log ends at 100; its own 101 is another event.
+    table = [order(1, 1), order(2, 2, 'cancelled')];
+    epoch = 2;
+    gw.last().on.events([{ ...orderEvent(101, 'update', order(2, 2, 'cancelled'), 2), epoch: 2 }]);
+    expect(gw.last().closed).toBe(true);
+    await until(() => gw.links.length === 2);
+    expect(resets).toEqual([1, 2]);
+    expect(gw.last().request.auth).toMatchObject({ since: 100, epoch: 2 });
+    expect(orders.epoch).toBe(2);
+    expect(orders.get(1)?.version).toBe(1);
+    expect(orders.get(2)?.status).toBe('cancelled');
+    orders.close();
   });
 
   it('resumes after its position on the next gateway when the link drops', async () => {

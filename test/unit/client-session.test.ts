@@ -176,8 +176,11 @@ describe('client session', () => {
 });
 
 // The simulation: a log whose head grows, and a gateway that serves each link from its `since`.
+// With `fork`, the log goes back (a failover that lost events) and a new epoch numbers after it;
+// the gateway resyncs a live link above the fork and a handshake above what its epoch shares.
 type Step =
   | { op: 'commit'; count: number }
+  | { op: 'fork'; back: number }
   | { op: 'open' }
   | { op: 'send'; count: number }
   | { op: 'repeat'; count: number }
@@ -203,12 +206,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.constant({ op: 'timer' as const }),
   fc.record({ op: fc.constant('loadDone' as const), ok: fc.boolean() }),
   fc.constant({ op: 'reconnect' as const }),
+  fc.record({ op: fc.constant('fork' as const), back: fc.integer({ min: 1, max: 4 }) }),
 );
 
 interface SimLink {
   id: number;
   cursor: number;
   open: boolean;
+  /** The handshake's epoch (of its `since`). */
+  epoch: number | undefined;
 }
 
 class Simulation {
@@ -216,9 +222,39 @@ class Simulation {
   link: SimLink | undefined;
   timer = false;
   load: number | undefined;
-  delivered: number[] = [];
+  /** `position:epoch` of each event delivered since the last snapshot. */
+  delivered: string[] = [];
   /** Where the delivered positions restart: after each snapshot. */
   base = 0;
+  /** forked_after of each epoch: epoch e is forks[e - 1]. */
+  forks = [0];
+
+  get epoch(): number {
+    return this.forks.length;
+  }
+
+  /** The epoch position `p` has in the log's history now: the latest one forked below it. */
+  epochOf(p: number): number {
+    for (let e = this.epoch; e > 1; e--) if (this.forks[e - 1]! < p) return e;
+    return 1;
+  }
+
+  /** The last position epoch `e` shares with the current one. */
+  sharedWith(e: number): number {
+    if (e === this.epoch) return Number.POSITIVE_INFINITY;
+    return Math.min(...this.forks.slice(e));
+  }
+
+  /** The log's history now, since the last snapshot: what delivered must end as. */
+  history(): string[] {
+    return Array.from({ length: this.head - this.base }, (_, i) => this.base + i + 1).map(
+      (p) => `${p}:${this.epochOf(p)}`,
+    );
+  }
+
+  private event(position: number): OrderEvent {
+    return { ...envelope(position), epoch: this.epochOf(position) };
+  }
 
   constructor(
     readonly session: Session,
@@ -227,16 +263,17 @@ class Simulation {
 
   run(commands: SessionCommand[]): void {
     for (const c of commands) {
-      if (c.type === 'connect') this.link = { id: c.link, cursor: c.since ?? this.head, open: false };
+      if (c.type === 'connect')
+        this.link = { id: c.link, cursor: c.since ?? this.head, open: false, epoch: c.epoch };
       if (c.type === 'disconnect' && this.link?.id === c.link) this.link = undefined;
       if (c.type === 'wait') this.timer = c.ms !== null;
       if (c.type === 'load') this.load = c.load;
       if (c.type === 'deliver') {
         for (const event of c.events) {
-          const expected = (this.delivered.at(-1) ?? this.base) + 1;
+          const expected = this.base + this.delivered.length + 1;
           if (event.position !== expected)
             throw new Error(`delivered ${event.position}, expected ${expected}`);
-          this.delivered.push(event.position);
+          this.delivered.push(`${event.position}:${event.epoch}`);
         }
       }
     }
@@ -246,7 +283,9 @@ class Simulation {
   private send(count: number): OrderEvent[] {
     const link = this.link!;
     const to = Math.min(this.head, link.cursor + count);
-    const events = envelopes(link.cursor + 1, to);
+    const events = Array.from({ length: Math.max(0, to - link.cursor) }, (_, i) =>
+      this.event(link.cursor + 1 + i),
+    );
     link.cursor = to;
     return events;
   }
@@ -258,6 +297,16 @@ class Simulation {
       case 'commit':
         this.head += s.count;
         return;
+      case 'fork': {
+        // A stream without snapshots ends with ResyncError at a fork: the model wants it live.
+        if (!this.snapshot) return;
+        const k = Math.max(0, this.head - s.back);
+        this.forks.push(k);
+        this.head = k;
+        if (link?.open && link.cursor > k)
+          this.run(session.handle({ type: 'resync', link: link.id, reason: 'the log went back' }));
+        return;
+      }
       case 'timer':
         if (!this.timer) return;
         this.timer = false;
@@ -273,7 +322,7 @@ class Simulation {
         }
         this.base = this.head;
         this.delivered = [];
-        this.run(session.handle({ type: 'loaded', load, position: this.head }));
+        this.run(session.handle({ type: 'loaded', load, position: this.head, epoch: this.epoch }));
         return;
       }
       case 'reconnect':
@@ -286,6 +335,10 @@ class Simulation {
       if (link.open) return;
       link.open = true;
       this.run(session.handle({ type: 'open', link: id }));
+      // The gateway's handshake check: a position its epoch no longer shares, or one ahead.
+      const shared = link.epoch === undefined ? Number.POSITIVE_INFINITY : this.sharedWith(link.epoch);
+      if (link.cursor > Math.min(shared, this.head) && this.snapshot)
+        this.run(session.handle({ type: 'resync', link: id, reason: 'position unknown' }));
       return;
     }
     if (!link.open) {
@@ -298,7 +351,10 @@ class Simulation {
         return;
       case 'repeat': {
         const from = Math.max(1, link.cursor - s.count + 1);
-        this.run(session.handle({ type: 'events', link: id, events: envelopes(from, link.cursor) }));
+        const again = Array.from({ length: Math.max(0, link.cursor - from + 1) }, (_, i) =>
+          this.event(from + i),
+        );
+        this.run(session.handle({ type: 'events', link: id, events: again }));
         return;
       }
       case 'skip':
@@ -306,7 +362,7 @@ class Simulation {
         return;
       case 'ready':
         if (link.cursor !== this.head) return;
-        this.run(session.handle({ type: 'ready', link: id, position: link.cursor }));
+        this.run(session.handle({ type: 'ready', link: id, position: link.cursor, epoch: this.epoch }));
         return;
       case 'lose':
         this.run(session.handle({ type: 'lost', link: id, reason: 'transport close' }));
@@ -346,6 +402,86 @@ class Simulation {
   }
 }
 
+describe('client session across epochs of the log (invariant 9)', () => {
+  const at = (position: number, epoch: number): OrderEvent => ({ ...envelope(position), epoch });
+
+  function loaded(position = 10, epoch = 1) {
+    const session = createSession(options({ snapshot: true, since: undefined }));
+    session.handle({ type: 'start' });
+    const commands = session.handle({ type: 'loaded', load: 1, position, epoch });
+    return { session, commands };
+  }
+
+  it("sends the snapshot's epoch with its position, and the epoch of the last event after a drop", () => {
+    const { session, commands } = loaded(10, 1);
+    expect(of(commands, 'connect')).toEqual([{ type: 'connect', link: 1, url: 0, since: 10, epoch: 1 }]);
+    // The gateway found 10 shared with epoch 2 and replays its events after it.
+    expect(of(session.handle({ type: 'events', link: 1, events: [at(11, 2)] }), 'deliver')).toHaveLength(1);
+    expect(session.epoch).toBe(2);
+    session.handle({ type: 'lost', link: 1, reason: 'transport close' });
+    expect(session.handle({ type: 'timer' })).toEqual([
+      { type: 'connect', link: 2, url: 1, since: 11, epoch: 2 },
+    ]);
+  });
+
+  it('reloads when an event of a newer epoch comes at or below its position', () => {
+    const { session } = loaded(10, 1);
+    const reload = session.handle({ type: 'events', link: 1, events: [at(9, 2)] });
+    expect(of(reload, 'deliver')).toEqual([]);
+    expect(of(reload, 'disconnect')).toEqual([{ type: 'disconnect', link: 1 }]);
+    expect(of(reload, 'load')).toEqual([{ type: 'load', load: 2, url: 0 }]);
+    expect(session.status).toBe('reloading');
+    expect(of(session.handle({ type: 'loaded', load: 2, position: 9, epoch: 2 }), 'connect')).toEqual([
+      { type: 'connect', link: 2, url: 0, since: 9, epoch: 2 },
+    ]);
+  });
+
+  it('delivers what came before the event of another history, then reloads', () => {
+    const { session } = loaded(10, 1);
+    const reload = session.handle({ type: 'events', link: 1, events: [at(11, 1), at(12, 1), at(12, 2)] });
+    expect(of(reload, 'deliver')[0]!.events.map((e) => e.position)).toEqual([11, 12]);
+    expect(of(reload, 'load')).toHaveLength(1);
+  });
+
+  it('reloads on an event of an older epoch', () => {
+    const { session } = loaded(10, 2);
+    expect(of(session.handle({ type: 'events', link: 1, events: [at(11, 1)] }), 'load')).toHaveLength(1);
+  });
+
+  it('reloads on a ready of a newer epoch below its position, and takes one at its position', () => {
+    const behind = loaded(10, 1).session;
+    expect(of(behind.handle({ type: 'ready', link: 1, position: 8, epoch: 2 }), 'load')).toHaveLength(1);
+    const same = loaded(10, 1).session;
+    expect(same.handle({ type: 'ready', link: 1, position: 10, epoch: 2 })).toEqual([
+      { type: 'status', status: 'live' },
+    ]);
+    expect(same.epoch).toBe(2);
+  });
+
+  it('ends a stream without snapshots with ResyncError when the history changed under it', () => {
+    const stream = createSession(options({ since: 10, epoch: 1 }));
+    expect(stream.handle({ type: 'start' })).toContainEqual({
+      type: 'connect',
+      link: 1,
+      url: 0,
+      since: 10,
+      epoch: 1,
+    });
+    const failed = stream.handle({ type: 'events', link: 1, events: [at(10, 2)] });
+    expect(of(failed, 'error')[0]).toMatchObject({ fatal: true, error: { code: 'resync', position: 10 } });
+    expect(stream.status).toBe('closed');
+  });
+
+  it('takes any epoch while it knows none (a server before epochs, or live from now)', () => {
+    const session = createSession(options({ since: undefined }));
+    session.handle({ type: 'start' });
+    session.handle({ type: 'ready', link: 1, position: 5 });
+    expect(session.epoch).toBeUndefined();
+    expect(of(session.handle({ type: 'events', link: 1, events: [at(6, 3)] }), 'deliver')).toHaveLength(1);
+    expect(session.epoch).toBe(3);
+  });
+});
+
 describe('client session through random interleavings', () => {
   for (const snapshot of [false, true]) {
     it(`delivers every position once, in order (${snapshot ? 'live orders' : 'events'})`, () => {
@@ -360,9 +496,8 @@ describe('client session through random interleavings', () => {
           sim.settle();
           expect(session.status).toBe('live');
           expect(session.position).toBe(sim.head);
-          expect(sim.delivered).toEqual(
-            Array.from({ length: sim.head - sim.base }, (_, i) => sim.base + i + 1),
-          );
+          expect(sim.delivered).toEqual(sim.history());
+          if (snapshot) expect(session.epoch).toBe(sim.epoch);
         }),
         { numRuns: 500 },
       );

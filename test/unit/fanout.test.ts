@@ -76,4 +76,36 @@ describe('fanout', () => {
     expect(sent).toHaveLength(1);
     fanout.stop();
   });
+
+  it('forks back: queued events above the fork are dropped, live clients resync, the ring restarts', async () => {
+    const { rooms, sent, resyncs } = fakeRooms({ 'live:all': 2 });
+    const fanout = createFanout({ rooms, start: 0, metrics: createGatewayMetrics(new Registry()) });
+    fanout.push(envelopes(1, 6));
+    await tick();
+    fanout.push(envelopes(7, 8)); // queued for the next tick
+    fanout.fork(4, 'the change log is at epoch 2 (was 1)');
+    await tick();
+    expect(sent).toEqual([{ room: 'live:all', positions: [1, 2, 3, 4, 5, 6] }]);
+    expect(resyncs).toEqual([{ room: 'live:all', reason: 'the change log is at epoch 2 (was 1)' }]);
+    expect(fanout.head).toBe(4);
+    expect(fanout.recent(2, 10)).toBeNull();
+    expect(fanout.forkedSince(0)).toBe(4);
+    expect(fanout.forkedSince(1)).toBeNull();
+    fanout.push(envelopes(5, 5));
+    await tick();
+    expect(sent.at(-1)).toEqual({ room: 'live:all', positions: [5] });
+    fanout.stop();
+  });
+
+  it('does nothing at a fork at or above what it sent', async () => {
+    const { rooms, resyncs } = fakeRooms({ 'live:all': 1 });
+    const fanout = createFanout({ rooms, start: 0, metrics: createGatewayMetrics(new Registry()) });
+    fanout.push(envelopes(1, 3));
+    await tick();
+    fanout.fork(3, 'epoch 2');
+    expect(resyncs).toEqual([]);
+    expect(fanout.forks).toBe(0);
+    expect(positions(fanout.recent(0, 10)!)).toEqual([1, 2, 3]);
+    fanout.stop();
+  });
 });

@@ -110,3 +110,17 @@ describe('createRecentEvents', () => {
     );
   });
 });
+
+describe('createRecentEvents.clear', () => {
+  it('forgets every event, so a new history at the same positions is kept', () => {
+    const recent = createRecentEvents(10);
+    recent.add(events(1, 2, 3, 4, 5));
+    recent.clear();
+    expect(recent.size).toBe(0);
+    expect(recent.take(3, 5, 10)).toBeNull();
+    // The promoted standby's log ends at 2; its own events reuse 3 and 4.
+    const again = [event(3), event(4)].map((e) => ({ ...e, json: `new ${e.position}` }));
+    recent.add(again);
+    expect(recent.take(3, 4, 10)?.map((e) => e.json)).toEqual(['new 3', 'new 4']);
+  });
+});

@@ -103,3 +103,50 @@ describe('createWatermarkWriter with both watermarks', () => {
     await flushed;
   });
 });
+
+describe('createWatermarkWriter after reset (a new leadership)', () => {
+  it('writes a raise below what it wrote before, as the new primary lags the old', async () => {
+    const { db, writes, answer } = fakeDb();
+    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const feed = writer.of('confirmed_through');
+    feed.raise(100);
+    await answer();
+    writer.reset();
+    feed.raise(40);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(writes).toEqual(['c100', 'c40']);
+    await answer();
+    const flushed = writer.flush();
+    await flushed;
+    expect(writes).toEqual(['c100', 'c40']);
+  });
+
+  it('lets a write of the old generation finish without marking the new one written', async () => {
+    const { db, writes, answer, pending } = fakeDb();
+    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const feed = writer.of('confirmed_through');
+    feed.raise(100);
+    expect(pending()).toBe(1);
+    writer.reset(); // the old write is still in flight
+    feed.raise(100); // the same position again, now in the new history
+    await answer(); // the old write lands: it must not count as this generation's
+    await vi.advanceTimersByTimeAsync(20);
+    expect(writes).toEqual(['c100', 'c100']);
+    await answer();
+    const flushed = writer.flush();
+    await flushed;
+    expect(writes).toEqual(['c100', 'c100']);
+  });
+
+  it('drops a timer of the old generation', async () => {
+    const { db, writes, answer } = fakeDb();
+    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const feed = writer.of('confirmed_through');
+    feed.raise(1);
+    await answer();
+    feed.raise(50); // waits for the interval
+    writer.reset();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(writes).toEqual(['c1']);
+  });
+});

@@ -1,0 +1,271 @@
+// Invariant 9 of docs/design.md, one history or a visible break: an asynchronous failover played
+// on one database. Clients follow positions 1..N; then, as a promoted standby that lacked the
+// last commits, the log and the table go back to position K, the server's timeline changes
+// (order_events_timeline() replaced in this database), a new bridge leads and new orders reuse
+// positions after K. Every live client above K gets `resync`, reloads, and ends equal to the
+// table; a client at or below K resumes without one; one above K that names its epoch resyncs.
+
+import type pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { createHttpServer } from '../../src/api/http-server.js';
+import type { Bridge } from '../../src/bridge/bridge.js';
+import { createLiveOrders, type LiveOrders } from '../../src/client/index.js';
+import type { Order } from '../../src/contract/events.js';
+import { createGateway } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/log.js';
+import { useExchange } from '../helpers/amqp.js';
+import { type RunningApi, startApi } from '../helpers/api.js';
+import { createTestBridge } from '../helpers/bridge.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { RABBITMQ_URL } from '../helpers/names.js';
+import { connectClient, type TestClient } from '../helpers/socket-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const db = useTestDatabase();
+const exchange = useExchange();
+const log = createLogger('silent');
+let pool: pg.Pool;
+let api: RunningApi;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  pool = db.pool({ application_name: 'psql' });
+  api = await startApi(db);
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await api.close();
+  await pool.end();
+});
+
+/** A bridge, leading; `stop` may be called before the cleanup, which then does nothing. */
+async function startBridge(): Promise<{ bridge: Bridge; stop(): Promise<void> }> {
+  const bridge = createTestBridge({ db, pool, exchange });
+  await bridge.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await bridge.stop();
+  };
+  cleanups.push(stop);
+  await waitFor(() => bridge.state === 'leader', { what: 'leadership' });
+  return { bridge, stop };
+}
+
+/** `catchUpIntervalMs`: how often the gateway compares the log's head with what it sent. */
+async function startGateway(catchUpIntervalMs: number): Promise<string> {
+  const http = createHttpServer(
+    (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    },
+    { port: 0, host: '127.0.0.1', log },
+  );
+  const gateway = createGateway({
+    httpServer: http.server,
+    pool,
+    rabbitmqUrls: [RABBITMQ_URL],
+    exchange,
+    config: { prefetch: 500, maxBufferedBytes: 4 * 1024 * 1024 },
+    catchUpIntervalMs,
+    registry: new Registry(),
+    log,
+  });
+  await http.start();
+  await gateway.start();
+  cleanups.push(async () => {
+    await gateway.stop();
+    await http.stop();
+  });
+  await waitFor(
+    () =>
+      gateway.ready().then(
+        () => true,
+        () => false,
+      ),
+    { what: 'gateway consuming' },
+  );
+  return http.url();
+}
+
+async function follow(url: string): Promise<{ orders: LiveOrders; statuses: string[]; resets: number[] }> {
+  const orders = createLiveOrders({ url, apiUrl: api.url });
+  const statuses: string[] = [];
+  const resets: number[] = [];
+  orders.on('status', (status) => statuses.push(status));
+  orders.on('reset', () => resets.push(orders.epoch ?? 0));
+  cleanups.push(() => orders.close());
+  await orders.start();
+  return { orders, statuses, resets };
+}
+
+function client(url: string, auth: Parameters<typeof connectClient>[1]): TestClient {
+  const c = connectClient(url, auth);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function insertOrders(n: number): Promise<void> {
+  for (let i = 0; i < n; i++)
+    await pool.query("INSERT INTO orders (customer_name, product_name) VALUES ('before', 'product')");
+}
+
+async function head(): Promise<{ position: number; epoch: number }> {
+  await waitFor(
+    async () =>
+      (await pool.query('SELECT 1 FROM order_events_unnumbered() LIMIT 1')).rowCount === 0 &&
+      (await pool.query('SELECT 1 FROM bridge_state WHERE confirmed_through = last_position')).rowCount === 1,
+    { what: 'the bridge to publish every event' },
+  );
+  const { rows } = await pool.query('SELECT last_position::int AS position, epoch FROM bridge_state');
+  return rows[0];
+}
+
+async function table(): Promise<Order[]> {
+  const { rows } = await pool.query<{ row: Order }>(
+    `SELECT to_jsonb(o) || jsonb_build_object(
+       'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       'updated_at', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) AS row
+     FROM orders o ORDER BY id`,
+  );
+  return rows.map((r) => r.row);
+}
+
+const byId = (orders: readonly Order[]) => [...orders].sort((a, b) => a.id - b.id);
+
+/**
+ * What the promoted standby has: the log and the table as they were at position `k`, the
+ * capture triggers off while the rows go (they are not changes, they were never there), and
+ * another timeline.
+ */
+async function failOverTo(k: number, timeline: number): Promise<void> {
+  const c = await db.client();
+  try {
+    await c.query('BEGIN');
+    await c.query('SET LOCAL session_replication_role = replica');
+    await c.query(
+      `WITH lost AS (SELECT id FROM order_event_positions($1 + 1, (SELECT last_position FROM bridge_state)))
+       DELETE FROM orders WHERE id IN (SELECT order_id FROM order_events WHERE id IN (SELECT id FROM lost))`,
+      [k],
+    );
+    await c.query(
+      'DELETE FROM order_events WHERE id IN (SELECT id FROM order_event_positions($1 + 1, 1e12::bigint))',
+      [k],
+    );
+    await c.query(
+      `UPDATE order_event_batches SET ids = ids[1:$1 - first_position + 1], last_position = $1
+       WHERE first_position <= $1 AND last_position > $1`,
+      [k],
+    );
+    await c.query('DELETE FROM order_event_batches WHERE first_position > $1', [k]);
+    await c.query(
+      `UPDATE bridge_state SET last_position = $1, confirmed_through = least(confirmed_through, $1),
+         events_confirmed_through = least(events_confirmed_through, $1)`,
+      [k],
+    );
+    await c.query(
+      `CREATE OR REPLACE FUNCTION order_events_timeline() RETURNS int LANGUAGE sql AS $$ SELECT ${timeline} $$`,
+    );
+    await c.query('COMMIT');
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The failover, with clients following through one gateway. `catchUpIntervalMs` short: the
+ * gateway may see the log behind what it sent before the new bridge numbers; long: only the
+ * events of the new epoch tell it.
+ */
+async function failover(catchUpIntervalMs: number, timeline: number): Promise<void> {
+  const oldBridge = await startBridge();
+  const url = await startGateway(catchUpIntervalMs);
+  const a = await follow(url);
+  const b = await follow(url);
+  // A plain socket without the library's own epoch checks: whatever it gets, the gateway decided.
+  const plain = client(url, {});
+  await plain.waitReady();
+  await insertOrders(10);
+  const before = await head();
+  const epoch = before.epoch;
+  await waitFor(() => a.orders.position === before.position && b.orders.position === before.position, {
+    what: 'both clients at the head',
+  });
+  expect(a.orders.epoch).toBe(epoch);
+
+  // The primary dies with positions K+1..N not replicated; the standby is promoted.
+  await oldBridge.stop();
+  const k = before.position - 4;
+  await failOverTo(k, timeline);
+  await startBridge();
+  await pool.query(
+    "INSERT INTO orders (customer_name, product_name) VALUES ('after', 'one'), ('after', 'two'); UPDATE orders SET status = 'shipped' WHERE id = 1",
+  );
+  const after = await head();
+  expect(after.epoch).toBe(epoch + 1);
+  const { rows } = await pool.query(
+    'SELECT epoch, timeline, forked_after::int AS forked FROM log_epochs ORDER BY epoch DESC LIMIT 1',
+  );
+  expect(rows).toEqual([{ epoch: epoch + 1, timeline, forked: k }]);
+
+  await waitFor(() => plain.resyncs.length > 0, { what: "the gateway's resync to a live socket" });
+  expect(plain.events.every((e) => e.epoch === epoch)).toBe(true);
+  const now = byId(await table());
+  for (const c of [a, b]) {
+    await waitFor(() => c.orders.position === after.position && c.orders.status === 'live', {
+      what: 'the client to reload and catch up',
+    });
+    expect(c.statuses).toContain('reloading');
+    expect(c.resets.at(-1)).toBe(epoch + 1);
+    expect(c.orders.epoch).toBe(epoch + 1);
+    expect(byId(c.orders.all())).toEqual(now);
+  }
+
+  // A client that stood at or below K resumes across the fork without a resync ...
+  const below = client(url, { since: k - 1, epoch });
+  await below.waitPosition(after.position);
+  expect(below.resyncs).toEqual([]);
+  expect(below.events.map((e) => [e.position, e.epoch])).toEqual([
+    [k, epoch],
+    ...Array.from({ length: after.position - k }, (_, i) => [k + 1 + i, epoch + 1]),
+  ]);
+  expect(below.ready.at(-1)).toEqual({ position: after.position, epoch: epoch + 1 });
+  // ... and one above it that names its epoch is told to resync instead of resuming.
+  const above = client(url, { since: k + 1, epoch });
+  await waitFor(() => above.resyncs.length > 0, { what: 'a resync' });
+  expect(above.events).toEqual([]);
+  // An epoch the log has never had (a deposed primary's): the gateway reads the epochs, then resyncs.
+  const stranger = client(url, { since: 1, epoch: epoch + 5 });
+  await waitFor(() => stranger.resyncs.length > 0, { what: 'a resync of an unknown epoch' });
+  expect(stranger.events).toEqual([]);
+}
+
+it('makes every client above the fork resync and end equal to the table; one below it resumes', async () => {
+  await failover(200, 9001);
+});
+
+it("does the same when only the new epoch's events tell the gateway", async () => {
+  await failover(60_000, 9002);
+});
+
+it('opens an epoch only when the timeline changes, forked after the last position numbered', async () => {
+  const epochNow = async () => (await pool.query('SELECT order_events_epoch() AS e')).rows[0].e as number;
+  const before = (await pool.query('SELECT max(epoch) AS e FROM log_epochs')).rows[0].e as number;
+  expect(await epochNow()).toBe(before);
+  expect(await epochNow()).toBe(before);
+  await pool.query(
+    'CREATE OR REPLACE FUNCTION order_events_timeline() RETURNS int LANGUAGE sql AS $$ SELECT 7777 $$',
+  );
+  expect(await epochNow()).toBe(before + 1);
+  const { rows } = await pool.query(
+    `SELECT e.timeline, e.forked_after = s.last_position AS at_head, s.epoch
+     FROM log_epochs e, bridge_state s WHERE e.epoch = $1`,
+    [before + 1],
+  );
+  expect(rows).toEqual([{ timeline: 7777, at_head: true, epoch: before + 1 }]);
+  expect(await epochNow()).toBe(before + 1);
+});
