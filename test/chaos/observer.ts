@@ -110,8 +110,13 @@ export class Observer {
     }
   }
 
+  /** The highest position delivered in each epoch of the log (a fork starts a new one). */
+  readonly lastByEpoch = new Map<number, number>();
+
   private record(event: OrderEvent): void {
     const { stats } = this;
+    const epoch = event.epoch ?? 1;
+    this.lastByEpoch.set(epoch, Math.max(this.lastByEpoch.get(epoch) ?? 0, event.position));
     if (event.position <= stats.last) {
       stats.duplicates++;
       return;

@@ -3,12 +3,12 @@
 // the system takes to bring live events again, and whether every position an observer (or the
 // integration queue) was delivered still names the same event in the log.
 
-import type pg from 'pg';
+import pg from 'pg';
 import type { TestConsumer } from '../helpers/amqp.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Cluster, Member } from './cluster.js';
 import { fingerprint, type Observer } from './observer.js';
-import type { PgCluster } from './pg-cluster.js';
+import type { PgCluster, PgNode } from './pg-cluster.js';
 
 /** Positions numbered and not yet confirmed in bridge_state, `first–last`, as a probe saw them. */
 const HELD_SQL = `SELECT CASE WHEN last_position = confirmed_through + 1 THEN last_position::text
@@ -177,4 +177,23 @@ export function summarizeMs(values: readonly number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
   const p50 = sorted[Math.floor((sorted.length - 1) / 2)]!;
   return values.length === 1 ? `${p50} ms` : `p50 ${p50} ms, max ${sorted.at(-1)} ms (${values.length})`;
+}
+
+/**
+ * Cuts a standby off its primary (an empty primary_conninfo, reloaded): what the primary commits
+ * from now on the standby never gets, as when the link to an asynchronous standby breaks.
+ */
+export async function detachStandby(standby: PgNode): Promise<void> {
+  const client = new pg.Client({ connectionString: standby.url('postgres') });
+  await client.connect();
+  try {
+    await client.query("ALTER SYSTEM SET primary_conninfo = ''");
+    await client.query('SELECT pg_reload_conf()');
+    await waitFor(async () => (await client.query('SELECT 1 FROM pg_stat_wal_receiver')).rowCount === 0, {
+      timeoutMs: 10_000,
+      what: `${standby.label} to stop receiving`,
+    });
+  } finally {
+    await client.end();
+  }
 }
