@@ -1,17 +1,10 @@
-// The API described as OpenAPI 3.1, served at GET /openapi.json. Written by hand next to the
-// routes it describes; test/integration/api-server.test.ts checks that every route is listed.
+// The API described as OpenAPI 3.1, served at GET /openapi.json: the routes and their answers,
+// written next to the routes they describe; the bodies' schemas come from the contract
+// (openapi-schemas.ts). test/integration/api-server.test.ts checks that every route is listed.
 
-import { ORDER_STATUSES } from '../contract/events.js';
-import {
-  DEFAULT_PAGE_LIMIT,
-  MAX_ID,
-  MAX_LISTED_ERRORS,
-  MAX_NAME_LENGTH,
-  MAX_PAGE_LIMIT,
-  MAX_VERSION,
-} from '../contract/rest.js';
+import { DEFAULT_PAGE_LIMIT, MAX_ID, MAX_PAGE_LIMIT } from '../contract/rest.js';
+import { ref, schemas, status } from './openapi-schemas.js';
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const problem = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: ref('Problem') } },
@@ -63,103 +56,38 @@ const accessErrors = {
   },
 };
 
-const writeErrors = {
+/** What a write may answer; `body`: it takes a JSON body; `order`: it names an order by id. */
+const writeErrors = ({ body, order }: { body: boolean; order: boolean }) => ({
   '400': problem('Invalid id, body or If-Match; `errors` names the first 20 fields, `error_count` all.'),
   ...accessErrors,
-  '404': problem('No such order.'),
-  '413': problem('The body is larger than BODY_LIMIT.'),
-  '415': problem('The body is not application/json.'),
+  ...(order ? { '404': problem('No such order.') } : {}),
+  ...(body
+    ? {
+        '413': problem('The body is larger than BODY_LIMIT.'),
+        '415': problem('The body is not application/json.'),
+      }
+    : {}),
   '503': problem('The database is unavailable or the write collided; retry.'),
-};
-
-const name = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH };
-const status = { type: 'string', enum: [...ORDER_STATUSES] };
-
-const schemas = {
-  Order: {
-    type: 'object',
-    required: ['id', 'customer_name', 'product_name', 'status', 'version', 'created_at', 'updated_at'],
-    properties: {
-      id: { type: 'integer', minimum: 1 },
-      customer_name: { type: 'string' },
-      product_name: { type: 'string' },
-      status,
-      version: { type: 'integer', description: 'Bumped by the database on every real change.' },
-      created_at: { type: 'string', format: 'date-time' },
-      updated_at: { type: 'string', format: 'date-time' },
-    },
-  },
-  NewOrder: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['customer_name', 'product_name'],
-    properties: { customer_name: name, product_name: name, status: { ...status, default: 'pending' } },
-  },
-  OrderChanges: {
-    type: 'object',
-    additionalProperties: false,
-    description:
-      'Any subset of customer_name, product_name, status. The read-only fields of an order may come along, so that an order from GET can be sent back changed: `id` must be the id in the path (else 400), `version` acts as If-Match (412 when stale; 400 when it contradicts the header), `created_at` and `updated_at` must agree with the stored order (else 412).',
-    properties: {
-      customer_name: name,
-      product_name: name,
-      status,
-      id: { type: 'integer', description: 'Must be the id in the path.' },
-      version: { type: 'integer', minimum: 1, maximum: MAX_VERSION, description: 'Acts as If-Match.' },
-      created_at: { type: 'string', format: 'date-time', description: 'Must agree with the stored order.' },
-      updated_at: { type: 'string', format: 'date-time', description: 'Must agree with the stored order.' },
-    },
-  },
-  OrderEvent: {
-    type: 'object',
-    description: 'The event envelope of docs/design.md, the same on RabbitMQ and the socket.',
-    properties: {
-      position: { type: 'integer' },
-      op: { type: 'string', enum: ['insert', 'update', 'delete', 'truncate'] },
-      order_id: { type: ['integer', 'null'] },
-      version: { type: ['integer', 'null'] },
-      order: { oneOf: [ref('Order'), { type: 'null' }] },
-      changes: { type: ['object', 'null'], description: '{column: [old, new]} for updates.' },
-      source: { type: 'string', enum: ['api', 'sql'] },
-      actor: { type: 'string' },
-      txid: { type: 'string' },
-      occurred_at: { type: 'string', format: 'date-time' },
-      published_at: { type: ['string', 'null'], format: 'date-time' },
-      epoch: {
-        type: 'integer',
-        description:
-          'The history of the log the position belongs to; it changes after a failover that lost events.',
-      },
-    },
-  },
-  Problem: {
-    type: 'object',
-    description: 'RFC 9457 problem details.',
-    properties: {
-      type: { type: 'string' },
-      title: { type: 'string' },
-      status: { type: 'integer' },
-      detail: { type: 'string' },
-      code: { type: 'string', description: 'Stable machine-readable reason, e.g. version_mismatch.' },
-      errors: {
-        type: 'array',
-        items: {
-          type: 'object',
-          properties: { field: { type: 'string' }, message: { type: 'string' } },
-        },
-        maxItems: MAX_LISTED_ERRORS,
-        description: `The first ${MAX_LISTED_ERRORS} bad fields.`,
-      },
-      error_count: { type: 'integer', description: 'How many problems there were, listed or not.' },
-      retryable: { type: 'boolean' },
-    },
-  },
-};
+});
 
 const orderResponse = (description: string) => ({
   description,
   headers: { ETag: etag },
   content: json(ref('Order')),
+});
+
+const changeOrder = (summary: string) => ({
+  summary,
+  security: [{ bearer: [] }],
+  parameters: [ifMatch],
+  requestBody: { required: true, content: json(ref('OrderChanges')) },
+  responses: {
+    '200': orderResponse('The order after the change.'),
+    ...writeErrors({ body: true, order: true }),
+    '412': problem(
+      "Stale: If-Match, the body's version, or a read-only field differs from the stored order.",
+    ),
+  },
 });
 
 const paths = {
@@ -199,7 +127,7 @@ const paths = {
           ...orderResponse('Created.'),
           headers: { ETag: etag, Location: { schema: { type: 'string' } } },
         },
-        ...writeErrors,
+        ...writeErrors({ body: true, order: false }),
       },
     },
   },
@@ -210,37 +138,17 @@ const paths = {
       security: [{ bearer: [] }],
       responses: { '200': orderResponse('The order.'), ...accessErrors, '404': problem('No such order.') },
     },
-    put: {
-      summary: 'Change any of customer_name, product_name, status (same as PATCH)',
-      security: [{ bearer: [] }],
-      parameters: [ifMatch],
-      requestBody: { required: true, content: json(ref('OrderChanges')) },
-      responses: {
-        '200': orderResponse('The order after the change.'),
-        ...writeErrors,
-        '412': problem(
-          "Stale: If-Match, the body's version, or a read-only field differs from the stored order.",
-        ),
-      },
-    },
-    patch: {
-      summary: 'Change any of customer_name, product_name, status',
-      security: [{ bearer: [] }],
-      parameters: [ifMatch],
-      requestBody: { required: true, content: json(ref('OrderChanges')) },
-      responses: {
-        '200': orderResponse('The order after the change.'),
-        ...writeErrors,
-        '412': problem(
-          "Stale: If-Match, the body's version, or a read-only field differs from the stored order.",
-        ),
-      },
-    },
+    put: changeOrder('Change any of customer_name, product_name, status (same as PATCH)'),
+    patch: changeOrder('Change any of customer_name, product_name, status'),
     delete: {
       summary: 'Delete an order',
       security: [{ bearer: [] }],
       parameters: [ifMatch],
-      responses: { '204': { description: 'Deleted.' }, ...writeErrors, '412': problem('Stale.') },
+      responses: {
+        '204': { description: 'Deleted.' },
+        ...writeErrors({ body: false, order: true }),
+        '412': problem('Stale.'),
+      },
     },
   },
   '/events': {

@@ -22,7 +22,9 @@ const nameSchema = z
   .superRefine((value, ctx) => {
     const problem = nameProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  })
+  // What nameProblem enforces, for the OpenAPI document (in code points; JSON Schema counts them too).
+  .meta({ minLength: 1, maxLength: MAX_NAME_LENGTH });
 
 const statusSchema = z.enum(ORDER_STATUSES, {
   error: (issue) =>
