@@ -1,4 +1,5 @@
-// The Socket.IO server: handshake (token, `since`, filter), resume, subscribe, slow clients.
+// The per-client protocol of the socket: subscribe, and resume from `since` (the Socket.IO
+// plumbing — server, handshake auth, slow clients, rooms — is socket-io.ts).
 //
 // Resume without gap or duplicate: a client with `since` is not in any live room while it
 // replays. It reads (since, fanout.head] — from memory when it reaches back far enough, else from
@@ -7,42 +8,22 @@
 // A `since` of another history (invariant 9) — above what the client's epoch shares with the
 // log's, or above a fork the stream took while the client replayed — gets `resync` instead.
 
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { Server, type Socket } from 'socket.io';
+import type { Socket } from 'socket.io';
 import type { OrderEvent } from '../contract/events.js';
-import {
-  type ClientToServerEvents,
-  describeIssue,
-  type EventFilter,
-  eventFilterSchema,
-  handshakeAuthSchema,
-  matchesFilter,
-  type ServerToClientEvents,
-  SOCKET_PATH,
-} from '../contract/socket.js';
+import { describeIssue, eventFilterSchema, matchesFilter } from '../contract/socket.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
-import { bufferedBytes, type Drain, whenDrained } from './client-buffer.js';
+import { type Drain, whenDrained } from './client-buffer.js';
 import type { Epochs } from './epochs.js';
-import { type Fanout, type LiveRooms, MAX_BATCH } from './fanout.js';
+import { type Fanout, MAX_BATCH } from './fanout.js';
 import type { HeadWatch } from './head-watch.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createResume } from './resume.js';
+import { authenticate, type ClientSocket, type OrdersServer, policeSlowClients } from './socket-io.js';
 
-interface ClientData {
-  filter?: EventFilter;
-  room?: string;
-  actor?: string;
-}
+export { type AdmitRequest, createSocketServer, type OrdersServer, socketRooms } from './socket-io.js';
 
 type SubscribeReply = { ok: boolean; error?: string };
-type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
-export type OrdersServer = Server<
-  ClientToServerEvents,
-  ServerToClientEvents,
-  Record<string, never>,
-  ClientData
->;
 
 export interface LogReader {
   /** Positioned events in [from, to], ascending. */
@@ -72,32 +53,6 @@ export interface SocketServerOptions {
 const REPLAY_LOW_WATER_BYTES = 64 * 1024;
 /** A replaying client that takes nothing for this long is disconnected (it can resume). */
 const REPLAY_STALL_MS = 60_000;
-/** How often unsent buffers are checked. */
-const SLOW_CHECK_MS = 250;
-
-/** Why a handshake request is refused (its Host or browser Origin), or null to admit it. */
-export type AdmitRequest = (req: IncomingMessage) => string | null;
-
-export function createSocketServer(httpServer: HttpServer, log: Logger, admit?: AdmitRequest): OrdersServer {
-  const io: OrdersServer = new Server(httpServer, {
-    path: SOCKET_PATH,
-    serveClient: false,
-    // Asked for every new connection, long polling and websocket alike, before any packet.
-    allowRequest: admit
-      ? (req, callback) => {
-          const refusal = admit(req);
-          callback(refusal ?? '', refusal === null);
-        }
-      : undefined,
-    // Clients send only `subscribe`: a small limit keeps a hostile client from costing memory.
-    maxHttpBufferSize: 64 * 1024,
-  });
-  io.engine.on('connection_error', (err: { code: number; message: string }) =>
-    log.debug({ code: err.code, message: err.message }, 'engine.io connection error'),
-  );
-  return io;
-}
-
 export function attachHandlers(
   io: OrdersServer,
   fanout: Fanout,
@@ -108,19 +63,7 @@ export function attachHandlers(
   /** The epoch `ready` names: the one the head belongs to. */
   const epochNow = () => (epochs && epochs.known.current > 0 ? { epoch: epochs.known.current } : {});
 
-  io.use((socket, next) => {
-    const parsed = handshakeAuthSchema.safeParse(socket.handshake.auth ?? {});
-    if (!parsed.success)
-      return next(clientError(`invalid handshake auth: ${describeIssue(parsed.error)}`, 400));
-    if (verifyToken) {
-      const who = verifyToken(parsed.data.token);
-      if (!who) return next(clientError('unauthorized: a valid token is required (auth.token)', 401));
-      socket.data.actor = who.name;
-    }
-    socket.data.filter = parsed.data.filter;
-    next();
-  });
-
+  authenticate(io, verifyToken);
   io.on('connection', (socket) => {
     metrics.clients.inc();
     socket.on('disconnect', () => metrics.clients.dec());
@@ -251,38 +194,5 @@ export function attachHandlers(
     socket.disconnect(true);
   }
 
-  // Socket.IO queues packets per client without bound; a client that stops reading would grow
-  // without limit and, through memory, slow everyone. Its bytes wait in engine.io's writeBuffer
-  // and the websocket's send buffer.
-  const slowCheck = setInterval(() => {
-    for (const socket of io.of('/').sockets.values()) {
-      const buffered = bufferedBytes(socket);
-      if (buffered > maxBufferedBytes) {
-        log.warn({ id: socket.id, buffered }, 'slow client disconnected; it can resume with since');
-        metrics.slowDisconnects.inc();
-        socket.disconnect(true);
-      }
-    }
-  }, SLOW_CHECK_MS);
-  return () => clearInterval(slowCheck);
-}
-
-/** The fanout's view of Socket.IO's rooms; a room left empty is forgotten by the fanout. */
-export function socketRooms(io: OrdersServer, forget: (room: string) => void): LiveRooms {
-  const nsp = io.of('/');
-  nsp.adapter.on('delete-room', forget);
-  return {
-    size: (room) => nsp.adapter.rooms.get(room)?.size ?? 0,
-    emit: (room, events) => void nsp.to(room).emit('events', events),
-    resync(room, reason) {
-      nsp.to(room).emit('resync', { reason });
-      nsp.in(room).disconnectSockets(true);
-    },
-  };
-}
-
-function clientError(message: string, status: number): Error {
-  const err = new Error(message) as Error & { data: { status: number } };
-  err.data = { status };
-  return err;
+  return policeSlowClients(io, maxBufferedBytes, log, metrics);
 }
