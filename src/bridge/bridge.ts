@@ -29,10 +29,8 @@ const RETENTION_EVERY_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 /**
  * Events the feed published that are kept for the per-event relay: five of its steps, ~3 MB.
- * Under a steady load it trails the feed by less than one; after a burst it reads from the log.
- * Keeping a whole 100,000-event burst let it catch up from memory at twice the rate, but under a
- * sustained load it then took the CPU the feed needed: 20,000 events/s no longer held (bench
- * throughput, back to back: failed in 2 of 2 runs, held in 2 of 2 without).
+ * Under a steady load it trails the feed by less than one; after a burst it reads from the log
+ * (keeping a whole burst took the CPU the feed needed: BENCHMARKS.md).
  */
 const RECENT_EVENTS_KEPT = 5 * EVENT_RELAY_STEP;
 

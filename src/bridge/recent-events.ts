@@ -9,6 +9,7 @@
 // Whatever is not kept, the relay reads from the log as before.
 
 import type { RawEvent } from '../db/event-log.js';
+import { follows } from '../lib/positions.js';
 
 export interface RecentEvents {
   /** Adds events the feed has published, positions ascending. */
@@ -55,9 +56,9 @@ export function createRecentEvents(capacity: number): RecentEvents {
   return {
     add(events) {
       for (const event of events) {
-        const end = last();
-        if (end !== undefined && event.position <= end) continue;
-        if (end !== undefined && event.position !== end + 1) {
+        const step = follows(last(), event.position);
+        if (step === 'repeat') continue;
+        if (step === 'gap') {
           kept = [];
           head = 0;
         }

@@ -9,6 +9,7 @@
 
 import type { OrderEvent } from '../contract/events.js';
 import { type EventFilter, matchesFilter } from '../contract/socket.js';
+import { follows } from '../lib/positions.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createReplayRing } from './replay-ring.js';
 import type { PositionRange } from './sequencer.js';
@@ -199,11 +200,12 @@ export function continueStream(
   let last = after;
   let run: OrderEvent[] = [];
   for (const event of events) {
-    if (event.position <= last) {
+    const step = follows(last, event.position);
+    if (step === 'repeat') {
       refused++;
       continue;
     }
-    if (event.position !== last + 1) {
+    if (step === 'gap') {
       if (run.length > 0) parts.push({ events: run });
       parts.push({ hole: { from: last + 1, to: event.position - 1 } });
       run = [];

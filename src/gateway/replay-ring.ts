@@ -4,6 +4,7 @@
 // past a hole starts the ring afresh (resumes from before the hole then go to the log).
 
 import type { OrderEvent } from '../contract/events.js';
+import { follows } from '../lib/positions.js';
 
 export interface ReplayRing {
   /** The last position held (or the position the ring starts after, when empty). */
@@ -48,12 +49,12 @@ export function createReplayRing(capacity: number, start: number): ReplayRing {
       let refused = 0;
       let restarted = false;
       for (const event of batch) {
-        const last = end();
-        if (event.position <= last) {
+        const step = follows(end(), event.position);
+        if (step === 'repeat') {
           refused++;
           continue;
         }
-        if (event.position !== last + 1) {
+        if (step === 'gap') {
           events = [];
           first = event.position;
           restarted = true;
