@@ -219,6 +219,14 @@ describe('tail, demo and doctor against a running system', () => {
     const lines = tail.stdout().split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    // Each line is an envelope; the insert is there whole, and nothing else (the "live" line) is.
+    const envelopes = lines.map((line) => JSON.parse(line));
+    expect(envelopes.every((e) => Number.isInteger(e.position) && typeof e.op === 'string')).toBe(true);
+    expect(envelopes.find((e) => e.order?.customer_name === 'Json')).toMatchObject({
+      op: 'insert',
+      source: 'sql',
+      order: { customer_name: 'Json', product_name: 'only', version: 1 },
+    });
   });
 
   it('demo stopped early reports what it did, not what it planned', async () => {
