@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import type { DashboardBrowser } from './browser.js';
-import { feedPositions, type PageGlobals, rowsInDom, text, } from './dashboard-page.js';
+import { feedPositions, type PageGlobals, rowsInDom, text } from './dashboard-page.js';
 import { orderRows, useDashboard } from './system.js';
 
 const ROWS = 1_000;

@@ -6,7 +6,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { accessibleControl, rowSelector, text, } from './dashboard-page.js';
+import { accessibleControl, rowSelector, text } from './dashboard-page.js';
 import { ENTRY, hasFocus, historyEntries, historyInApi, PANEL } from './history-panel.js';
 import { useDashboard } from './system.js';
 

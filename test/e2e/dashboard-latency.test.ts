@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { rowSelector, text, } from './dashboard-page.js';
+import { rowSelector, text } from './dashboard-page.js';
 import { useDashboard } from './system.js';
 
 /** Single updates, each drawn before the next is written: the idle case the readout is read in. */

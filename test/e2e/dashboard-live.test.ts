@@ -5,13 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import {
-  feedPositions,
-  type PageGlobals,
-  rowSelector,
-  rowsInDom,
-  text,
-} from './dashboard-page.js';
+import { feedPositions, type PageGlobals, rowSelector, rowsInDom, text } from './dashboard-page.js';
 import { orderRows, useDashboard } from './system.js';
 
 const dash = useDashboard({
