@@ -3,23 +3,7 @@
 // tilt, beside the least-squares one), whether counts that must not grow stayed flat, the worst
 // event-loop delay, and a chart of heap used over time. Pure, for unit tests.
 
-import {
-  type Attrs,
-  el,
-  frame,
-  type LegendItem,
-  legend,
-  line,
-  linearScale,
-  linearTicks,
-  niceCeil,
-  PALETTE,
-  type Plot,
-  plotBox,
-  polyline,
-  xAxis,
-  yAxis,
-} from './svg.js';
+import * as svg from './svg.js';
 
 export interface ProcessSample {
   rssBytes: number;
@@ -215,40 +199,44 @@ export function soakChart(
   caption: string,
 ): string {
   const width = 760;
-  const plot: Plot = { left: 70, top: 64, width: width - 70 - 16, height: 240 };
+  const plot: svg.Plot = { left: 70, top: 64, width: width - 70 - 16, height: 240 };
   const height = plot.top + plot.height + 66;
   const names = [...new Set(samples.flatMap((s) => Object.keys(s.processes)))];
   const maxT = Math.max(60, ...samples.map((s) => s.t));
-  const maxHeap = niceCeil(
+  const maxHeap = svg.niceCeil(
     Math.max(1, ...samples.flatMap((s) => Object.values(s.processes).map((p) => p.heapUsedBytes / 2 ** 20))),
   );
-  const x = linearScale([0, maxT / 60], [plot.left, plot.left + plot.width]);
-  const y = linearScale([0, maxHeap], [plot.top + plot.height, plot.top]);
+  const x = svg.linearScale([0, maxT / 60], [plot.left, plot.left + plot.width]);
+  const y = svg.linearScale([0, maxHeap], [plot.top + plot.height, plot.top]);
   const series = names.map((name, i) => {
     const points = samples
       .filter((s) => s.processes[name])
       .map((s) => [x(s.t / 60), y(s.processes[name]!.heapUsedBytes / 2 ** 20)] as [number, number]);
-    return polyline(points, { fill: 'none', stroke: PALETTE[i % PALETTE.length]!, 'stroke-width': 1.5 });
+    return svg.polyline(points, {
+      fill: 'none',
+      stroke: svg.PALETTE[i % svg.PALETTE.length]!,
+      'stroke-width': 1.5,
+    });
   });
-  const warm: Attrs = {
+  const warm: svg.Attrs = {
     x: plot.left,
     y: plot.top,
     width: Math.max(0, x(Math.min(warmupS, maxT) / 60) - plot.left),
     height: plot.height,
     fill: '#f3f4f6',
   };
-  const items: LegendItem[] = names.map((name, i) => ({
+  const items: svg.LegendItem[] = names.map((name, i) => ({
     label: name,
-    swatch: (sx, sy) =>
-      line(sx - 9, sy, sx + 9, sy, { stroke: PALETTE[i % PALETTE.length]!, 'stroke-width': 2 }),
+    swatch: (sx: number, sy: number) =>
+      svg.line(sx - 9, sy, sx + 9, sy, { stroke: svg.PALETTE[i % svg.PALETTE.length]!, 'stroke-width': 2 }),
   }));
   const body = [
-    el('rect', warm),
-    yAxis(plot, y, linearTicks(maxHeap), 'heap used, MiB'),
-    xAxis(plot, x, linearTicks(maxT / 60), (m) => `${m} min`),
-    plotBox(plot),
+    svg.el('rect', warm),
+    svg.yAxis(plot, y, svg.linearTicks(maxHeap), 'heap used, MiB'),
+    svg.xAxis(plot, x, svg.linearTicks(maxT / 60), (m) => `${m} min`),
+    svg.plotBox(plot),
     ...series,
-    legend(items, plot.left, 46),
+    svg.legend(items, plot.left, 46),
   ].join('');
-  return frame({ width, height, title, caption }, body);
+  return svg.frame({ width, height, title, caption }, body);
 }

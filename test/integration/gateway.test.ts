@@ -154,6 +154,20 @@ async function numberedButNotPublished(): Promise<number> {
   return Number(rows[0]!.last_position);
 }
 
+/** The test's pool for a gateway, its log reads refused while `failing()`; `seen` gets each query's text. */
+function flakyPool(failing: () => boolean, seen: (text: string) => void = () => undefined): pg.Pool {
+  return {
+    query(...args: unknown[]) {
+      const config = args[0] as { name?: string } | string;
+      seen(typeof config === 'string' ? config : '');
+      if (failing() && typeof config === 'object' && config?.name === 'orders-live-read-range')
+        return Promise.reject(new Error('the log cannot be read now'));
+      return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
+    },
+    on: () => undefined,
+  } as unknown as pg.Pool;
+}
+
 function expectExactly(c: TestClient, from: number, to: number): void {
   expect(c.positions()).toEqual(span(from, to));
 }
@@ -340,17 +354,12 @@ describe('resume', () => {
     const end = await lastPosition();
     let failing = true;
     let headReads = 0;
-    const watched = {
-      query(...args: unknown[]) {
-        const config = args[0] as { name?: string } | string;
-        const text = typeof config === 'string' ? config : '';
+    const watched = flakyPool(
+      () => failing,
+      (text) => {
         if (text.includes('SELECT last_position FROM bridge_state')) headReads++;
-        if (failing && typeof config === 'object' && config?.name === 'orders-live-read-range')
-          return Promise.reject(new Error('the log cannot be read now'));
-        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
       },
-      on: () => undefined,
-    } as unknown as pg.Pool;
+    );
     const gw = await startGateway({ pool: watched, catchUpIntervalMs: 3_600_000 });
     const clients = Array.from({ length: 100 }, () => client(gw.url, { since: end }));
     await waitFor(() => clients.every((c) => c.socket.connected), { what: '100 clients connected' });
@@ -367,15 +376,7 @@ describe('resume', () => {
 
   it('holds at most its byte cap above a gap while the log cannot be read for 30 s under 5,000 events/s, then sends every event once', async () => {
     let failing = false;
-    const flaky = {
-      query(...args: unknown[]) {
-        const config = args[0] as { name?: string } | string;
-        if (failing && typeof config === 'object' && config?.name === 'orders-live-read-range')
-          return Promise.reject(new Error('the log cannot be read now'));
-        return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
-      },
-      on: () => undefined,
-    } as unknown as pg.Pool;
+    const flaky = flakyPool(() => failing);
     const gw = await startGateway({ pool: flaky, recentEvents: 100 });
     const c = client(gw.url);
     const start = await c.waitReady();
