@@ -5,8 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { type TestDatabase, useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
-import { type CliProcess, startCli } from '../helpers/process.js';
+import { type CliProcess, cliEnv, startCli } from '../helpers/process.js';
 import { type DashboardBrowser, openDashboard, requireChromium } from './browser.js';
 import { type RowInDom, waitForState } from './dashboard-page.js';
 import { ensureWebBuilt } from './web-build.js';
@@ -23,14 +22,7 @@ export interface TestSystem {
 }
 
 export function systemEnv(db: TestDatabase, exchange: string, extra: Record<string, string> = {}) {
-  return {
-    DATABASE_URL: db.url,
-    RABBITMQ_URL,
-    AMQP_EXCHANGE: exchange,
-    MIGRATE_ON_START: 'false',
-    HOST: '127.0.0.1',
-    ...extra,
-  };
+  return cliEnv(db, exchange, extra);
 }
 
 /** Starts the system on `port` (0: any free one) and waits for "orders-live started". */

@@ -6,9 +6,26 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { toError } from '../../src/lib/errors.js';
+import { RABBITMQ_URL } from './names.js';
 import { waitFor } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The CLI's environment on a test's database and exchange (the template is migrated already). */
+export function cliEnv(
+  db: { url: string },
+  exchange: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: db.url,
+    RABBITMQ_URL,
+    AMQP_EXCHANGE: exchange,
+    MIGRATE_ON_START: 'false',
+    HOST: '127.0.0.1',
+    ...extra,
+  };
+}
 const children = new Set<CliProcess>();
 
 export interface CliProcess {

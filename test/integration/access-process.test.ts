@@ -7,19 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
-import { type CliProcess, startCli } from '../helpers/process.js';
+import { type CliProcess, cliEnv, startCli } from '../helpers/process.js';
 
 const db = useTestDatabase();
 const exchange = useExchange();
-const env = (extra: Record<string, string> = {}) => ({
-  DATABASE_URL: db.url,
-  RABBITMQ_URL,
-  AMQP_EXCHANGE: exchange,
-  MIGRATE_ON_START: 'false',
-  HOST: '127.0.0.1',
-  ...extra,
-});
+const env = (extra: Record<string, string> = {}) => cliEnv(db, exchange, extra);
 let proc: CliProcess;
 let url: string;
 let metricsPort: number;

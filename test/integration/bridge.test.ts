@@ -18,8 +18,7 @@ import {
 } from '../helpers/amqp.js';
 import { createTestBridge } from '../helpers/bridge.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
-import { startCli } from '../helpers/process.js';
+import { cliEnv, startCli } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 
 const db = useTestDatabase();
@@ -45,13 +44,7 @@ function inProcessBridge(overrides: Partial<BridgeConfig> = {}): Bridge {
 }
 
 function bridgeProcess(extraEnv: Record<string, string> = {}) {
-  return startCli(['start', '--role', 'bridge', '--port', '0'], {
-    DATABASE_URL: db.url,
-    RABBITMQ_URL,
-    AMQP_EXCHANGE: exchange,
-    MIGRATE_ON_START: 'false',
-    ...extraEnv,
-  });
+  return startCli(['start', '--role', 'bridge', '--port', '0'], cliEnv(db, exchange, extraEnv));
 }
 
 /** Inserts `n` orders in statements of `perStatement` rows. */

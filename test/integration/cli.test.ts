@@ -5,20 +5,14 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
-import { type CliProcess, startCli } from '../helpers/process.js';
+import { type CliProcess, cliEnv, startCli } from '../helpers/process.js';
 import { connectClient, span } from '../helpers/socket-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const db = useTestDatabase();
 const exchange = useExchange();
 let pool: pg.Pool;
-const env = () => ({
-  DATABASE_URL: db.url,
-  RABBITMQ_URL,
-  AMQP_EXCHANGE: exchange,
-  MIGRATE_ON_START: 'false',
-});
+const env = () => cliEnv(db, exchange);
 
 beforeAll(() => {
   pool = db.pool({ application_name: 'psql' });

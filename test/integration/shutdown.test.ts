@@ -7,8 +7,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
-import { type CliProcess, startCli } from '../helpers/process.js';
+import { type CliProcess, cliEnv, startCli } from '../helpers/process.js';
 import { connectClient } from '../helpers/socket-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -21,12 +20,7 @@ const HTTP_CLOSE_DEADLINE_MS = 5_000;
 const STOP_DEADLINE_MS = 10_000;
 
 async function startSystem(): Promise<{ proc: CliProcess; url: string }> {
-  const proc = startCli(['start', '--port', '0'], {
-    DATABASE_URL: db.url,
-    RABBITMQ_URL,
-    AMQP_EXCHANGE: exchange,
-    MIGRATE_ON_START: 'false',
-  });
+  const proc = startCli(['start', '--port', '0'], cliEnv(db, exchange));
   const line = await proc.waitForLog({ msg: 'orders-live started' });
   // Every role fully up: the gateway's consumer and the bridge's lock finish connecting after
   // start() returns, and a stop racing them is not what this file is about.
