@@ -54,7 +54,7 @@ function connect(client: Client): void {
   socket.on('resync', () => {
     client.resyncs++;
     leave(client, 0);
-    void restartFromSnapshot(client);
+    reload(client);
   });
   // A link the gateway or the network closed: come back like a user's browser would.
   socket.on('disconnect', () => {
@@ -83,6 +83,11 @@ function schedule(client: Client, ms: number, fn: () => void): void {
     client.timer = null;
     fn();
   }, ms);
+}
+
+/** The snapshot again; one that cannot be read now is tried again after a while, as a browser would. */
+function reload(client: Client): void {
+  restartFromSnapshot(client).catch(() => schedule(client, between(AWAY_MS), () => reload(client)));
 }
 
 /**

@@ -6,19 +6,16 @@
 // table; a client at or below K resumes without one; one above K that names its epoch resyncs.
 
 import type pg from 'pg';
-import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { createHttpServer } from '../../src/api/http-server.js';
 import type { Bridge } from '../../src/bridge/bridge.js';
 import { createLiveOrders, type LiveOrders } from '../../src/client/index.js';
 import type { Order } from '../../src/contract/events.js';
-import { createGateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { useExchange } from '../helpers/amqp.js';
 import { type RunningApi, startApi } from '../helpers/api.js';
 import { createTestBridge } from '../helpers/bridge.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { connectClient, type TestClient } from '../helpers/socket-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -58,38 +55,9 @@ async function startBridge(): Promise<{ bridge: Bridge; stop(): Promise<void> }>
 
 /** `catchUpIntervalMs`: how often the gateway compares the log's head with what it sent. */
 async function startGateway(catchUpIntervalMs: number): Promise<string> {
-  const http = createHttpServer(
-    (_req, res) => {
-      res.statusCode = 404;
-      res.end();
-    },
-    { port: 0, host: '127.0.0.1', log },
-  );
-  const gateway = createGateway({
-    httpServer: http.server,
-    pool,
-    rabbitmqUrls: [RABBITMQ_URL],
-    exchange,
-    config: { prefetch: 500, maxBufferedBytes: 4 * 1024 * 1024 },
-    catchUpIntervalMs,
-    registry: new Registry(),
-    log,
-  });
-  await http.start();
-  await gateway.start();
-  cleanups.push(async () => {
-    await gateway.stop();
-    await http.stop();
-  });
-  await waitFor(
-    () =>
-      gateway.ready().then(
-        () => true,
-        () => false,
-      ),
-    { what: 'gateway consuming' },
-  );
-  return http.url();
+  const gw = await startTestGateway({ pool, exchange, catchUpIntervalMs, log });
+  cleanups.push(gw.stop);
+  return gw.url;
 }
 
 async function follow(url: string): Promise<{ orders: LiveOrders; statuses: string[]; resets: number[] }> {

@@ -13,20 +13,18 @@
 
 import fc from 'fast-check';
 import type pg from 'pg';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTokenVerifier } from '../../src/api/auth.js';
-import { createHttpServer } from '../../src/api/http-server.js';
 import { createOriginPolicy, handshakeProblem } from '../../src/api/origin-policy.js';
 import type { ApiToken } from '../../src/config.js';
 import type { EventFilter, HandshakeAuth } from '../../src/contract/socket.js';
-import { createGateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { useExchange } from '../helpers/amqp.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { RABBITMQ_URL } from '../helpers/names.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { connectClient, type TestClient } from '../helpers/socket-client.js';
 import { waitFor } from '../helpers/wait.js';
 import {
@@ -105,36 +103,18 @@ async function startGateway(tokens: ApiToken[]): Promise<TestGateway> {
     allowedHosts: [],
     allowedOrigins: [],
   });
-  const http = createHttpServer(
-    (_req, res) => {
-      res.statusCode = 404;
-      res.end();
-    },
-    { port: 0, host: '127.0.0.1', log },
-  );
-  const registry = new Registry();
-  const gateway = createGateway({
-    httpServer: http.server,
+  const gw = await startTestGateway({
     pool,
-    rabbitmqUrls: [RABBITMQ_URL],
     exchange,
-    config: { prefetch: 500, maxBufferedBytes: 4 * 1024 * 1024 },
     verifyToken: tokens.length > 0 ? createTokenVerifier(tokens) : undefined,
     admit: (req) => handshakeProblem(policy, req.headers),
-    registry,
     log,
   });
-  await http.start();
-  await gateway.start();
-  await waitFor(() => gateway.ready().then(() => true), { what: 'the gateway consuming' });
   return {
-    url: http.url(),
-    registry,
+    url: gw.url,
+    registry: gw.registry,
     auth: tokens.length > 0 ? { token: TOKEN } : {},
-    async stop() {
-      await gateway.stop();
-      await http.stop();
-    },
+    stop: gw.stop,
   };
 }
 

@@ -7,17 +7,16 @@ import amqp from 'amqplib';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpServer } from '../../src/api/http-server.js';
 import type { Bridge } from '../../src/bridge/bridge.js';
 import { NUMBER_SQL } from '../../src/bridge/relay.js';
 import { amqpNames, type OrderEvent } from '../../src/contract/events.js';
 import { readRange } from '../../src/db/event-log.js';
-import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { MAX_HELD_BYTES } from '../../src/gateway/sequencer.js';
 import { createLogger } from '../../src/log.js';
 import { useExchange } from '../helpers/amqp.js';
 import { createTestBridge } from '../helpers/bridge.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { connectClient, span, type TestClient } from '../helpers/socket-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -45,13 +44,6 @@ async function startBridge(registry?: Registry): Promise<Bridge> {
   return bridge;
 }
 
-interface TestGateway {
-  url: string;
-  gateway: Gateway;
-  registry: Registry;
-  stop(): Promise<void>;
-}
-
 async function startGateway(
   options: {
     maxBufferedBytes?: number;
@@ -62,19 +54,9 @@ async function startGateway(
     pool?: pg.Pool;
   } = {},
 ): Promise<TestGateway> {
-  const http = createHttpServer(
-    (_req, res) => {
-      res.statusCode = 404;
-      res.end();
-    },
-    { port: 0, host: '127.0.0.1', log },
-  );
-  const registry = new Registry();
   const tokens = options.tokens;
-  const gateway = createGateway({
-    httpServer: http.server,
+  const gw = await startTestGateway({
     pool: options.pool ?? pool,
-    rabbitmqUrls: [RABBITMQ_URL],
     exchange,
     config: { prefetch: 500, maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024 },
     recentEvents: options.recentEvents,
@@ -85,31 +67,10 @@ async function startGateway(
           return name ? { name } : null;
         }
       : undefined,
-    registry,
     log,
   });
-  await http.start();
-  await gateway.start();
-  await waitFor(
-    async () => {
-      try {
-        await gateway.ready();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { what: 'gateway consuming' },
-  );
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await gateway.stop();
-    await http.stop();
-  };
-  cleanups.push(stop);
-  return { url: http.url(), gateway, registry, stop };
+  cleanups.push(gw.stop);
+  return gw;
 }
 
 function client(url: string, auth: Parameters<typeof connectClient>[1] = {}): TestClient {

@@ -16,6 +16,26 @@ import { rawEvent } from '../helpers/events.js';
 const log = createLogger('silent');
 const raw = rawEvent;
 
+type FakeDrain = Parameters<typeof createFeedFollower>[0]['relay']['drain'];
+
+/** A feed follower over a fake relay that drains with `drain`, and fake database and publisher. */
+function followerOver(
+  drain: FakeDrain,
+  options: Pick<
+    Parameters<typeof createFeedFollower>[0],
+    'pollIntervalMs' | 'drainEveryMs' | 'ratePerSecondWhileBusy'
+  > & { publisher?: Parameters<typeof createFeedFollower>[0]['publisher'] },
+) {
+  return createFeedFollower({
+    relay: { drain, forget: () => undefined },
+    db: { query: async () => ({ rows: [] }) } as never,
+    publisher: { open: async () => undefined, reopen: async () => undefined },
+    recent: createRecentEvents(100),
+    log,
+    ...options,
+  });
+}
+
 /** Counts AbortSignal.any() calls that are given `signal`. */
 function spyOnAny(signal: AbortSignal): () => number {
   let calls = 0;
@@ -49,24 +69,15 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
     const anyCalls = spyOnAny(leadership.signal);
     let drains = 0;
     let listenersSeen = 0;
-    const follower = createFeedFollower({
-      relay: {
-        async drain(_db, signal, beforeStep) {
-          drains++;
-          await beforeStep?.();
-          listenersSeen = Math.max(listenersSeen, getEventListeners(signal, 'abort').length);
-          return { published: 1, behind: 0 };
-        },
-        forget: () => undefined,
+    const follower = followerOver(
+      async (_db, signal, beforeStep) => {
+        drains++;
+        await beforeStep?.();
+        listenersSeen = Math.max(listenersSeen, getEventListeners(signal, 'abort').length);
+        return { published: 1, behind: 0 };
       },
-      db: { query: async () => ({ rows: [] }) } as never,
-      publisher: { open: async () => undefined, reopen: async () => undefined },
-      recent: createRecentEvents(100),
-      pollIntervalMs: 60_000,
-      drainEveryMs: 0,
-      ratePerSecondWhileBusy: 0,
-      log,
-    });
+      { pollIntervalMs: 60_000, drainEveryMs: 0, ratePerSecondWhileBusy: 0 },
+    );
     follower.drained(false);
     const running = follower.run(leadership.signal);
     for (let p = 1; p <= 3_000; p++) {
@@ -85,22 +96,14 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
   it('lets the feed go first while it has a backlog, and goes on when it clears', async () => {
     const leadership = new AbortController();
     const steps: number[] = [];
-    const follower = createFeedFollower({
-      relay: {
-        async drain(_db, _signal, beforeStep) {
-          await beforeStep?.();
-          steps.push(performance.now());
-          return { published: 1, behind: 0 };
-        },
-        forget: () => undefined,
+    const follower = followerOver(
+      async (_db, _signal, beforeStep) => {
+        await beforeStep?.();
+        steps.push(performance.now());
+        return { published: 1, behind: 0 };
       },
-      db: { query: async () => ({ rows: [] }) } as never,
-      publisher: { open: async () => undefined, reopen: async () => undefined },
-      recent: createRecentEvents(100),
-      pollIntervalMs: 60_000,
-      ratePerSecondWhileBusy: 0,
-      log,
-    });
+      { pollIntervalMs: 60_000, ratePerSecondWhileBusy: 0 },
+    );
     follower.drained(true);
     const running = follower.run(leadership.signal);
     follower.published([raw(1)]);
@@ -119,25 +122,16 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
     const leadership = new AbortController();
     const steps: number[] = [];
     let follower: ReturnType<typeof createFeedFollower>;
-    follower = createFeedFollower({
-      relay: {
-        // Each drain is one step of 100 events, held back by beforeStep like the real relay's.
-        async drain(_db, _signal, beforeStep) {
-          await beforeStep?.();
-          steps.push(performance.now());
-          follower.stepped(100);
-          return { published: 100, behind: 0 };
-        },
-        forget: () => undefined,
+    follower = followerOver(
+      // Each drain is one step of 100 events, held back by beforeStep like the real relay's.
+      async (_db, _signal, beforeStep) => {
+        await beforeStep?.();
+        steps.push(performance.now());
+        follower.stepped(100);
+        return { published: 100, behind: 0 };
       },
-      db: { query: async () => ({ rows: [] }) } as never,
-      publisher: { open: async () => undefined, reopen: async () => undefined },
-      recent: createRecentEvents(100),
-      pollIntervalMs: 5,
-      drainEveryMs: 0,
-      ratePerSecondWhileBusy: 1_000,
-      log,
-    });
+      { pollIntervalMs: 5, drainEveryMs: 0, ratePerSecondWhileBusy: 1_000 },
+    );
     follower.drained(false);
     const running = follower.run(leadership.signal);
     // The feed publishes every 10 ms for 600 ms: 100 events per step at 1,000/s is a step per 100 ms.
@@ -162,28 +156,24 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
     const leadership = new AbortController();
     const calls: string[] = [];
     let fail = true;
-    const follower = createFeedFollower({
-      relay: {
-        async drain() {
-          calls.push('drain');
-          if (fail) {
-            fail = false;
-            throw new Error('confirm lost');
-          }
-          return { published: 0, behind: 0 };
+    const follower = followerOver(
+      async () => {
+        calls.push('drain');
+        if (fail) {
+          fail = false;
+          throw new Error('confirm lost');
+        }
+        return { published: 0, behind: 0 };
+      },
+      {
+        pollIntervalMs: 60_000,
+        ratePerSecondWhileBusy: 0,
+        publisher: {
+          open: async () => void calls.push('open'),
+          reopen: async () => void calls.push('reopen'),
         },
-        forget: () => undefined,
       },
-      db: { query: async () => ({ rows: [] }) } as never,
-      publisher: {
-        open: async () => void calls.push('open'),
-        reopen: async () => void calls.push('reopen'),
-      },
-      recent: createRecentEvents(100),
-      pollIntervalMs: 60_000,
-      ratePerSecondWhileBusy: 0,
-      log,
-    });
+    );
     follower.drained(false);
     const running = follower.run(leadership.signal);
     await waitFor(() => calls.length >= 4, { what: 'a retry after the failure' });
