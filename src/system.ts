@@ -2,6 +2,8 @@
 // the order they start and (reversed) stop. The CLI (main.ts) reads the configuration, probes the
 // services and handles signals; everything here receives its dependencies.
 
+import type { Server as HttpServer } from 'node:http';
+import type pg from 'pg';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp, createMetricsApp, createOpsApp } from './api/app.js';
 import { createTokenVerifier } from './api/auth.js';
@@ -39,35 +41,64 @@ export async function prepareDatabase(config: Config, log: Logger): Promise<void
   if (config.migrateOnStart) await migrate(config.databaseUrl, { direction: 'up', log });
 }
 
+/** What the roles add as they are wired: services in start order, readiness checks, AMQP links. */
+interface Wiring {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+  pool: pg.Pool;
+  services: Service[];
+  checks: ReadinessCheck[];
+  /** Each role's AMQP links and the broker node each is on, for /readyz. */
+  brokerLinks: (() => Record<string, string | null>)[];
+}
+
 /** Starts the roles of `config` in this process. */
 export async function startSystem(config: Config, log: Logger): Promise<RunningSystem> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'orders_live_' });
-  const services: Service[] = [];
-  const checks: ReadinessCheck[] = [];
-  /** Each role's AMQP links and the broker node each is on, for /readyz. */
-  const brokerLinks: (() => Record<string, string | null>)[] = [];
+  const pool = createPool(config.databaseUrl, { applicationName: 'orders-live', max: 10, log });
+  const wiring: Wiring = { config, log, registry, pool, services: [], checks: [], brokerLinks: [] };
+  wiring.services.push({ name: 'pool', start: async () => undefined, stop: () => pool.end() });
+  wiring.checks.push({ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) });
+  if (config.roles.includes('bridge')) addBridge(wiring);
+  const { http, metricsHttp } = addHttpServers(wiring);
+  // After http in the list, so it stops first: it closes the client sockets (websockets and
+  // long polls) that would otherwise hold the HTTP drain open until its deadline.
+  if (config.roles.includes('gateway')) addGateway(wiring, http.server);
+  const group = await startServices(wiring.services);
+  return {
+    url: http.url(),
+    metricsUrl: metricsHttp?.url(),
+    stop() {
+      // New connections are refused before any role stops: else the clients the gateway
+      // disconnects would reconnect to this same process.
+      http.refuseNew();
+      metricsHttp?.refuseNew();
+      return group.stop(STOP_DEADLINE_MS);
+    },
+  };
+}
+
+function addBridge({ config, log, registry, pool, services, checks, brokerLinks }: Wiring): void {
+  const bridge = createBridge({
+    databaseUrl: config.databaseUrl,
+    rabbitmqUrls: config.rabbitmqUrls,
+    exchange: config.amqpExchange,
+    config: config.bridge,
+    pool,
+    registry,
+    log: log.child({ role: 'bridge' }),
+  });
+  services.push(bridge);
+  checks.push({ name: 'bridge', check: () => bridge.ready() });
+  brokerLinks.push(() => bridge.brokers());
+}
+
+/** The public listener (the REST API and dashboard, or only the ops routes) and the metrics one. */
+function addHttpServers({ config, log, registry, pool, services, checks, brokerLinks }: Wiring) {
   const usesBroker = config.roles.includes('bridge') || config.roles.includes('gateway');
   const brokers = usesBroker ? () => Object.assign({}, ...brokerLinks.map((links) => links())) : undefined;
-  const pool = createPool(config.databaseUrl, { applicationName: 'orders-live', max: 10, log });
-  services.push({ name: 'pool', start: async () => undefined, stop: () => pool.end() });
-  checks.push({ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) });
-
-  if (config.roles.includes('bridge')) {
-    const bridge = createBridge({
-      databaseUrl: config.databaseUrl,
-      rabbitmqUrls: config.rabbitmqUrls,
-      exchange: config.amqpExchange,
-      config: config.bridge,
-      pool,
-      registry,
-      log: log.child({ role: 'bridge' }),
-    });
-    services.push(bridge);
-    checks.push({ name: 'bridge', check: () => bridge.ready() });
-    brokerLinks.push(() => bridge.brokers());
-  }
-
   const app = config.roles.includes('api')
     ? createApp({
         pool,
@@ -92,38 +123,25 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
           log: log.child({ listener: 'metrics' }),
         });
   if (metricsHttp) services.push(metricsHttp);
+  return { http, metricsHttp };
+}
 
-  if (config.roles.includes('gateway')) {
-    const gateway = createGateway({
-      httpServer: http.server,
-      pool,
-      rabbitmqUrls: config.rabbitmqUrls,
-      exchange: config.amqpExchange,
-      config: config.gateway,
-      verifyToken: config.apiTokens.length > 0 ? createTokenVerifier(config.apiTokens) : undefined,
-      admit: handshakeAdmission(config),
-      registry,
-      log: log.child({ role: 'gateway' }),
-    });
-    // After http in the list, so it stops first: it closes the client sockets (websockets and
-    // long polls) that would otherwise hold the HTTP drain open until its deadline.
-    services.push(gateway);
-    checks.push({ name: 'gateway', check: () => gateway.ready() });
-    brokerLinks.push(() => gateway.brokers());
-  }
-
-  const group = await startServices(services);
-  return {
-    url: http.url(),
-    metricsUrl: metricsHttp?.url(),
-    stop() {
-      // New connections are refused before any role stops: else the clients the gateway
-      // disconnects would reconnect to this same process.
-      http.refuseNew();
-      metricsHttp?.refuseNew();
-      return group.stop(STOP_DEADLINE_MS);
-    },
-  };
+function addGateway(wiring: Wiring, httpServer: HttpServer): void {
+  const { config, log, registry, pool, services, checks, brokerLinks } = wiring;
+  const gateway = createGateway({
+    httpServer,
+    pool,
+    rabbitmqUrls: config.rabbitmqUrls,
+    exchange: config.amqpExchange,
+    config: config.gateway,
+    verifyToken: config.apiTokens.length > 0 ? createTokenVerifier(config.apiTokens) : undefined,
+    admit: handshakeAdmission(config),
+    registry,
+    log: log.child({ role: 'gateway' }),
+  });
+  services.push(gateway);
+  checks.push({ name: 'gateway', check: () => gateway.ready() });
+  brokerLinks.push(() => gateway.brokers());
 }
 
 /** The socket handshake's Host and Origin, judged as the REST API's are. */

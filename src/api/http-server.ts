@@ -40,82 +40,92 @@ export interface HttpServer extends Service {
 }
 
 export function createHttpServer(handler: RequestListener, options: HttpServerOptions): HttpServer {
-  const { host, port, log, closeDeadlineMs = 5_000 } = options;
-  const server = http.createServer();
-  const inFlight = new Set<http.ServerResponse>();
-  let closing = false;
+  return new DrainingHttpServer(handler, options);
+}
+
+class DrainingHttpServer implements HttpServer {
+  readonly name = 'http';
+  readonly server = http.createServer();
+  readonly #inFlight = new Set<http.ServerResponse>();
+  readonly #options: HttpServerOptions;
+  #closing = false;
   /** Resolves when every connection has ended; set by refuseNew(). */
-  let closed: Promise<void> | undefined;
-  let refusedAt = 0;
-  let stopping: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+  #refusedAt = 0;
+  #stopping: Promise<void> | undefined;
 
-  // Registered before the app: a response started after refuseNew() tells the client to go away.
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    inFlight.add(res);
-    if (closing) res.setHeader('Connection', 'close');
-    res.once('close', () => {
-      inFlight.delete(res);
-      // A keep-alive connection whose last request just ended is idle now: close it.
-      if (closing) server.closeIdleConnections();
-    });
-  });
-  server.on('request', handler);
-  server.on('clientError', answerUnparseable);
-
-  return {
-    name: 'http',
-    server,
-    address,
-    url,
-    refuseNew,
-    async start() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
+  constructor(handler: RequestListener, options: HttpServerOptions) {
+    this.#options = options;
+    // Registered before the app: a response started after refuseNew() tells the client to go away.
+    this.server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.#inFlight.add(res);
+      if (this.#closing) res.setHeader('Connection', 'close');
+      res.once('close', () => {
+        this.#inFlight.delete(res);
+        // A keep-alive connection whose last request just ended is idle now: close it.
+        if (this.#closing) this.server.closeIdleConnections();
       });
-      log.info({ url: url() }, 'listening');
-    },
-    stop() {
-      stopping ??= drain();
-      return stopping;
-    },
-  };
+    });
+    this.server.on('request', handler);
+    this.server.on('clientError', answerUnparseable);
+  }
 
-  function address(): AddressInfo {
-    const bound = server.address();
+  async start(): Promise<void> {
+    const { server } = this;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#options.port, this.#options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#options.log.info({ url: this.url() }, 'listening');
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#drain();
+    return this.#stopping;
+  }
+
+  address(): AddressInfo {
+    const bound = this.server.address();
     if (bound === null || typeof bound === 'string') throw new Error('the HTTP server is not listening');
     return bound;
   }
 
-  function url(): string {
-    const { address: ip, family, port: bound } = address();
+  url(): string {
+    const { address: ip, family, port: bound } = this.address();
     const shown = family === 'IPv6' ? `[${ip}]` : ip;
     return `http://${shown === '0.0.0.0' || shown === '[::]' ? 'localhost' : shown}:${bound}`;
   }
 
-  function refuseNew(): void {
-    if (closing || !server.listening) return;
-    closing = true;
-    refusedAt = Date.now();
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    log.info({ inFlight: inFlight.size }, 'refusing new connections');
+  refuseNew(): void {
+    if (this.#closing || !this.server.listening) return;
+    this.#closing = true;
+    this.#refusedAt = Date.now();
+    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    this.#closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    this.#options.log.info({ inFlight: this.#inFlight.size }, 'refusing new connections');
   }
 
-  async function drain(): Promise<void> {
-    refuseNew();
-    if (!closed) return; // never started
+  async #drain(): Promise<void> {
+    this.refuseNew();
+    if (!this.#closed) return; // never started
+    const { log, closeDeadlineMs = 5_000 } = this.#options;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(() => resolve('deadline'), Math.max(0, refusedAt + closeDeadlineMs - Date.now()));
+      timer = setTimeout(
+        () => resolve('deadline'),
+        Math.max(0, this.#refusedAt + closeDeadlineMs - Date.now()),
+      );
     });
-    if ((await Promise.race([closed, deadline])) === 'deadline') {
-      log.warn({ open: inFlight.size, closeDeadlineMs }, 'requests still open at the deadline: closing them');
-      server.closeAllConnections();
+    if ((await Promise.race([this.#closed, deadline])) === 'deadline') {
+      log.warn(
+        { open: this.#inFlight.size, closeDeadlineMs },
+        'requests still open at the deadline: closing them',
+      );
+      this.server.closeAllConnections();
       // Not awaiting `closed` again: upgraded sockets (websockets) still count as connections,
       // and only their owner (Socket.IO, stopped before this) can close them.
     }

@@ -112,12 +112,7 @@ export function tailCommand(
 ): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      since: { type: 'string' },
-      status: { type: 'string' },
-      json: { type: 'boolean' },
-      url: { type: 'string' },
-    },
+    options: { ...stringOptions('since', 'status', 'url'), json: { type: 'boolean' } },
   });
   if (values.since !== undefined && !/^\d+$/.test(values.since))
     throw new UsageError('--since must be a position (≥ 0)');
@@ -144,12 +139,7 @@ export async function demoCommand(
 ): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      rate: { type: 'string' },
-      duration: { type: 'string' },
-      orders: { type: 'string' },
-      url: { type: 'string' },
-    },
+    options: stringOptions('rate', 'duration', 'orders', 'url'),
   });
   const result = await runDemo(
     {
@@ -183,4 +173,9 @@ export async function doctorCommand(_args: string[], { config, out }: CommandCon
   const failed = findings.filter((f) => !f.ok);
   out(failed.length === 0 ? 'all checks passed' : `${failed.length} problem(s) found`);
   return failed.length === 0 ? 0 : 1;
+}
+
+/** parseArgs options for flags that each take one value. */
+function stringOptions<N extends string>(...names: N[]): Record<N, { type: 'string' }> {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as Record<N, { type: 'string' }>;
 }

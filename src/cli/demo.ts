@@ -61,89 +61,111 @@ type Change = { kind: 'create' } | { kind: 'advance' | 'cancel' | 'delete'; id: 
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
+/** One run's state: the orders still open (changes pick among them) and what was done. */
+interface DemoRun {
+  options: DemoOptions;
+  pool: pg.Pool;
+  open: Map<number, OrderStatus>;
+  result: DemoResult;
+}
+
 export async function runDemo(options: DemoOptions, signal: AbortSignal): Promise<DemoResult> {
   const pool = createPool(options.databaseUrl, {
     applicationName: 'orders-live-demo',
     max: 4,
     log: createLogger('silent'),
   });
-  const result: DemoResult = { api: 0, sql: 0, failed: 0, seeded: 0 };
-  let open = new Map<number, OrderStatus>();
+  const run: DemoRun = { options, pool, open: new Map(), result: { api: 0, sql: 0, failed: 0, seeded: 0 } };
   try {
-    open = await openOrders(pool);
-    for (let i = open.size; i < options.orders && !signal.aborted; i++)
-      await apply({ kind: 'create' }, i % 2 === 0);
-    result.seeded = result.api + result.sql;
-    Object.assign(result, { api: 0, sql: 0, failed: 0 });
-    if (result.seeded > 0) options.progress(`demo: created ${result.seeded} orders to start from`, true);
-    const total = Math.round(options.rate * options.durationS);
-    const started = performance.now();
-    const elapsed = () => (performance.now() - started) / 1000;
-    for (let n = 0; n < total && !signal.aborted; n++) {
-      // Paced against the clock, not by sleeping a fixed time after each change.
-      const due = started + (n * 1000) / options.rate;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      await apply(nextChange(open), n % 2 === 0);
-      if ((n + 1) % Math.max(1, Math.round(options.rate / 4)) === 0)
-        options.progress(progressLine(total, result, elapsed()), false);
-    }
-    options.progress(progressLine(total, result, elapsed(), signal.aborted), true);
-    return result;
+    run.open = await openOrders(pool);
+    await seed(run, signal);
+    await changeAtRate(run, signal);
+    return run.result;
   } finally {
     await pool.end();
   }
+}
 
-  async function apply(change: Change, viaApi: boolean): Promise<void> {
-    try {
-      const id = viaApi ? await applyApi(change) : await applySql(change);
-      if (change.kind === 'create' && id) open.set(id, 'pending');
-      if (change.kind === 'advance' || change.kind === 'cancel') {
-        const status = change.kind === 'cancel' ? 'cancelled' : NEXT[change.status]!;
-        if (status === 'delivered' || status === 'cancelled') open.delete(change.id);
-        else open.set(change.id, status);
-      }
-      if (change.kind === 'delete') open.delete(change.id);
-      result[viaApi ? 'api' : 'sql']++;
-    } catch {
-      result.failed++;
+/** Creates orders until `options.orders` are open, half through the API, half through SQL. */
+async function seed(run: DemoRun, signal: AbortSignal): Promise<void> {
+  const { result } = run;
+  for (let i = run.open.size; i < run.options.orders && !signal.aborted; i++)
+    await apply(run, { kind: 'create' }, i % 2 === 0);
+  result.seeded = result.api + result.sql;
+  Object.assign(result, { api: 0, sql: 0, failed: 0 });
+  if (result.seeded > 0) run.options.progress(`demo: created ${result.seeded} orders to start from`, true);
+}
+
+async function changeAtRate(run: DemoRun, signal: AbortSignal): Promise<void> {
+  const { options, result } = run;
+  const total = Math.round(options.rate * options.durationS);
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  for (let n = 0; n < total && !signal.aborted; n++) {
+    // Paced against the clock, not by sleeping a fixed time after each change.
+    const due = started + (n * 1000) / options.rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    await apply(run, nextChange(run.open), n % 2 === 0);
+    if ((n + 1) % Math.max(1, Math.round(options.rate / 4)) === 0)
+      options.progress(progressLine(total, result, elapsed()), false);
+  }
+  options.progress(progressLine(total, result, elapsed(), signal.aborted), true);
+}
+
+async function apply(
+  { options, pool, open, result }: DemoRun,
+  change: Change,
+  viaApi: boolean,
+): Promise<void> {
+  try {
+    const id = viaApi ? await applyApi(options, change) : await applySql(pool, change);
+    if (change.kind === 'create' && id) open.set(id, 'pending');
+    if (change.kind === 'advance' || change.kind === 'cancel') {
+      const status = change.kind === 'cancel' ? 'cancelled' : NEXT[change.status]!;
+      if (status === 'delivered' || status === 'cancelled') open.delete(change.id);
+      else open.set(change.id, status);
     }
+    if (change.kind === 'delete') open.delete(change.id);
+    result[viaApi ? 'api' : 'sql']++;
+  } catch {
+    result.failed++;
   }
+}
 
-  async function applyApi(change: Change): Promise<number | undefined> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const request = (method: string, path: string, body?: unknown) =>
-      fetch(`${options.apiUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }).then(async (res) => {
-        if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
-        return res.status === 204 ? undefined : ((await res.json()) as { id: number });
-      });
-    if (change.kind === 'create')
-      return (
-        await request('POST', '/orders', { customer_name: pick(CUSTOMERS), product_name: pick(PRODUCTS) })
-      )?.id;
-    if (change.kind === 'delete') return void (await request('DELETE', `/orders/${change.id}`));
-    const status = change.kind === 'cancel' ? 'cancelled' : NEXT[change.status];
-    return void (await request('PATCH', `/orders/${change.id}`, { status }));
-  }
+async function applyApi(options: DemoOptions, change: Change): Promise<number | undefined> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const request = (method: string, path: string, body?: unknown) =>
+    fetch(`${options.apiUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (res) => {
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
+      return res.status === 204 ? undefined : ((await res.json()) as { id: number });
+    });
+  if (change.kind === 'create')
+    return (
+      await request('POST', '/orders', { customer_name: pick(CUSTOMERS), product_name: pick(PRODUCTS) })
+    )?.id;
+  if (change.kind === 'delete') return void (await request('DELETE', `/orders/${change.id}`));
+  const status = change.kind === 'cancel' ? 'cancelled' : NEXT[change.status];
+  return void (await request('PATCH', `/orders/${change.id}`, { status }));
+}
 
-  async function applySql(change: Change): Promise<number | undefined> {
-    if (change.kind === 'create') {
-      const { rows } = await pool.query(
-        'INSERT INTO orders (customer_name, product_name) VALUES ($1, $2) RETURNING id',
-        [pick(CUSTOMERS), pick(PRODUCTS)],
-      );
-      return Number(rows[0].id);
-    }
-    if (change.kind === 'delete')
-      return void (await pool.query('DELETE FROM orders WHERE id = $1', [change.id]));
-    const status = change.kind === 'cancel' ? 'cancelled' : NEXT[change.status];
-    return void (await pool.query('UPDATE orders SET status = $2 WHERE id = $1', [change.id, status]));
+async function applySql(pool: pg.Pool, change: Change): Promise<number | undefined> {
+  if (change.kind === 'create') {
+    const { rows } = await pool.query(
+      'INSERT INTO orders (customer_name, product_name) VALUES ($1, $2) RETURNING id',
+      [pick(CUSTOMERS), pick(PRODUCTS)],
+    );
+    return Number(rows[0].id);
   }
+  if (change.kind === 'delete')
+    return void (await pool.query('DELETE FROM orders WHERE id = $1', [change.id]));
+  const status = change.kind === 'cancel' ? 'cancelled' : NEXT[change.status];
+  return void (await pool.query('UPDATE orders SET status = $2 WHERE id = $1', [change.id, status]));
 }
 
 /** Mostly progressions; new orders keep the pool of open ones filled; a few cancels and deletes. */

@@ -179,10 +179,29 @@ async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promis
 }
 
 async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {
-  // Every node: a node that is down is worth knowing of while the others carry the load.
+  const connection = await connectToEveryNode(options.rabbitmqUrls, add);
+  if (!connection) return;
+  try {
+    const names = amqpNames(options.exchange);
+    for (const exchange of [names.exchange, names.feed, names.deadLetterExchange])
+      await checkExchange(connection, exchange, add);
+    await checkDeadLetters(connection, names.deadLetterQueue, add);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Every node: a node that is down is worth knowing of while the others carry the load. Returns a
+ * connection to the first node reached, for the checks that follow.
+ */
+async function connectToEveryNode(
+  urls: readonly string[],
+  add: (f: Finding) => void,
+): Promise<amqp.ChannelModel | undefined> {
   let connection: amqp.ChannelModel | undefined;
   const down: string[] = [];
-  for (const url of options.rabbitmqUrls) {
+  for (const url of urls) {
     const shown = redactUrl(url);
     try {
       const node = await amqp.connect(url, { timeout: 5_000 });
@@ -209,47 +228,50 @@ async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): P
         : `cannot reach ${node}: start RabbitMQ ("docker compose up -d rabbitmq") or set RABBITMQ_URL`,
     });
   }
-  if (!connection) return;
+  return connection;
+}
+
+/** A channel of its own: a failed check closes the channel it ran on. */
+async function checkChannel(connection: amqp.ChannelModel): Promise<amqp.Channel> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined);
+  return channel;
+}
+
+async function checkExchange(connection: amqp.ChannelModel, exchange: string, add: (f: Finding) => void) {
+  const channel = await checkChannel(connection);
   try {
-    const names = amqpNames(options.exchange);
-    for (const exchange of [names.exchange, names.feed, names.deadLetterExchange]) {
-      // A failed check closes the channel, so each check gets its own.
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
-      try {
-        await channel.checkExchange(exchange);
-        add({ ok: true, check: 'exchange', detail: `${exchange} exists` });
-        await channel.close();
-      } catch {
-        add({
-          ok: false,
-          check: 'exchange',
-          detail: `${exchange} does not exist: start a bridge, which declares it`,
-        });
-      }
-    }
-    const channel = await connection.createChannel();
-    channel.on('error', () => undefined);
-    try {
-      const dead = await channel.checkQueue(names.deadLetterQueue);
-      add({
-        ok: true,
-        warning: dead.messageCount > 0,
-        check: 'dead letters',
-        detail:
-          dead.messageCount > 0
-            ? `${dead.messageCount} messages in ${names.deadLetterQueue}: inspect them in the management UI`
-            : `${names.deadLetterQueue} is empty`,
-      });
-    } catch {
-      add({
-        ok: false,
-        check: 'dead letters',
-        detail: `${names.deadLetterQueue} does not exist: start a bridge, which declares it`,
-      });
-    }
-  } finally {
-    await connection.close().catch(() => undefined);
+    await channel.checkExchange(exchange);
+    add({ ok: true, check: 'exchange', detail: `${exchange} exists` });
+    await channel.close();
+  } catch {
+    add({
+      ok: false,
+      check: 'exchange',
+      detail: `${exchange} does not exist: start a bridge, which declares it`,
+    });
+  }
+}
+
+async function checkDeadLetters(connection: amqp.ChannelModel, queue: string, add: (f: Finding) => void) {
+  const channel = await checkChannel(connection);
+  try {
+    const { messageCount } = await channel.checkQueue(queue);
+    add({
+      ok: true,
+      warning: messageCount > 0,
+      check: 'dead letters',
+      detail:
+        messageCount > 0
+          ? `${messageCount} messages in ${queue}: inspect them in the management UI`
+          : `${queue} is empty`,
+    });
+  } catch {
+    add({
+      ok: false,
+      check: 'dead letters',
+      detail: `${queue} does not exist: start a bridge, which declares it`,
+    });
   }
 }
 

@@ -66,22 +66,7 @@ interface OrderRow extends Omit<Order, 'id'> {
 
 export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
   return {
-    async list({ status, after, limit }) {
-      return inTransaction(pool, async (client) => {
-        await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-        // Both reads see one snapshot: every event up to `position` is reflected in the rows.
-        const { position, epoch } = await logHead(client);
-        const filter = status === undefined ? '' : 'AND status = $3';
-        const { rows } = await client.query<OrderRow>(
-          `SELECT ${ORDER_COLUMNS} FROM orders WHERE id > $1 ${filter} ORDER BY id LIMIT $2`,
-          status === undefined ? [after, limit + 1] : [after, limit + 1, status],
-        );
-        // One row more than asked tells whether a next page exists without a second query.
-        const orders = rows.slice(0, limit).map(toOrder);
-        const next = rows.length > limit ? orders[orders.length - 1]!.id : null;
-        return { orders, next, position, epoch };
-      });
-    },
+    list: (query) => listOrders(pool, query),
 
     async get(id) {
       const { rows } = await pool.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1`, [id]);
@@ -99,25 +84,7 @@ export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
       });
     },
 
-    async update(id, changes, options = {}) {
-      const columns = WRITABLE_COLUMNS.filter((c) => changes[c] !== undefined);
-      // With nothing to set, `status = status` still locks the row and checks If-Match; the
-      // versioning trigger sees no difference, so the version stays and nothing is captured.
-      const assignments =
-        columns.length === 0 ? 'status = status' : columns.map((c, i) => `${c} = $${i + 5}`).join(', ');
-      const { created_at = null, updated_at = null } = options.unchanged ?? {};
-      return inApiTransaction(pool, options, async (client) => {
-        const { rows } = await client.query<OrderRow>(
-          `UPDATE orders SET ${assignments} WHERE id = $1 AND ${VERSION_MATCHES}
-             AND ($3::timestamptz IS NULL OR created_at = $3::timestamptz)
-             AND ($4::timestamptz IS NULL OR updated_at = $4::timestamptz)
-           RETURNING ${ORDER_COLUMNS}`,
-          [id, versionsParameter(options.ifMatch), created_at, updated_at, ...columns.map((c) => changes[c])],
-        );
-        if (rows[0]) return toOrder(rows[0]);
-        throw await whyNoRow(client, id, options);
-      });
-    },
+    update: (id, changes, options = {}) => updateOrder(pool, id, changes, options),
 
     async remove(id, options = {}) {
       await inApiTransaction(pool, options, async (client) => {
@@ -129,6 +96,48 @@ export function createOrdersRepository(pool: pg.Pool): OrdersRepository {
       });
     },
   };
+}
+
+async function listOrders(pool: pg.Pool, { status, after, limit }: ListQuery): Promise<OrdersPage> {
+  return inTransaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // Both reads see one snapshot: every event up to `position` is reflected in the rows.
+    const { position, epoch } = await logHead(client);
+    const filter = status === undefined ? '' : 'AND status = $3';
+    const { rows } = await client.query<OrderRow>(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE id > $1 ${filter} ORDER BY id LIMIT $2`,
+      status === undefined ? [after, limit + 1] : [after, limit + 1, status],
+    );
+    // One row more than asked tells whether a next page exists without a second query.
+    const orders = rows.slice(0, limit).map(toOrder);
+    const next = rows.length > limit ? orders[orders.length - 1]!.id : null;
+    return { orders, next, position, epoch };
+  });
+}
+
+async function updateOrder(
+  pool: pg.Pool,
+  id: number,
+  changes: OrderChanges,
+  options: WriteOptions,
+): Promise<Order> {
+  const columns = WRITABLE_COLUMNS.filter((c) => changes[c] !== undefined);
+  // With nothing to set, `status = status` still locks the row and checks If-Match; the
+  // versioning trigger sees no difference, so the version stays and nothing is captured.
+  const assignments =
+    columns.length === 0 ? 'status = status' : columns.map((c, i) => `${c} = $${i + 5}`).join(', ');
+  const { created_at = null, updated_at = null } = options.unchanged ?? {};
+  return inApiTransaction(pool, options, async (client) => {
+    const { rows } = await client.query<OrderRow>(
+      `UPDATE orders SET ${assignments} WHERE id = $1 AND ${VERSION_MATCHES}
+         AND ($3::timestamptz IS NULL OR created_at = $3::timestamptz)
+         AND ($4::timestamptz IS NULL OR updated_at = $4::timestamptz)
+       RETURNING ${ORDER_COLUMNS}`,
+      [id, versionsParameter(options.ifMatch), created_at, updated_at, ...columns.map((c) => changes[c])],
+    );
+    if (rows[0]) return toOrder(rows[0]);
+    throw await whyNoRow(client, id, options);
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ import { type AccessConfig, type AppOptions, createApp } from '../../src/api/app
 import { createHttpServer } from '../../src/api/http-server.js';
 import { NUMBER_SQL } from '../../src/bridge/relay.js';
 import { loadConfig } from '../../src/config.js';
+import { inTransaction } from '../../src/db/pool.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { TestDatabase } from './db.js';
 
@@ -107,19 +108,8 @@ export async function rawRequest(
  * Numbers every unnumbered event and marks it published, as the bridge leader does (its numbering
  * statement; positions continue bridge_state.last_position, one transaction). Returns how many it numbered.
  */
-export async function numberEvents(pool: pg.Pool): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const numbered = await assignPositions(client);
-    await client.query('COMMIT');
-    return numbered;
-  } catch (e) {
-    await client.query('ROLLBACK');
-    throw e;
-  } finally {
-    client.release();
-  }
+export function numberEvents(pool: pg.Pool): Promise<number> {
+  return inTransaction(pool, assignPositions);
 }
 
 /** The statements of numberEvents, inside a transaction the caller holds. */
