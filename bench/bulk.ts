@@ -5,11 +5,9 @@
 
 import { io, type Socket } from 'socket.io-client';
 import type { Benchmark } from './lib/benchmark.js';
-import { deleteExchange } from './lib/broker.js';
-import { type BenchDatabase, createBenchDatabase, SEED_ROWS } from './lib/database.js';
-import { startOrdersLive } from './lib/orders-live.js';
+import { type BenchDatabase, SEED_ROWS } from './lib/database.js';
+import { startOrdersLiveOnOwn } from './lib/orders-live.js';
 import { REFERENCES, startReference } from './lib/references.js';
-import { benchExchangeName } from './lib/settings.js';
 import { fmt, spread } from './lib/stats.js';
 
 const REPETITIONS = 3;
@@ -30,17 +28,11 @@ export const bulk: Benchmark = {
   async run(ctx) {
     const pipelines: Pipeline[] = [];
     ctx.progress('(a) orders-live, every role in one process');
-    const dbA = await createBenchDatabase(ctx.settings, 'bulk_orders_live');
-    ctx.defer(() => dbA.drop());
-    const exchange = benchExchangeName('bulk');
-    ctx.defer(() => deleteExchange(ctx.settings.rabbitmqUrl, exchange));
-    const server = await startOrdersLive(ctx.processes, {
-      name: 'bulk orders-live',
-      databaseUrl: dbA.url,
-      rabbitmqUrl: ctx.settings.rabbitmqUrl,
-      exchange,
-    });
-    ctx.defer(() => server.kill());
+    const { db: dbA, server } = await startOrdersLiveOnOwn(
+      ctx,
+      { database: 'bulk_orders_live', exchange: 'bulk' },
+      { name: 'bulk orders-live' },
+    );
     pipelines.push({
       label: '(a) orders-live',
       db: dbA,

@@ -13,6 +13,7 @@ import { type OrdersLiveProcess, startOrdersLive } from './lib/orders-live.js';
 import { runPgbench } from './lib/pgbench.js';
 import { sampleProc } from './lib/proc-stats.js';
 import { metricValue, scrapeMetrics } from './lib/prometheus.js';
+import { medianTarget } from './lib/report.js';
 import { benchExchangeName } from './lib/settings.js';
 import { fmt, fmtSpread, ratioSpread, type Spread, spread } from './lib/stats.js';
 import { waitFor } from './lib/wait-for.js';
@@ -233,42 +234,18 @@ function report(runs: Run[], bulk: { variant: string; seconds: number }[], secon
       { title: `Bulk UPDATE of ${SEED_ROWS} rows`, columns: ['variant', 'seconds', '× (a)'], rows: bulkRows },
     ],
     targets: [
-      {
-        what: 'shipped (e) vs (a), 8 writers',
-        goal: '≥ 0.65× (issue 10)',
-        measured: fmtSpread(shipped8),
-        met: shipped8.median >= 0.65,
-      },
-      {
-        what: "writers' share (f) vs (a), 8 writers",
-        goal: '≥ 0.65× (issue 10)',
-        measured: fmtSpread(writersShare8),
-        met: writersShare8.median >= 0.65,
-      },
-      {
-        what: "writers' share (f) vs log without NOTIFY (c), 8 writers",
-        goal: '≥ 0.95× (≈ the log-write floor)',
-        measured: fmtSpread(doorbellVsLog8),
-        met: doorbellVsLog8.median >= 0.95,
-      },
-      {
-        what: 'shipped (e) vs (a), 8 writers',
-        goal: '≥ 0.75× (issue 8)',
-        measured: fmtSpread(shipped8),
-        met: shipped8.median >= 0.75,
-      },
-      {
-        what: 'shipped (e) vs (a), 1 writer',
-        goal: '≥ 0.75× (issue 8)',
-        measured: fmtSpread(shipped1),
-        met: shipped1.median >= 0.75,
-      },
-      {
-        what: 'bulk UPDATE with capture (d) vs (a)',
-        goal: '≤ 2.5× time',
-        measured: fmtSpread(bulkD),
-        met: bulkD.median <= 2.5,
-      },
+      medianTarget('shipped (e) vs (a), 8 writers', '≥', 0.65, 'issue 10', shipped8),
+      medianTarget("writers' share (f) vs (a), 8 writers", '≥', 0.65, 'issue 10', writersShare8),
+      medianTarget(
+        "writers' share (f) vs log without NOTIFY (c), 8 writers",
+        '≥',
+        0.95,
+        '≈ the log-write floor',
+        doorbellVsLog8,
+      ),
+      medianTarget('shipped (e) vs (a), 8 writers', '≥', 0.75, 'issue 8', shipped8),
+      medianTarget('shipped (e) vs (a), 1 writer', '≥', 0.75, 'issue 8', shipped1),
+      { ...medianTarget('bulk UPDATE with capture (d) vs (a)', '≤', 2.5, '', bulkD), goal: '≤ 2.5× time' },
     ],
     notes: [
       `(e)'s bridge confirmed ${eRuns.reduce((n, r) => n + (r.published ?? 0), 0)} events over its runs; ` +

@@ -5,8 +5,6 @@
 // (its own node_modules), to measure a change against the code before it in the same run.
 
 import type { BenchContext, Benchmark } from './lib/benchmark.js';
-import { deleteExchange } from './lib/broker.js';
-import { createBenchDatabase } from './lib/database.js';
 import {
   type InterleavedLatency,
   type LatencyPipeline,
@@ -18,10 +16,9 @@ import {
   stagesTable,
 } from './lib/latency-steps.js';
 import { codeRevision } from './lib/machine.js';
-import { startOrdersLive } from './lib/orders-live.js';
+import { startOrdersLiveOnOwn } from './lib/orders-live.js';
 import { REFERENCES, startReference } from './lib/references.js';
 import type { Target } from './lib/report.js';
-import { benchExchangeName } from './lib/settings.js';
 import { fmt } from './lib/stats.js';
 
 export const E2E_RATES = [100, 1_000, 5_000] as const;
@@ -115,18 +112,11 @@ async function startOurs(
   label: string,
   root?: string,
 ): Promise<LatencyPipeline> {
-  const db = await createBenchDatabase(ctx.settings, `e2e_latency_${key}`);
-  ctx.defer(() => db.drop());
-  const exchange = benchExchangeName(`e2e-latency-${key}`);
-  ctx.defer(() => deleteExchange(ctx.settings.rabbitmqUrl, exchange));
-  const server = await startOrdersLive(ctx.processes, {
-    name: `e2e ${label}`,
-    databaseUrl: db.url,
-    rabbitmqUrl: ctx.settings.rabbitmqUrl,
-    exchange,
-    root,
-  });
-  ctx.defer(() => server.kill());
+  const { db, server } = await startOrdersLiveOnOwn(
+    ctx,
+    { database: `e2e_latency_${key}`, exchange: `e2e-latency-${key}` },
+    { name: `e2e ${label}`, root },
+  );
   return { key, id, label, db, url: server.url, mode: 'envelope', metricsUrl: server.url };
 }
 

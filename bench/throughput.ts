@@ -7,10 +7,9 @@
 import type pg from 'pg';
 import { MAX_IN_FLIGHT } from '../src/bridge/relay.js';
 import type { BenchContext, Benchmark } from './lib/benchmark.js';
-import { deleteExchange } from './lib/broker.js';
 import { type ClientFleet, startClientFleet } from './lib/client-fleet.js';
-import { type BenchDatabase, createBenchDatabase, SEED_ROWS, waitForPipelineIdle } from './lib/database.js';
-import { startOrdersLive } from './lib/orders-live.js';
+import { type BenchDatabase, SEED_ROWS, waitForPipelineIdle } from './lib/database.js';
+import { startOrdersLiveOnOwn } from './lib/orders-live.js';
 import { runPacedWrites, type WriteStats } from './lib/paced-writer.js';
 import { findProcesses, sampleCpuOf, sampleMachineCpu } from './lib/proc-stats.js';
 import type { ChildHandle } from './lib/process-group.js';
@@ -22,7 +21,6 @@ import {
   scrapeMetrics,
 } from './lib/prometheus.js';
 import { reference, startReference } from './lib/references.js';
-import { benchExchangeName } from './lib/settings.js';
 import { fmt, fmtSpread, type LatencySummary, spread, summarizeLatency } from './lib/stats.js';
 import { waitFor } from './lib/wait-for.js';
 
@@ -130,17 +128,11 @@ interface Rig {
 
 async function setUpOrdersLive(ctx: BenchContext): Promise<Rig> {
   ctx.progress('(a): database, orders-live with every role, one socket client');
-  const db = await createBenchDatabase(ctx.settings, 'throughput');
-  ctx.defer(() => db.drop());
-  const exchange = benchExchangeName('throughput');
-  ctx.defer(() => deleteExchange(ctx.settings.rabbitmqUrl, exchange));
-  const server = await startOrdersLive(ctx.processes, {
-    name: 'throughput orders-live',
-    databaseUrl: db.url,
-    rabbitmqUrl: ctx.settings.rabbitmqUrl,
-    exchange,
-  });
-  ctx.defer(() => server.kill());
+  const { db, server } = await startOrdersLiveOnOwn(
+    ctx,
+    { database: 'throughput', exchange: 'throughput' },
+    { name: 'throughput orders-live' },
+  );
   return withClientAndWriters(ctx, { id: '(a)', db, server, metricsUrl: server.url }, server.url, 'envelope');
 }
 

@@ -1,7 +1,11 @@
 // The real orders-live CLI as a child process (`start --role … --port 0`) on a benchmark's
 // database and exchange; resolves once it logged its URL and answers /readyz with 200.
 
+import type { BenchContext } from './benchmark.js';
+import { deleteExchange } from './broker.js';
+import { type BenchDatabase, createBenchDatabase } from './database.js';
 import type { ChildHandle, ProcessGroup } from './process-group.js';
+import { benchExchangeName } from './settings.js';
 import { waitFor } from './wait-for.js';
 
 export interface OrdersLiveOptions {
@@ -56,6 +60,28 @@ export async function startOrdersLive(
     });
   }
   return Object.assign(child, { url });
+}
+
+/**
+ * orders-live on a database and an exchange of its own, all three removed when the run ends.
+ */
+export async function startOrdersLiveOnOwn(
+  ctx: BenchContext,
+  names: { database: string; exchange: string },
+  options: Omit<OrdersLiveOptions, 'databaseUrl' | 'rabbitmqUrl' | 'exchange'>,
+): Promise<{ db: BenchDatabase; server: OrdersLiveProcess }> {
+  const db = await createBenchDatabase(ctx.settings, names.database);
+  ctx.defer(() => db.drop());
+  const exchange = benchExchangeName(names.exchange);
+  ctx.defer(() => deleteExchange(ctx.settings.rabbitmqUrl, exchange));
+  const server = await startOrdersLive(ctx.processes, {
+    ...options,
+    databaseUrl: db.url,
+    rabbitmqUrl: ctx.settings.rabbitmqUrl,
+    exchange,
+  });
+  ctx.defer(() => server.kill());
+  return { db, server };
 }
 
 /**

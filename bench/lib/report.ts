@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type RunChart, renderRunCharts } from './charts.js';
 import type { LoadSample, Machine } from './machine.js';
+import { fmtSpread, type Spread } from './stats.js';
 
 export interface Table {
   title: string;
@@ -20,6 +21,22 @@ export interface Target {
   measured: string;
   /** null when the figure could not be measured. */
   met: boolean | null;
+}
+
+/** A target on a spread's median: at least (`≥`) or at most (`≤`) `bound`, the goal written "≥ 0.75× (issue 8)". */
+export function medianTarget(
+  what: string,
+  op: '≥' | '≤',
+  bound: number,
+  why: string,
+  measured: Spread,
+): Target {
+  return {
+    what,
+    goal: `${op} ${bound}×${why ? ` (${why})` : ''}`,
+    measured: fmtSpread(measured),
+    met: op === '≥' ? measured.median >= bound : measured.median <= bound,
+  };
 }
 
 export interface BenchResult {

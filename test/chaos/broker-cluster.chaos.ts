@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/wait.js';
 import { type Cluster, type Member, startCluster } from './cluster.js';
 import { createClusterConsumer } from './cluster-consumer.js';
 import { type Haproxy, startHaproxy } from './haproxy.js';
-import { runLoad } from './load.js';
+import { loadProgress, runLoad } from './load.js';
 import {
   brokerLinksOf,
   cutWhileHolding,
@@ -123,13 +123,7 @@ async function scenario(name: string, fault: (run: Run) => Promise<void>): Promi
       cluster: system,
       brokers: nodes,
       haproxy,
-      progress: async (fraction) => {
-        await waitFor(
-          () =>
-            Date.now() - loadStarted >= fraction * LOAD_MS && observers.some((o) => o.stats.received >= 100),
-          { timeoutMs: LOAD_MS + 30_000, what: `${Math.round(fraction * 100)}% of the load, events flowing` },
-        );
-      },
+      progress: loadProgress(LOAD_MS, observers, () => loadStarted),
       detail: (text) => {
         detail = text;
       },

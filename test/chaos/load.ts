@@ -3,6 +3,8 @@
 // confirmed is remembered as `order_id:version:op`, so the log can be checked against it.
 
 import type pg from 'pg';
+import { waitFor } from '../helpers/wait.js';
+import type { Observer } from './observer.js';
 
 export interface LoadResult {
   committed: Set<string>;
@@ -11,6 +13,23 @@ export interface LoadResult {
   failed: number;
   /** API writes answered 429: RATE_LIMIT's default must leave this load alone. */
   rateLimited: number;
+}
+
+/**
+ * When a fault goes in: once `fraction` of the load's time has passed since `started()` and
+ * events are flowing to the observers.
+ */
+export function loadProgress(
+  loadMs: number,
+  observers: readonly Observer[],
+  started: () => number,
+): (fraction: number) => Promise<void> {
+  return async (fraction) => {
+    await waitFor(
+      () => Date.now() - started() >= fraction * loadMs && observers.some((o) => o.stats.received >= 100),
+      { timeoutMs: loadMs + 30_000, what: `${Math.round(fraction * 100)}% of the load, events flowing` },
+    );
+  };
 }
 
 export async function runLoad(options: {

@@ -11,7 +11,7 @@ import { useTestDatabase } from '../helpers/db.js';
 import { RABBITMQ_URL } from '../helpers/names.js';
 import { waitFor } from '../helpers/wait.js';
 import { type Cluster, startCluster } from './cluster.js';
-import { runLoad } from './load.js';
+import { loadProgress, runLoad } from './load.js';
 import { Observer } from './observer.js';
 import { saveRun } from './results.js';
 import { startProxy } from './tcp-proxy.js';
@@ -86,13 +86,7 @@ async function scenario(
       cluster,
       observers,
       // A fault goes in once that share of the load's time has passed and events are flowing.
-      progress: async (fraction) => {
-        await waitFor(
-          () =>
-            Date.now() - loadStarted >= fraction * LOAD_MS && observers.some((o) => o.stats.received >= 100),
-          { timeoutMs: LOAD_MS + 30_000, what: `${Math.round(fraction * 100)}% of the load, events flowing` },
-        );
-      },
+      progress: loadProgress(LOAD_MS, observers, () => loadStarted),
     };
     loadStarted = Date.now();
     const loading = runLoad({ pool, apiUrls: () => cluster.gatewayUrls(), rate: RATE, durationMs: LOAD_MS });

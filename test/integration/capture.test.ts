@@ -46,6 +46,15 @@ async function insertOrder(
   return rows[0];
 }
 
+/** The order's version, and whether its updated_at moved past created_at or stayed on it. */
+async function versionOf(id: string): Promise<{ version: number; bumped: boolean; untouched: boolean }> {
+  const { rows } = await pool.query(
+    'SELECT version, updated_at > created_at AS bumped, updated_at = created_at AS untouched FROM orders WHERE id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
 describe('capture through plain SQL', () => {
   it('records an INSERT as one insert event with the new row', async () => {
     const order = await insertOrder();
@@ -82,11 +91,7 @@ describe('capture through plain SQL', () => {
     });
     expect(all[1]!.changes).toEqual({ status: ['pending', 'shipped'] });
     expect(all[1]!.order).toMatchObject({ status: 'shipped', version: 2 });
-    const { rows } = await pool.query(
-      'SELECT version, updated_at > created_at AS bumped FROM orders WHERE id = $1',
-      [order.id],
-    );
-    expect(rows[0]).toEqual({ version: 2, bumped: true });
+    expect(await versionOf(order.id)).toEqual({ version: 2, bumped: true, untouched: false });
   });
 
   it('names every column an UPDATE changed, old and new, and covers every column of orders', async () => {
@@ -173,11 +178,7 @@ describe('capture through plain SQL', () => {
     );
     expect(result.rowCount).toBe(1);
     expect((await events()).map((e) => e.op)).toEqual(['insert']);
-    const { rows } = await pool.query(
-      'SELECT version, updated_at = created_at AS untouched FROM orders WHERE id = $1',
-      [order.id],
-    );
-    expect(rows[0]).toEqual({ version: 1, untouched: true });
+    expect(await versionOf(order.id)).toEqual({ version: 1, bumped: false, untouched: true });
   });
 
   it('refuses to change an order id', async () => {

@@ -97,20 +97,25 @@ async function write(statements: number, pause?: () => Promise<void>): Promise<v
   );
 }
 
-it('spares writers the NOTIFY while the bridge drains a sustained load, and publishes everything', async () => {
-  await startBridge(1_000, 0); // the lease whenever there is work
+const SUSTAINED_STATEMENTS = 2_000;
+
+/** Writes as fast as four writers go until every event is published; returns the NOTIFYs they rang. */
+async function ringsUnderSustainedLoad(): Promise<number> {
   await settleNotifications();
   notifications = 0;
-  const STATEMENTS = 2_000;
-  await write(STATEMENTS);
+  await write(SUSTAINED_STATEMENTS);
   await settleNotifications();
+  const rung = notifications;
+  await waitFor(async () => (await unpublished()) === 0, { timeoutMs: 20_000, what: 'every event published' });
+  return rung;
+}
+
+it('spares writers the NOTIFY while the bridge drains a sustained load, and publishes everything', async () => {
+  await startBridge(1_000, 0); // the lease whenever there is work
+  const rung = await ringsUnderSustainedLoad();
   // The first statements ring and wake the bridge; then it holds the lease and writers stay quiet.
-  expect(notifications).toBeGreaterThanOrEqual(1);
-  expect(notifications).toBeLessThan(STATEMENTS / 100);
-  await waitFor(async () => (await unpublished()) === 0, {
-    timeoutMs: 20_000,
-    what: 'every event published',
-  });
+  expect(rung).toBeGreaterThanOrEqual(1);
+  expect(rung).toBeLessThan(SUSTAINED_STATEMENTS / 100);
 });
 
 it('lets writers ring below the lease rate and holds the lease above it', async () => {
@@ -132,17 +137,9 @@ it('lets writers ring below the lease rate and holds the lease above it', async 
 
   // As fast as four writers go, far above 50/s: after a few drains the lease spares them.
   await startBridge(1_000, 50);
-  await settleNotifications();
-  notifications = 0;
-  const STATEMENTS = 2_000;
-  await write(STATEMENTS);
-  await settleNotifications();
-  expect(notifications).toBeGreaterThanOrEqual(1);
-  expect(notifications).toBeLessThan(STATEMENTS / 10);
-  await waitFor(async () => (await unpublished()) === 0, {
-    timeoutMs: 20_000,
-    what: 'every event published',
-  });
+  const rung = await ringsUnderSustainedLoad();
+  expect(rung).toBeGreaterThanOrEqual(1);
+  expect(rung).toBeLessThan(SUSTAINED_STATEMENTS / 10);
 });
 
 it('publishes an isolated write through the notification, not the poll', async () => {

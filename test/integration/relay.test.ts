@@ -16,6 +16,7 @@ import { createRelay, NUMBER_SQL, type Relay, type RelayOptions } from '../../sr
 import { createWatermarkWriter } from '../../src/bridge/watermark.js';
 import { type RawEvent, readRawRange } from '../../src/db/event-log.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { fakePublisher } from '../helpers/fake-publisher.js';
 import { waitFor } from '../helpers/wait.js';
 
 const db = useTestDatabase();
@@ -56,20 +57,13 @@ describe('createRelay', () => {
   it('hands no batch to the publisher once an earlier batch has failed', async () => {
     const handedOver: number[][] = [];
     let failSecond: (() => void) | undefined;
-    const publisher: Publisher = {
-      connected: true,
-      node: null,
-      open: async () => undefined,
-      reopen: async () => undefined,
-      close: async () => undefined,
-      publish(events: readonly RawEvent[]) {
-        handedOver.push(events.map((e) => e.position));
-        if (handedOver.length !== 2) return Promise.resolve();
-        return new Promise<void>((_, reject) => {
-          failSecond = () => reject(new Error('the connection closed'));
-        });
-      },
-    };
+    const publisher = fakePublisher((events: readonly RawEvent[]) => {
+      handedOver.push(events.map((e) => e.position));
+      if (handedOver.length !== 2) return Promise.resolve();
+      return new Promise<void>((_, reject) => {
+        failSecond = () => reject(new Error('the connection closed'));
+      });
+    });
     const { rows } = await pool.query('SELECT last_position::int AS p FROM bridge_state');
     const start = rows[0].p as number;
     // One numbering makes three batches of 10 of the 30 orders written before, and reads the first
@@ -97,16 +91,9 @@ describe('createRelay', () => {
 });
 
 function recordingPublisher(into: RawEvent[][]): Publisher {
-  return {
-    connected: true,
-    node: null,
-    open: async () => undefined,
-    reopen: async () => undefined,
-    close: async () => undefined,
-    async publish(events: readonly RawEvent[]) {
-      into.push([...events]);
-    },
-  };
+  return fakePublisher(async (events: readonly RawEvent[]) => {
+    into.push([...events]);
+  });
 }
 
 function range(from: number, to: number): number[] {
@@ -194,17 +181,12 @@ describe('createEventRelay with steps in flight', () => {
   /** A publisher whose confirms the test gives, step by step, in an order it chooses. */
   function heldPublisher(): { publisher: Publisher; steps: { positions: number[]; confirm: () => void }[] } {
     const steps: { positions: number[]; confirm: () => void }[] = [];
-    const publisher: Publisher = {
-      connected: true,
-      node: null,
-      open: async () => undefined,
-      reopen: async () => undefined,
-      close: async () => undefined,
-      publish: (events) =>
+    const publisher = fakePublisher(
+      (events) =>
         new Promise<void>((resolve) => {
           steps.push({ positions: events.map((e) => e.position), confirm: resolve });
         }),
-    };
+    );
     return { publisher, steps };
   }
 

@@ -4,7 +4,7 @@
 // killed outright cleans nothing up: the PostgreSQL cluster it made is dropped by the next run's
 // setup.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -38,18 +38,12 @@ it('an e2e file that fails after starting the system leaves no process behind', 
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  let output = '';
-  run.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  run.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+  const output = outputOf(run);
   const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
   // It failed where it should: at the browser, with the system already started.
-  expect(code, output.slice(-3000)).not.toBe(0);
-  expect(output).toMatch(/Failed to launch|browserType\.launchPersistentContext/);
-  expect(output).not.toMatch(/leaked a pool/);
+  expect(code, output().slice(-3000)).not.toBe(0);
+  expect(output()).toMatch(/Failed to launch|browserType\.launchPersistentContext/);
+  expect(output()).not.toMatch(/leaked a pool/);
   // Every database of that run is named after its pid: nothing may still point at one.
   expect(processesWith(`${TEST_DB_PREFIX}${run.pid}_`)).toEqual([]);
 }, 120_000);
@@ -59,22 +53,18 @@ it("a run killed while its PostgreSQL cluster runs: the next run's setup drops t
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  holder.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  holder.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+  const output = outputOf(holder);
   const exited = new Promise((resolve) => holder.once('exit', resolve));
   const ofHolder = (pid: number) => pid === holder.pid;
   try {
     const line = await waitFor(
       () => {
-        if (holder.exitCode !== null) throw new Error(`the holder exited: ${output}`);
-        return output.split('\n').find((l) => l.startsWith('{'));
+        if (holder.exitCode !== null) throw new Error(`the holder exited: ${output()}`);
+        return output()
+          .split('\n')
+          .find((l) => l.startsWith('{'));
       },
-      { timeoutMs: 30_000, intervalMs: 50, what: `the holder's cluster (output: ${output})` },
+      { timeoutMs: 30_000, intervalMs: 50, what: `the holder's cluster (output: ${output()})` },
     );
     const { name } = JSON.parse(line) as { name: string };
     holder.kill('SIGKILL');
@@ -89,3 +79,14 @@ it("a run killed while its PostgreSQL cluster runs: the next run's setup drops t
     await removePgClustersOfRuns(ofHolder);
   }
 }, 60_000);
+
+/** What the child has written so far, stdout and stderr together. */
+function outputOf(child: ChildProcess): () => string {
+  let output = '';
+  const add = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  return () => output;
+}

@@ -11,6 +11,7 @@ import {
   createSession,
   type Session,
   type SessionCommand,
+  type SessionInput,
   type SessionOptions,
 } from '../../src/client/session.js';
 import type { OrderEvent } from '../../src/contract/events.js';
@@ -97,29 +98,19 @@ describe('client session', () => {
   it('retries a refused token slowly unless refusals are fatal; a refused filter always ends it', () => {
     const patient = createSession(options({ refusalIsFatal: false }));
     patient.handle({ type: 'start' });
-    const refused = patient.handle({
-      type: 'lost',
-      link: 1,
-      reason: 'x',
-      refusal: { status: 401, message: 'unauthorized' },
-    });
+    const refused = patient.handle(refusedWith(401, 'unauthorized'));
     expect(patient.status).toBe('unauthorized');
     expect(of(refused, 'wait')[0]!.ms).toBe(5_000);
     expect(of(patient.handle({ type: 'reconnect' }), 'connect')).toHaveLength(1);
 
     const strict = createSession(options());
     strict.handle({ type: 'start' });
-    strict.handle({ type: 'lost', link: 1, reason: 'x', refusal: { status: 401, message: 'unauthorized' } });
+    strict.handle(refusedWith(401, 'unauthorized'));
     expect(strict.status).toBe('closed');
 
     const filtered = createSession(options({ refusalIsFatal: false }));
     filtered.handle({ type: 'start' });
-    const bad = filtered.handle({
-      type: 'lost',
-      link: 1,
-      reason: 'x',
-      refusal: { status: 400, message: 'invalid handshake auth: filter.status.0: Invalid option' },
-    });
+    const bad = filtered.handle(refusedWith(400, 'invalid handshake auth: filter.status.0: Invalid option'));
     expect(of(bad, 'error')[0]).toMatchObject({ fatal: true, error: { code: 'bad-filter' } });
   });
 
@@ -504,3 +495,8 @@ describe('client session through random interleavings', () => {
     });
   }
 });
+
+/** The first link lost because the gateway refused its handshake. */
+function refusedWith(status: number, message: string): SessionInput {
+  return { type: 'lost', link: 1, reason: 'x', refusal: { status, message } };
+}

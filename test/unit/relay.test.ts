@@ -17,6 +17,7 @@ import { createRelay } from '../../src/bridge/relay.js';
 import { createWatermarkWriter } from '../../src/bridge/watermark.js';
 import type { RawEvent } from '../../src/db/event-log.js';
 import { rawEvent } from '../helpers/events.js';
+import { fakePublisher } from '../helpers/fake-publisher.js';
 
 type Fault = 'none' | 'publish' | 'before-commit' | 'after-commit' | 'delete';
 
@@ -97,15 +98,11 @@ function createWorld(s: fc.Scheduler, faults: Fault[], relayMark: () => number):
     },
   };
 
-  const publisher: Publisher = {
-    connected: true,
-    node: null,
-    open: async () => undefined,
-    reopen: async () => {
-      broken = false;
-    },
-    close: async () => undefined,
-    publish(events, onWritten) {
+  const reopen = async () => {
+    broken = false;
+  };
+  const publisher = fakePublisher(
+    (events, onWritten) => {
       if (broken) return s.schedule(Promise.reject(new Error('not reopened')), 'refused');
       if (events.length === 0) return Promise.resolve();
       if (!open) {
@@ -141,7 +138,8 @@ function createWorld(s: fc.Scheduler, faults: Fault[], relayMark: () => number):
       settling.push(answer.catch(() => undefined));
       return answer;
     },
-  };
+    { reopen },
+  );
 
   const db = {
     query(sql: string) {
