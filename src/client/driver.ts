@@ -9,7 +9,7 @@ import { ListenerError, toOrdersLiveError } from './errors.js';
 import { reportToConsole } from './listeners.js';
 import type { LiveStatus, Session, SessionCommand, SessionInput } from './session.js';
 import { loadSnapshot } from './snapshot.js';
-import type { Link, Transport } from './transport.js';
+import type { Link, LinkHandlers, Transport } from './transport.js';
 
 export interface DriverOptions {
   session: Session;
@@ -47,35 +47,44 @@ export interface Driver {
 }
 
 export function createDriver(options: DriverOptions): Driver {
-  const { session } = options;
-  const queue: SessionInput[] = [];
-  let running = false;
-  let current: { link: number; handle: Link } | undefined;
-  let loaded: { load: number; orders: Order[] } | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new SessionDriver(options);
+}
 
-  function send(input: SessionInput): void {
-    queue.push(input);
-    if (running) return;
-    running = true;
+class SessionDriver implements Driver {
+  private readonly queue: SessionInput[] = [];
+  private running = false;
+  private current: { link: number; handle: Link } | undefined;
+  private loaded: { load: number; orders: Order[] } | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly options: DriverOptions) {}
+
+  send(input: SessionInput): void {
+    this.queue.push(input);
+    if (this.running) return;
+    this.running = true;
     try {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        for (const command of session.handle(next)) {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        for (const command of this.options.session.handle(next)) {
           // Each command runs whatever the one before it threw: a disconnect or a wait left out
           // would leave the session waiting for a link or a timer that does not exist.
           try {
-            perform(command);
+            this.perform(command);
           } catch (e) {
-            threw(command, e);
+            this.threw(command, e);
           }
         }
       }
     } finally {
-      running = false;
+      this.running = false;
     }
   }
 
-  function threw(command: SessionCommand, e: unknown): void {
+  async subscribe(filter: EventFilter | undefined): Promise<void> {
+    await this.current?.handle.subscribe(filter);
+  }
+
+  private threw(command: SessionCommand, e: unknown): void {
     const error = new ListenerError(CALLBACKS[command.type] ?? command.type, e);
     // onError is not told that onError threw: that could go on forever.
     if (command.type === 'error') {
@@ -83,95 +92,102 @@ export function createDriver(options: DriverOptions): Driver {
       return;
     }
     try {
-      options.onError(error, false);
+      this.options.onError(error, false);
     } catch (again) {
       reportToConsole(new ListenerError('onError', again));
     }
   }
 
-  function perform(command: SessionCommand): void {
+  private perform(command: SessionCommand): void {
     switch (command.type) {
       case 'connect':
-        connect(command.link, command.url, command.since, command.epoch);
+        this.connect(command.link, command.url, command.since, command.epoch);
         break;
       case 'disconnect':
-        if (current?.link === command.link) {
-          const { handle } = current;
-          current = undefined;
-          handle.close();
-        }
+        this.disconnect(command.link);
         break;
       case 'load':
-        void load(command.load, command.url);
+        void this.load(command.load, command.url);
         break;
-      case 'snapshot': {
-        const accepted = loaded?.load === command.load ? loaded.orders : undefined;
-        loaded = undefined;
-        if (accepted) options.onSnapshot?.(accepted);
+      case 'snapshot':
+        this.snapshot(command.load);
         break;
-      }
       case 'wait':
-        clearTimeout(timer);
-        timer = command.ms === null ? undefined : setTimeout(() => send({ type: 'timer' }), command.ms);
+        this.wait(command.ms);
         break;
       case 'deliver':
-        options.onDeliver(command.events);
+        this.options.onDeliver(command.events);
         break;
       case 'status':
-        options.onStatus(command.status, command.detail);
+        this.options.onStatus(command.status, command.detail);
         break;
       case 'error':
-        options.onError(command.error, command.fatal);
+        this.options.onError(command.error, command.fatal);
         break;
     }
   }
 
-  function connect(link: number, url: number, since: number | undefined, epoch: number | undefined): void {
+  private connect(link: number, url: number, since: number | undefined, epoch: number | undefined): void {
+    const { options } = this;
     let handle: Link;
     try {
       const auth = { token: options.token(), since, epoch, filter: options.filter() };
-      handle = options.transport(
-        { url: options.urls[url % options.urls.length]!, path: options.path, auth: dropUndefined(auth) },
-        {
-          open: () => send({ type: 'open', link }),
-          events: (events) => send({ type: 'events', link, events }),
-          ready: (position, epoch) =>
-            send({ type: 'ready', link, position, ...(epoch === undefined ? {} : { epoch }) }),
-          resync: (reason) => send({ type: 'resync', link, reason }),
-          lost: (reason, refusal) => send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
-        },
-      );
+      const request = { url: options.urls[url % options.urls.length]!, path: options.path };
+      handle = options.transport({ ...request, auth: dropUndefined(auth) }, this.handlers(link));
     } catch (e) {
       // The token function or the transport threw: a link that never opened, retried as one.
-      send({
+      this.send({
         type: 'lost',
         link,
         reason: `cannot open a link: ${e instanceof Error ? e.message : String(e)}`,
       });
       return;
     }
-    current = { link, handle };
+    this.current = { link, handle };
   }
 
-  async function load(number: number, url: number): Promise<void> {
-    const base = options.apiUrls[url % options.apiUrls.length]!;
+  /** What link number `link` reports, as inputs. */
+  private handlers(link: number): LinkHandlers {
+    return {
+      open: () => this.send({ type: 'open', link }),
+      events: (events) => this.send({ type: 'events', link, events }),
+      ready: (position, epoch) =>
+        this.send({ type: 'ready', link, position, ...(epoch === undefined ? {} : { epoch }) }),
+      resync: (reason) => this.send({ type: 'resync', link, reason }),
+      lost: (reason, refusal) => this.send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
+    };
+  }
+
+  private disconnect(link: number): void {
+    if (this.current?.link !== link) return;
+    const { handle } = this.current;
+    this.current = undefined;
+    handle.close();
+  }
+
+  private async load(number: number, url: number): Promise<void> {
+    const base = this.options.apiUrls[url % this.options.apiUrls.length]!;
     try {
-      const snapshot = await loadSnapshot(options.fetch, base, options.token());
+      const snapshot = await loadSnapshot(this.options.fetch, base, this.options.token());
       // The session says whether it still wants this load (a 'snapshot' command) or not.
-      loaded = { load: number, orders: snapshot.orders };
+      this.loaded = { load: number, orders: snapshot.orders };
       const { position, epoch } = snapshot;
-      send({ type: 'loaded', load: number, position, ...(epoch === undefined ? {} : { epoch }) });
+      this.send({ type: 'loaded', load: number, position, ...(epoch === undefined ? {} : { epoch }) });
     } catch (e) {
-      send({ type: 'load-failed', load: number, error: toOrdersLiveError(e) });
+      this.send({ type: 'load-failed', load: number, error: toOrdersLiveError(e) });
     }
   }
 
-  return {
-    send,
-    async subscribe(filter) {
-      await current?.handle.subscribe(filter);
-    },
-  };
+  private snapshot(load: number): void {
+    const accepted = this.loaded?.load === load ? this.loaded.orders : undefined;
+    this.loaded = undefined;
+    if (accepted) this.options.onSnapshot?.(accepted);
+  }
+
+  private wait(ms: number | null): void {
+    clearTimeout(this.timer);
+    this.timer = ms === null ? undefined : setTimeout(() => this.send({ type: 'timer' }), ms);
+  }
 }
 
 function dropUndefined<T extends object>(value: T): T {

@@ -90,3 +90,10 @@ export function toOrdersLiveError(e: unknown): OrdersLiveError {
   if (e instanceof OrdersLiveError) return e;
   return new RequestError(0, e instanceof Error ? e.message : String(e));
 }
+
+/** The error a refused handshake stands for: a 401 is the token, else the filter or something else. */
+export function refusalError(refusal: { status: number; message: string }): OrdersLiveError {
+  const { status, message } = refusal;
+  if (status === 401) return new UnauthorizedError(message);
+  return /filter/.test(message) ? new BadFilterError(message) : new RefusedError(message);
+}

@@ -5,12 +5,13 @@
 
 import type { OrderEvent } from '../contract/events.js';
 import type { EventFilter } from '../contract/socket.js';
-import { createDriver } from './driver.js';
+import { createDriver, type Driver } from './driver.js';
 import { ListenerError } from './errors.js';
 import { checkFilter } from './filter.js';
 import { reportToConsole } from './listeners.js';
 import { type ConnectOptions, resolveConnectOptions } from './options.js';
 import { createSession, type LiveStatus, type SessionStats } from './session.js';
+import { SessionView } from './session-view.js';
 
 export interface EventsOptions extends ConnectOptions {
   /** Receive the events after this position; without it, from the moment of connecting. */
@@ -62,115 +63,124 @@ const LOW_WATER = 1_000;
  * gateway cannot serve the position (older than retention): rebuild from a snapshot then.
  */
 export function events(options: EventsOptions): EventStream {
-  let filter = checkFilter(options.filter);
-  const connect = resolveConnectOptions(options);
-  const session = createSession({
-    urls: connect.urls.length,
-    snapshot: false,
-    since: options.since,
-    epoch: options.epoch,
-    contiguous: filter === undefined,
-    refusalIsFatal: true,
-  });
-  const buffer: OrderEvent[] = [];
-  let failure: Error | undefined;
-  let done = false;
-  let paused = false;
-  let wake: (() => void) | undefined;
+  return new LogStream(options);
+}
 
-  const driver = createDriver({
-    ...connect,
-    session,
-    filter: () => filter,
-    onDeliver(events) {
-      buffer.push(...events);
-      if (!paused && buffer.length >= HIGH_WATER) {
-        paused = true;
-        driver.send({ type: 'pause' });
-      }
-      wakeUp();
-    },
-    onStatus(status, detail) {
-      // The stream has no error listener to tell: a callback that throws is written to the console.
-      try {
-        options.onStatus?.(status, detail);
-      } catch (e) {
-        reportToConsole(new ListenerError('onStatus', e));
-      }
-    },
-    onError(error, fatal) {
-      if (!fatal) return;
-      failure = error;
-      wakeUp();
-    },
-  });
+// Its methods are arrow functions, bound: an application may hand `stream.close` on as a callback.
+class LogStream extends SessionView implements EventStream {
+  private readonly buffer: OrderEvent[] = [];
+  private readonly driver: Driver;
+  private filter: EventFilter | undefined;
+  private failure: Error | undefined;
+  private done = false;
+  private paused = false;
+  private wake: (() => void) | undefined;
 
-  function wakeUp(): void {
-    const resolve = wake;
-    wake = undefined;
+  constructor(private readonly options: EventsOptions) {
+    const filter = checkFilter(options.filter);
+    const connect = resolveConnectOptions(options);
+    super(
+      createSession({
+        urls: connect.urls.length,
+        snapshot: false,
+        since: options.since,
+        epoch: options.epoch,
+        contiguous: filter === undefined,
+        refusalIsFatal: true,
+      }),
+    );
+    this.filter = filter;
+    this.driver = createDriver({
+      ...connect,
+      session: this.session,
+      filter: () => this.filter,
+      onDeliver: (events) => this.received(events),
+      onStatus: (status, detail) => this.statusChanged(status, detail),
+      onError: (error, fatal) => this.failed(error, fatal),
+    });
+    options.signal?.addEventListener('abort', this.close, { once: true });
+    if (options.signal?.aborted) this.close();
+    else this.driver.send({ type: 'start' });
+  }
+
+  override get position(): number | undefined {
+    return this.buffer.at(-1)?.position ?? this.session.position;
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  setFilter = async (next: EventFilter | undefined): Promise<void> => {
+    this.filter = checkFilter(next);
+    this.driver.send({ type: 'filtered', filtered: this.filter !== undefined });
+    await this.driver.subscribe(this.filter);
+  };
+
+  close = (): void => {
+    if (this.done) return;
+    this.done = true;
+    this.driver.send({ type: 'close' });
+    this.wakeUp();
+  };
+
+  next = async (): Promise<IteratorResult<OrderEvent>> => {
+    for (;;) {
+      const event = this.buffer.shift();
+      if (event) {
+        if (this.paused && this.buffer.length <= LOW_WATER) {
+          this.paused = false;
+          this.driver.send({ type: 'resume' });
+        }
+        return { value: event, done: false };
+      }
+      if (this.failure) {
+        const error = this.failure;
+        this.failure = undefined;
+        this.done = true;
+        throw error;
+      }
+      if (this.done) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  };
+
+  return = async (): Promise<IteratorResult<OrderEvent>> => {
+    this.close();
+    return { value: undefined, done: true };
+  };
+
+  [Symbol.asyncIterator] = (): EventStream => this;
+
+  private received(events: OrderEvent[]): void {
+    this.buffer.push(...events);
+    if (!this.paused && this.buffer.length >= HIGH_WATER) {
+      this.paused = true;
+      this.driver.send({ type: 'pause' });
+    }
+    this.wakeUp();
+  }
+
+  private statusChanged(status: LiveStatus, detail: string | undefined): void {
+    // The stream has no error listener to tell: a callback that throws is written to the console.
+    try {
+      this.options.onStatus?.(status, detail);
+    } catch (e) {
+      reportToConsole(new ListenerError('onStatus', e));
+    }
+  }
+
+  private failed(error: Error, fatal: boolean): void {
+    if (!fatal) return;
+    this.failure = error;
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
+    const resolve = this.wake;
+    this.wake = undefined;
     resolve?.();
   }
-
-  function close(): void {
-    if (done) return;
-    done = true;
-    driver.send({ type: 'close' });
-    wakeUp();
-  }
-
-  options.signal?.addEventListener('abort', close, { once: true });
-  if (options.signal?.aborted) close();
-  else driver.send({ type: 'start' });
-
-  const stream: EventStream = {
-    get position() {
-      return buffer.at(-1)?.position ?? session.position;
-    },
-    get epoch() {
-      return session.epoch;
-    },
-    get buffered() {
-      return buffer.length;
-    },
-    get status() {
-      return session.status;
-    },
-    stats: session.stats,
-    async setFilter(next) {
-      filter = checkFilter(next);
-      driver.send({ type: 'filtered', filtered: filter !== undefined });
-      await driver.subscribe(filter);
-    },
-    close,
-    async next() {
-      for (;;) {
-        const event = buffer.shift();
-        if (event) {
-          if (paused && buffer.length <= LOW_WATER) {
-            paused = false;
-            driver.send({ type: 'resume' });
-          }
-          return { value: event, done: false };
-        }
-        if (failure) {
-          const error = failure;
-          failure = undefined;
-          done = true;
-          throw error;
-        }
-        if (done) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-    },
-    async return() {
-      close();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]() {
-      return stream;
-    },
-  };
-  return stream;
 }

@@ -9,13 +9,14 @@
 
 import type { Order, OrderEvent } from '../contract/events.js';
 import type { EventFilter } from '../contract/socket.js';
-import { createDriver } from './driver.js';
+import { createDriver, type Driver } from './driver.js';
 import type { OrdersLiveError } from './errors.js';
 import { checkFilter, orderMatches } from './filter.js';
 import { createListeners } from './listeners.js';
 import { type ConnectOptions, listOf, resolveConnectOptions } from './options.js';
 import { type AppliedChange, createOrderSet } from './order-set.js';
 import { createSession, type LiveStatus, type SessionStats } from './session.js';
+import { SessionView } from './session-view.js';
 
 export interface LiveOrdersOptions extends ConnectOptions {
   /** Where GET /orders is served, tried in turn. @default the gateway URLs */
@@ -91,45 +92,111 @@ export interface LiveOrders {
  * @throws {BadFilterError} when `filter` is not one the contract allows.
  */
 export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
-  let filter = checkFilter(options.filter);
-  const connect = resolveConnectOptions(options);
-  const apiUrls = listOf(options.apiUrl);
-  const rows = createOrderSet();
+  return new LiveSet(options);
+}
+
+// Its methods are arrow functions, bound: an application may hand `orders.close` or `orders.get`
+// on as a callback.
+class LiveSet extends SessionView implements LiveOrders {
+  private readonly rows = createOrderSet();
   // Guarded: a listener that throws costs neither the model an event nor the driver a command.
-  const listeners = createListeners<LiveOrdersEvents>();
-  const { emit } = listeners;
-  const session = createSession({
-    urls: connect.urls.length,
-    snapshot: true,
-    contiguous: true,
-    refusalIsFatal: false,
-  });
-  let started: Promise<void> | undefined;
+  private readonly listeners = createListeners<LiveOrdersEvents>();
+  private readonly driver: Driver;
+  private filter: EventFilter | undefined;
+  private started: Promise<void> | undefined;
   /** By close(): nothing is called after, a new filter's reset included. */
-  let closed = false;
+  private closed = false;
 
-  const driver = createDriver({
-    ...connect,
-    apiUrls: apiUrls.length > 0 ? apiUrls : connect.apiUrls,
-    session,
-    filter: () => undefined,
-    onSnapshot(orders) {
-      rows.load(orders);
-      emit('reset');
-    },
-    onDeliver(events) {
-      const live = session.status === 'live';
-      for (const event of events) {
-        const applied = rows.apply(event);
-        emit('event', event, live);
-        if (applied) emitChange(applied, event);
+  constructor(options: LiveOrdersOptions) {
+    const filter = checkFilter(options.filter);
+    const connect = resolveConnectOptions(options);
+    const apiUrls = listOf(options.apiUrl);
+    super(
+      createSession({ urls: connect.urls.length, snapshot: true, contiguous: true, refusalIsFatal: false }),
+    );
+    this.filter = filter;
+    const { emit } = this.listeners;
+    this.driver = createDriver({
+      ...connect,
+      apiUrls: apiUrls.length > 0 ? apiUrls : connect.apiUrls,
+      session: this.session,
+      filter: () => undefined,
+      onSnapshot: (orders) => this.loaded(orders),
+      onDeliver: (events) => this.received(events),
+      onStatus: (status, detail) => emit('status', status, detail),
+      onError: (error, fatal) => emit('error', error as OrdersLiveError, fatal),
+    });
+  }
+
+  get size(): number {
+    if (!this.filter) return this.rows.size;
+    let n = 0;
+    for (const order of this.rows.values()) if (orderMatches(order, this.filter)) n += 1;
+    return n;
+  }
+
+  get = (id: number): Order | undefined => {
+    const order = this.rows.get(id);
+    return order && orderMatches(order, this.filter) ? order : undefined;
+  };
+
+  all = (): Order[] => [...this.rows.values()].filter((order) => orderMatches(order, this.filter));
+
+  on: LiveOrders['on'] = this.listeners.on;
+
+  start = (): Promise<void> => {
+    if (this.started) return this.started;
+    this.started = new Promise<void>((resolve, reject) => {
+      const off = [
+        this.on('status', (status) => {
+          // Closed by the application before it was live: nothing went wrong.
+          if (status === 'live' || status === 'closed') done();
+        }),
+        this.on('error', (error, fatal) => {
+          if (fatal) done(error);
+        }),
+      ];
+      function done(error?: Error): void {
+        for (const remove of off) remove();
+        if (error) reject(error);
+        else resolve();
       }
-    },
-    onStatus: (status, detail) => emit('status', status, detail),
-    onError: (error, fatal) => emit('error', error as OrdersLiveError, fatal),
-  });
+      this.driver.send({ type: 'start' });
+    });
+    // Errors also reach 'error' listeners: an application that does not await start() must
+    // not die of an unhandled rejection.
+    this.started.catch(() => undefined);
+    return this.started;
+  };
 
-  function emitChange(applied: AppliedChange, event: OrderEvent): void {
+  setFilter = (next: EventFilter | undefined): void => {
+    this.filter = checkFilter(next);
+    if (!this.closed) this.listeners.emit('reset');
+  };
+
+  reconnect = (): void => this.driver.send({ type: 'reconnect' });
+
+  close = (): void => {
+    this.closed = true;
+    this.driver.send({ type: 'close' });
+  };
+
+  private loaded(orders: Order[]): void {
+    this.rows.load(orders);
+    this.listeners.emit('reset');
+  }
+
+  private received(events: OrderEvent[]): void {
+    const live = this.session.status === 'live';
+    for (const event of events) {
+      const applied = this.rows.apply(event);
+      this.listeners.emit('event', event, live);
+      if (applied) this.emitChange(applied, event);
+    }
+  }
+
+  private emitChange(applied: AppliedChange, event: OrderEvent): void {
+    const { emit } = this.listeners;
     if (applied.kind === 'truncate') {
       emit('change', { kind: 'cleared', event, previous: undefined }, undefined);
       return;
@@ -137,70 +204,12 @@ export function createLiveOrders(options: LiveOrdersOptions): LiveOrders {
     const before =
       applied.kind === 'update' ? applied.previous : applied.kind === 'delete' ? applied.order : undefined;
     const after = applied.kind === 'delete' ? undefined : applied.order;
-    const was = before !== undefined && orderMatches(before, filter);
-    const is = after !== undefined && orderMatches(after, filter);
+    const was = before !== undefined && orderMatches(before, this.filter);
+    const is = after !== undefined && orderMatches(after, this.filter);
     if (was && is) emit('change', { kind: 'updated', event, previous: before }, after);
     else if (is) emit('change', { kind: 'added', event, previous: undefined }, after);
     else if (was) emit('change', { kind: 'removed', event, previous: before }, undefined);
   }
-
-  const view = (order: Order | undefined) => (order && orderMatches(order, filter) ? order : undefined);
-
-  const orders: LiveOrders = {
-    get: (id) => view(rows.get(id)),
-    all: () => [...rows.values()].filter((order) => orderMatches(order, filter)),
-    get size() {
-      if (!filter) return rows.size;
-      let n = 0;
-      for (const order of rows.values()) if (orderMatches(order, filter)) n += 1;
-      return n;
-    },
-    get position() {
-      return session.position;
-    },
-    get epoch() {
-      return session.epoch;
-    },
-    get status() {
-      return session.status;
-    },
-    stats: session.stats,
-    on: listeners.on,
-    start() {
-      if (started) return started;
-      started = new Promise<void>((resolve, reject) => {
-        const off = [
-          orders.on('status', (status) => {
-            // Closed by the application before it was live: nothing went wrong.
-            if (status === 'live' || status === 'closed') done();
-          }),
-          orders.on('error', (error, fatal) => {
-            if (fatal) done(error);
-          }),
-        ];
-        function done(error?: Error): void {
-          for (const remove of off) remove();
-          if (error) reject(error);
-          else resolve();
-        }
-        driver.send({ type: 'start' });
-      });
-      // Errors also reach 'error' listeners: an application that does not await start() must
-      // not die of an unhandled rejection.
-      started.catch(() => undefined);
-      return started;
-    },
-    setFilter(next) {
-      filter = checkFilter(next);
-      if (!closed) emit('reset');
-    },
-    reconnect: () => driver.send({ type: 'reconnect' }),
-    close() {
-      closed = true;
-      driver.send({ type: 'close' });
-    },
-  };
-  return orders;
 }
 
 /**
