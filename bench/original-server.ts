@@ -5,11 +5,9 @@
 // original-server.ts <db-url> <amqp-url> <exchange>.
 
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import amqp from 'amqplib';
-import pg from 'pg';
 import { Server } from 'socket.io';
-import { NAIVE_CHANNEL } from './lib/capture-variants.js';
+import { listenToNaiveTrigger, serveUntilSignal } from './lib/reference-server.js';
 
 async function main(databaseUrl: string, amqpUrl: string, exchange: string): Promise<void> {
   const broker = await amqp.connect(amqpUrl);
@@ -29,24 +27,10 @@ async function main(databaseUrl: string, amqpUrl: string, exchange: string): Pro
     { noAck: true },
   );
 
-  const listener = new pg.Client({
-    connectionString: databaseUrl,
-    application_name: 'orders-live-bench-original',
-  });
-  await listener.connect();
-  listener.on('notification', (message) => {
-    if (message.payload) publishing.publish(exchange, '', Buffer.from(message.payload));
-  });
-  await listener.query(`LISTEN ${NAIVE_CHANNEL}`);
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  console.log(JSON.stringify({ msg: 'original server started', url: `http://127.0.0.1:${port}` }));
-  const stop = () => {
-    io.close();
-    void Promise.allSettled([listener.end(), broker.close()]).finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  const listener = await listenToNaiveTrigger(databaseUrl, 'orders-live-bench-original', (payload) =>
+    publishing.publish(exchange, '', Buffer.from(payload)),
+  );
+  await serveUntilSignal('original', http, io, () => Promise.allSettled([listener.end(), broker.close()]));
 }
 
 main(process.argv[2] ?? '', process.argv[3] ?? '', process.argv[4] ?? '').catch((e: unknown) => {

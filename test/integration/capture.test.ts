@@ -46,6 +46,14 @@ async function insertOrder(
   return rows[0];
 }
 
+/** `count` orders in one statement. */
+async function insertOrders(count: number): Promise<void> {
+  await pool.query(
+    "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, $1::int) i",
+    [count],
+  );
+}
+
 /** The order's version, and whether its updated_at moved past created_at or stayed on it. */
 async function versionOf(id: string): Promise<{ version: number; bumped: boolean; untouched: boolean }> {
   const { rows } = await pool.query(
@@ -189,9 +197,7 @@ describe('capture through plain SQL', () => {
   });
 
   it('captures TRUNCATE as one truncate event', async () => {
-    await pool.query(
-      "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, 20) i",
-    );
+    await insertOrders(20);
     await pool.query('TRUNCATE orders');
     const all = await events();
     expect(all).toHaveLength(21);
@@ -225,9 +231,7 @@ describe('capture through plain SQL', () => {
 
 describe('bulk statements and large rows', () => {
   it('captures 5,000 rows of one statement as 5,000 events and rings NOTIFY once', async () => {
-    await pool.query(
-      "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, 5000) i",
-    );
+    await insertOrders(5_000);
     const listener = await db.client();
     try {
       const seen: string[] = [];
@@ -253,9 +257,7 @@ describe('bulk statements and large rows', () => {
     // Planned for one row, the join of the transition tables was a nested loop, and every later
     // bulk UPDATE on the connection cost rows × rows (migration 0008). auto_explain hands each
     // nested statement's plan to this client as a LOG message.
-    await pool.query(
-      "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, 200) i",
-    );
+    await insertOrders(200);
     const writer = await db.client();
     try {
       const plans: string[] = [];
@@ -296,10 +298,7 @@ describe('concurrent writers', () => {
     const ORDERS = 50;
     const WRITERS = 8;
     const DURATION_MS = 3_000;
-    await pool.query(
-      "INSERT INTO orders (customer_name, product_name) SELECT 'c' || i, 'p' FROM generate_series(1, $1::int) i",
-      [ORDERS],
-    );
+    await insertOrders(ORDERS);
     const ids = (await pool.query('SELECT id FROM orders ORDER BY id')).rows.map((r) => String(r.id));
     const committed = new Set<string>();
     let rolledBack = 0;

@@ -27,6 +27,13 @@ function fakeDb() {
   return { db, writes, answer, pending: () => answers.length };
 }
 
+/** A writer at a 20 ms interval over a fake database, and its handle on the feed's watermark. */
+function fakeWriter(onError: (e: unknown) => void = () => undefined) {
+  const fake = fakeDb();
+  const writer = createWatermarkWriter(fake.db, onError, 20);
+  return { ...fake, writer, feed: writer.of('confirmed_through') };
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
 });
@@ -36,8 +43,7 @@ afterEach(() => {
 
 describe('createWatermarkWriter', () => {
   it('writes the first raise at once and folds later ones into one write per interval', async () => {
-    const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, () => undefined, 20).of('confirmed_through');
+    const { feed: writer, writes, answer } = fakeWriter();
     writer.raise(1);
     expect(writes).toEqual(['c1']);
     for (let p = 2; p <= 10; p++) writer.raise(p);
@@ -54,8 +60,7 @@ describe('createWatermarkWriter', () => {
   });
 
   it('writes at once on flush, without waiting for the interval', async () => {
-    const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, () => undefined, 20).of('confirmed_through');
+    const { feed: writer, writes, answer } = fakeWriter();
     writer.raise(3);
     await answer();
     writer.raise(7);
@@ -68,9 +73,8 @@ describe('createWatermarkWriter', () => {
   });
 
   it('reports a failed write and writes the position again with the next raise', async () => {
-    const { db, writes, answer } = fakeDb();
     const errors: unknown[] = [];
-    const writer = createWatermarkWriter(db, (e) => errors.push(e), 20).of('confirmed_through');
+    const { feed: writer, writes, answer } = fakeWriter((e) => errors.push(e));
     writer.raise(4);
     await answer(new Error('connection lost'));
     expect(errors).toHaveLength(1);
@@ -78,16 +82,14 @@ describe('createWatermarkWriter', () => {
     await vi.advanceTimersByTimeAsync(20);
     expect(writes).toEqual(['c4', 'c6']);
     await answer();
-    const flushed = writer.flush();
-    await flushed;
+    await writer.flush();
     expect(writes).toEqual(['c4', 'c6']);
   });
 });
 
 describe('createWatermarkWriter with both watermarks', () => {
   it('carries both in one UPDATE, each only when it moved', async () => {
-    const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const { writer, writes, answer } = fakeWriter();
     writer.of('confirmed_through').raise(10);
     expect(writes).toEqual(['c10']);
     writer.of('events_confirmed_through').raise(4);
@@ -106,8 +108,7 @@ describe('createWatermarkWriter with both watermarks', () => {
 
 describe('createWatermarkWriter after reset (a new leadership)', () => {
   it('writes a raise below what it wrote before, as the new primary lags the old', async () => {
-    const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const { writer, writes, answer } = fakeWriter();
     const feed = writer.of('confirmed_through');
     feed.raise(100);
     await answer();
@@ -116,14 +117,12 @@ describe('createWatermarkWriter after reset (a new leadership)', () => {
     await vi.advanceTimersByTimeAsync(20);
     expect(writes).toEqual(['c100', 'c40']);
     await answer();
-    const flushed = writer.flush();
-    await flushed;
+    await writer.flush();
     expect(writes).toEqual(['c100', 'c40']);
   });
 
   it('lets a write of the old generation finish without marking the new one written', async () => {
-    const { db, writes, answer, pending } = fakeDb();
-    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const { writer, writes, answer, pending } = fakeWriter();
     const feed = writer.of('confirmed_through');
     feed.raise(100);
     expect(pending()).toBe(1);
@@ -133,14 +132,12 @@ describe('createWatermarkWriter after reset (a new leadership)', () => {
     await vi.advanceTimersByTimeAsync(20);
     expect(writes).toEqual(['c100', 'c100']);
     await answer();
-    const flushed = writer.flush();
-    await flushed;
+    await writer.flush();
     expect(writes).toEqual(['c100', 'c100']);
   });
 
   it('drops a timer of the old generation', async () => {
-    const { db, writes, answer } = fakeDb();
-    const writer = createWatermarkWriter(db, () => undefined, 20);
+    const { writer, writes, answer } = fakeWriter();
     const feed = writer.of('confirmed_through');
     feed.raise(1);
     await answer();
