@@ -7,6 +7,7 @@ import {
   createLiveOrders,
   type LiveOrders,
   type LiveStatus,
+  type Order,
   type OrderEvent,
 } from '../../src/client/index.js';
 import { type AccessReader, createAccessReader } from './access-reader.js';
@@ -15,16 +16,16 @@ import { type ConnectionStatus, createConnectionStatus } from './connection-stat
 import { wireCreateOrderForm } from './create-order-form.js';
 import { byTestId, setText } from './dom.js';
 import { createEditOrderDialog, type EditOrderDialog } from './edit-order-dialog.js';
-import { createEventFeed, FEED_LIMIT } from './event-feed.js';
+import { createEventFeed, type EventFeed, FEED_LIMIT } from './event-feed.js';
 import { formatTime } from './format.js';
 import { createFrameScheduler, type FrameScheduler } from './frame-scheduler.js';
-import { createLatencyMeter, type FrameDoneAt, LATENCY_SAMPLES } from './latency-meter.js';
-import { createLiveChart } from './live-chart.js';
+import { createLatencyMeter, type FrameDoneAt, LATENCY_SAMPLES, type LatencyMeter } from './latency-meter.js';
+import { createLiveChart, type LiveChart } from './live-chart.js';
 import { createMessages, type Messages, wireDismiss } from './messages.js';
 import { createOrderHistoryPanel } from './order-history-panel.js';
 import { createOrdersTable, type OrdersTable } from './orders-table.js';
 import { createPendingChanges, type FrameChanges, type PendingChanges } from './pending-changes.js';
-import { createStatusCounters } from './status-counters.js';
+import { createStatusCounters, type StatusCounters } from './status-counters.js';
 import { createStatusCounts, type StatusCounts } from './status-counts.js';
 import { wireTableFilter } from './table-filter.js';
 import { createTokenField, type TokenField } from './token-field.js';
@@ -35,20 +36,14 @@ const LATENCY_REFRESH_MS = 250;
 export function startDashboard(root: HTMLElement): void {
   const status = createConnectionStatus(root);
   const messages = createMessages(root);
-  const token = createTokenField(root, () => tokenChanged());
+  const token = createTokenField(root, () => tokenChanged(access, live));
   const api = createApiClient({ token: token.get });
   const access = createAccessReader(root, api, token);
-  const onError = (context: string, err: unknown) => {
-    messages.error(context, err);
-    if (err instanceof ApiError && err.problem.status === 401) token.markNeeded();
-  };
+  const onError = errorReporter(messages, token);
   const table = createOrdersTable({
     table: byTestId<HTMLTableElement>(root, 'orders-table'),
     summary: byTestId(root, 'row-summary'),
-    onEdit: (id) => {
-      const order = live.get(id);
-      if (order && root.dataset.access !== 'read') dialog.open(order);
-    },
+    onEdit: (id) => editOrder(root, dialog, live.get(id)),
     onHistory: (id, opener) => history.open(id, opener),
   });
   const dialog = createEditOrderDialog(root, {
@@ -63,7 +58,7 @@ export function startDashboard(root: HTMLElement): void {
 
   const pending = createPendingChanges(FEED_LIMIT, LATENCY_SAMPLES);
   const counts = createStatusCounts();
-  const drawing = createFrameDrawing(
+  const drawing = new FrameDrawing(
     root,
     { status, table, pending, counts },
     (id, opener) => history.open(id, opener),
@@ -87,13 +82,27 @@ export function startDashboard(root: HTMLElement): void {
   // What the token allows first: a read-only token's rows are never drawn with edit buttons.
   // How following fails (a refused handshake) reaches the 'error' and 'status' listeners.
   void access.read().then(() => live.start().catch(() => undefined));
+}
 
-  function tokenChanged(): void {
-    void access.read();
-    // Before start() this does nothing (the load about to start reads the new token); after a
-    // refused token or handshake it tries the new one at once.
-    live.reconnect();
-  }
+/** Errors go to the messages; a 401 also marks the token field. */
+function errorReporter(messages: Messages, token: TokenField): (context: string, err: unknown) => void {
+  return (context, err) => {
+    messages.error(context, err);
+    if (err instanceof ApiError && err.problem.status === 401) token.markNeeded();
+  };
+}
+
+/** A row's Edit button: a read-only token's page opens no dialog. */
+function editOrder(root: HTMLElement, dialog: EditOrderDialog, order: Order | undefined): void {
+  if (order && root.dataset.access !== 'read') dialog.open(order);
+}
+
+/** A new token: what it allows is read again, and the live set tries it. */
+function tokenChanged(access: AccessReader, live: LiveOrders): void {
+  void access.read();
+  // Before start() this does nothing (the load about to start reads the new token); after a
+  // refused token or handshake it tries the new one at once.
+  live.reconnect();
 }
 
 /** The parts of the page the live set's events go to. */
@@ -153,60 +162,74 @@ function followOrders(page: PageParts): LiveOrders {
   return orders;
 }
 
+type FrameParts = Pick<PageParts, 'status' | 'table' | 'pending' | 'counts'>;
+
 /**
  * One frame: what changed since the last one, into the table, feed, counters and readouts; and,
  * once that frame is done, its live events' latencies into the meter and the live chart.
  */
-function createFrameDrawing(
-  root: HTMLElement,
-  { status, table, pending, counts }: Pick<PageParts, 'status' | 'table' | 'pending' | 'counts'>,
-  onHistory: (id: number, opener: HTMLElement) => void,
-  requestFrame: () => void,
-) {
-  const counters = createStatusCounters(byTestId(root, 'counters'));
-  const feed = createEventFeed(byTestId(root, 'feed'), onHistory);
-  const notice = byTestId(root, 'notice');
-  const latency = createLatencyMeter();
-  const chart = createLiveChart(byTestId(root, 'chart'));
+class FrameDrawing {
+  private readonly parts: FrameParts;
+  private readonly requestFrame: () => void;
+  private readonly counters: StatusCounters;
+  private readonly feed: EventFeed;
+  private readonly notice: HTMLElement;
+  private readonly latency: LatencyMeter;
+  private readonly chart: LiveChart;
   /** What the last render drew, until its frame is done. */
-  let drawn: Pick<FrameChanges, 'live' | 'events'> = NOTHING_DRAWN;
+  private drawn: Pick<FrameChanges, 'live' | 'events'> = NOTHING_DRAWN;
   /** The meter has samples the readout does not show yet. */
-  let latencyStale = false;
+  private latencyStale = false;
   /** performance.now() when the readout was last written. */
-  let latencyShownAt = Number.NEGATIVE_INFINITY;
-  let latencyRefresh: ReturnType<typeof setTimeout> | undefined;
+  private latencyShownAt = Number.NEGATIVE_INFINITY;
+  private latencyRefresh: ReturnType<typeof setTimeout> | undefined;
 
-  return {
-    draw(live: LiveOrders): void {
-      const frame = pending.take();
-      if (frame.truncate) showTruncate(notice, frame.truncate);
-      table.render(live, frame.rows, frame.truncate !== null);
-      feed.add(frame.feed);
-      counters.update(counts.current, live.size);
-      const position = live.position;
-      if (position !== undefined) status.setPosition(position);
-      if (latencyStale && performance.now() - latencyShownAt >= LATENCY_REFRESH_MS) {
-        latencyShownAt = performance.now();
-        latencyStale = false;
-        status.setLatency(latency.summary());
-      }
-      drawn = frame;
-    },
-    done(at: FrameDoneAt): void {
-      const { live, events } = drawn;
-      drawn = NOTHING_DRAWN;
-      chart.record(at.wallMs, events, latency.record(live, at));
-      if (live.length > 0) latencyStale = true;
-      if (!latencyStale || latencyRefresh !== undefined) return;
-      // The samples are known only now, after their frame. The frames of the next events show
-      // them; when none came, this one does, a refresh later: never a frame of its own right
-      // behind the one it measured, competing with the next event's.
-      latencyRefresh = setTimeout(() => {
-        latencyRefresh = undefined;
-        if (latencyStale) requestFrame();
-      }, LATENCY_REFRESH_MS);
-    },
-  };
+  constructor(
+    root: HTMLElement,
+    parts: FrameParts,
+    onHistory: (id: number, opener: HTMLElement) => void,
+    requestFrame: () => void,
+  ) {
+    this.parts = parts;
+    this.requestFrame = requestFrame;
+    this.counters = createStatusCounters(byTestId(root, 'counters'));
+    this.feed = createEventFeed(byTestId(root, 'feed'), onHistory);
+    this.notice = byTestId(root, 'notice');
+    this.latency = createLatencyMeter();
+    this.chart = createLiveChart(byTestId(root, 'chart'));
+  }
+
+  draw(live: LiveOrders): void {
+    const { status, table, pending, counts } = this.parts;
+    const frame = pending.take();
+    if (frame.truncate) showTruncate(this.notice, frame.truncate);
+    table.render(live, frame.rows, frame.truncate !== null);
+    this.feed.add(frame.feed);
+    this.counters.update(counts.current, live.size);
+    const position = live.position;
+    if (position !== undefined) status.setPosition(position);
+    if (this.latencyStale && performance.now() - this.latencyShownAt >= LATENCY_REFRESH_MS) {
+      this.latencyShownAt = performance.now();
+      this.latencyStale = false;
+      status.setLatency(this.latency.summary());
+    }
+    this.drawn = frame;
+  }
+
+  done(at: FrameDoneAt): void {
+    const { live, events } = this.drawn;
+    this.drawn = NOTHING_DRAWN;
+    this.chart.record(at.wallMs, events, this.latency.record(live, at));
+    if (live.length > 0) this.latencyStale = true;
+    if (!this.latencyStale || this.latencyRefresh !== undefined) return;
+    // The samples are known only now, after their frame. The frames of the next events show
+    // them; when none came, this one does, a refresh later: never a frame of its own right
+    // behind the one it measured, competing with the next event's.
+    this.latencyRefresh = setTimeout(() => {
+      this.latencyRefresh = undefined;
+      if (this.latencyStale) this.requestFrame();
+    }, LATENCY_REFRESH_MS);
+  }
 }
 
 const NOTHING_DRAWN: Pick<FrameChanges, 'live' | 'events'> = { live: [], events: 0 };

@@ -33,76 +33,90 @@ export interface HistoryView {
 }
 
 export function createHistoryView(root: HTMLElement): HistoryView {
-  const dialog = byTestId<HTMLDialogElement>(root, 'history-panel');
-  const title = byTestId(dialog, 'history-title');
-  const state = byTestId(dialog, 'history-state');
-  const status = byTestId(dialog, 'history-status');
-  const announcer = byTestId(dialog, 'history-announce');
-  const list = byTestId<HTMLOListElement>(dialog, 'history-list');
-  const olderButton = byTestId<HTMLButtonElement>(dialog, 'history-older');
-  const end = byTestId(dialog, 'history-end');
+  return new HistoryViewImpl(root);
+}
+
+class HistoryViewImpl implements HistoryView {
+  readonly dialog: HTMLDialogElement;
+  readonly title: HTMLElement;
+  readonly olderButton: HTMLButtonElement;
+  readonly end: HTMLElement;
+  private readonly state: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly announcer: HTMLElement;
+  private readonly list: HTMLOListElement;
+
+  constructor(root: HTMLElement) {
+    this.dialog = byTestId<HTMLDialogElement>(root, 'history-panel');
+    this.title = byTestId(this.dialog, 'history-title');
+    this.state = byTestId(this.dialog, 'history-state');
+    this.status = byTestId(this.dialog, 'history-status');
+    this.announcer = byTestId(this.dialog, 'history-announce');
+    this.list = byTestId<HTMLOListElement>(this.dialog, 'history-list');
+    this.olderButton = byTestId<HTMLButtonElement>(this.dialog, 'history-older');
+    this.end = byTestId(this.dialog, 'history-end');
+  }
+
+  clear(): void {
+    this.list.replaceChildren();
+    setText(this.announcer, '');
+  }
+
+  draw(session: HistorySession, order: Order | undefined): void {
+    this.drawList(session.history.events);
+    this.drawHeader(session, order);
+    this.drawPaging(session);
+  }
+
+  announce(added: readonly OrderEvent[]): void {
+    if (added.length === 0) return;
+    const newest = describeEntry(added[0]!);
+    // Not setText: the same words again (the same change twice) must be announced again.
+    this.announcer.textContent =
+      added.length === 1 ? `New: ${newest}` : `${added.length} new changes; the newest: ${newest}`;
+  }
 
   /** Inserts the entries the list lacks: it holds a subsequence of the history's events. */
-  function drawList(events: readonly OrderEvent[]): void {
+  private drawList(events: readonly OrderEvent[]): void {
     const now = new Date();
-    let child = list.firstElementChild as HTMLElement | null;
+    let child = this.list.firstElementChild as HTMLElement | null;
     for (const event of events) {
       if (child && Number(child.dataset.position) === event.position) {
         child = child.nextElementSibling as HTMLElement | null;
         continue;
       }
-      list.insertBefore(historyEntry(event, now), child);
+      this.list.insertBefore(historyEntry(event, now), child);
     }
   }
 
-  function drawHeader({ id, history }: HistorySession, order: Order | undefined): void {
+  private drawHeader({ id, history }: HistorySession, order: Order | undefined): void {
     const newest = history.events[0];
     const deleted = !order && newest?.op === 'delete' ? newest : undefined;
-    dialog.dataset.deleted = String(deleted !== undefined);
-    setText(title, `History of order #${id}${deleted ? ' (deleted)' : ''}`);
+    this.dialog.dataset.deleted = String(deleted !== undefined);
+    setText(this.title, `History of order #${id}${deleted ? ' (deleted)' : ''}`);
     if (order) {
       const { customer_name, product_name, status, version } = order;
-      setText(state, `Now: ${customer_name} · ${product_name} · ${status}, version ${version}`);
+      setText(this.state, `Now: ${customer_name} · ${product_name} · ${status}, version ${version}`);
     } else if (deleted) {
-      setText(state, `Deleted at ${formatMoment(deleted.occurred_at)} by ${deleted.actor}.`);
-    } else setText(state, '');
+      setText(this.state, `Deleted at ${formatMoment(deleted.occurred_at)} by ${deleted.actor}.`);
+    } else setText(this.state, '');
   }
 
-  function drawPaging({ history, loading, error }: HistorySession): void {
+  private drawPaging({ history, loading, error }: HistorySession): void {
     const firstPage = history.older === undefined;
-    olderButton.hidden = history.older === null || (firstPage && loading);
+    this.olderButton.hidden = history.older === null || (firstPage && loading);
     // Not disabled while loading: a disabled button loses the focus.
-    olderButton.setAttribute('aria-disabled', String(loading));
-    setText(olderButton, loading ? 'Loading older changes…' : error ? 'Try again' : 'Load older changes');
-    end.hidden = history.older !== null;
-    status.dataset.kind = error ? 'error' : '';
+    this.olderButton.setAttribute('aria-disabled', String(loading));
+    setText(
+      this.olderButton,
+      loading ? 'Loading older changes…' : error ? 'Try again' : 'Load older changes',
+    );
+    this.end.hidden = history.older !== null;
+    this.status.dataset.kind = error ? 'error' : '';
     const empty = history.older === null && history.events.length === 0;
     setText(
-      status,
+      this.status,
       error ?? (loading && firstPage ? 'Loading the history…' : empty ? 'No changes recorded yet.' : ''),
     );
   }
-
-  return {
-    dialog,
-    title,
-    olderButton,
-    end,
-    clear() {
-      list.replaceChildren();
-      setText(announcer, '');
-    },
-    draw(session, order) {
-      drawList(session.history.events);
-      drawHeader(session, order);
-      drawPaging(session);
-    },
-    announce(added) {
-      if (added.length === 0) return;
-      const newest = describeEntry(added[0]!);
-      // Not setText: the same words again (the same change twice) must be announced again.
-      announcer.textContent =
-        added.length === 1 ? `New: ${newest}` : `${added.length} new changes; the newest: ${newest}`;
-    },
-  };
 }

@@ -25,40 +25,52 @@ export interface LiveChart {
 }
 
 export function createLiveChart(figure: HTMLElement): LiveChart {
-  const buckets = createSecondBuckets(CHART_SECONDS);
-  const bars = byTestId(figure, 'chart-bars') as Element as SVGPathElement;
-  const line = byTestId(figure, 'chart-line') as Element as SVGPathElement;
-  const rate = byTestId(figure, 'chart-rate');
-  const p99 = byTestId(figure, 'chart-p99');
-  const rateTop = byTestId(figure, 'chart-rate-max');
-  const p99Top = byTestId(figure, 'chart-p99-max');
-  const summary = byTestId(figure, 'chart-summary');
-  const cost = { records: 0, recordMs: 0, draws: 0, drawMs: 0, drawMaxMs: 0 };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
+  return new LiveChartImpl(figure);
+}
 
-  function draw(nowMs: number): void {
+/** The figure's elements that a draw writes. */
+interface ChartParts {
+  bars: SVGPathElement;
+  line: SVGPathElement;
+  rate: HTMLElement;
+  p99: HTMLElement;
+  rateTop: HTMLElement;
+  p99Top: HTMLElement;
+  summary: HTMLElement;
+}
+
+class LiveChartImpl implements LiveChart {
+  private readonly buckets = createSecondBuckets(CHART_SECONDS);
+  private readonly figure: HTMLElement;
+  private readonly parts: ChartParts;
+  private readonly cost = { records: 0, recordMs: 0, draws: 0, drawMs: 0, drawMaxMs: 0 };
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(figure: HTMLElement) {
+    this.figure = figure;
+    this.parts = chartParts(figure);
+    this.draw(Date.now());
+    this.schedule();
+  }
+
+  record(nowMs: number, events: number, latencies: readonly number[]): void {
     const started = performance.now();
-    const series = buckets.series(nowMs);
-    let events = 0;
-    let peak = 0;
-    let worst = 0;
-    for (const second of series) {
-      events += second.events;
-      peak = Math.max(peak, second.events);
-      worst = Math.max(worst, second.p99 ?? 0);
-    }
-    const top = niceCeil(peak, 10);
-    const topMs = niceCeil(worst, 10);
-    setPath(bars, barsPath(series, top));
-    setPath(line, linePath(series, topMs));
-    setText(rateTop, `${top.toLocaleString()}/s`);
-    setText(p99Top, formatMs(topMs));
-    const last = series.at(-1);
-    setText(rate, (last?.events ?? 0).toLocaleString());
-    setText(p99, last?.p99 == null ? '–' : formatMs(last.p99));
-    setText(summary, describe(series.slice(-60)));
+    this.buckets.add(nowMs, events, latencies);
+    this.cost.records += 1;
+    this.cost.recordMs += performance.now() - started;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private draw(nowMs: number): void {
+    const started = performance.now();
+    const events = drawSeries(this.parts, this.buckets.series(nowMs));
     const took = performance.now() - started;
+    const { cost, figure } = this;
     cost.draws += 1;
     cost.drawMs += took;
     cost.drawMaxMs = Math.max(cost.drawMaxMs, took);
@@ -70,31 +82,52 @@ export function createLiveChart(figure: HTMLElement): LiveChart {
     figure.dataset.recordMs = cost.recordMs.toFixed(2);
   }
 
-  function schedule(): void {
-    timer = setTimeout(
+  private schedule(): void {
+    this.timer = setTimeout(
       () => {
-        if (stopped) return;
-        draw(Date.now());
-        schedule();
+        if (this.stopped) return;
+        this.draw(Date.now());
+        this.schedule();
       },
       1_000 - (Date.now() % 1_000) + DRAW_DELAY_MS,
     );
   }
+}
 
-  draw(Date.now());
-  schedule();
+function chartParts(figure: HTMLElement): ChartParts {
+  const path = (testId: string) => byTestId(figure, testId) as Element as SVGPathElement;
   return {
-    record(nowMs, events, latencies) {
-      const started = performance.now();
-      buckets.add(nowMs, events, latencies);
-      cost.records += 1;
-      cost.recordMs += performance.now() - started;
-    },
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
+    bars: path('chart-bars'),
+    line: path('chart-line'),
+    rate: byTestId(figure, 'chart-rate'),
+    p99: byTestId(figure, 'chart-p99'),
+    rateTop: byTestId(figure, 'chart-rate-max'),
+    p99Top: byTestId(figure, 'chart-p99-max'),
+    summary: byTestId(figure, 'chart-summary'),
   };
+}
+
+/** Draws the bars, the line, their scales and the readouts; returns the events the bars add up to. */
+function drawSeries(parts: ChartParts, series: readonly SecondStats[]): number {
+  let events = 0;
+  let peak = 0;
+  let worst = 0;
+  for (const second of series) {
+    events += second.events;
+    peak = Math.max(peak, second.events);
+    worst = Math.max(worst, second.p99 ?? 0);
+  }
+  const top = niceCeil(peak, 10);
+  const topMs = niceCeil(worst, 10);
+  setPath(parts.bars, barsPath(series, top));
+  setPath(parts.line, linePath(series, topMs));
+  setText(parts.rateTop, `${top.toLocaleString()}/s`);
+  setText(parts.p99Top, formatMs(topMs));
+  const last = series.at(-1);
+  setText(parts.rate, (last?.events ?? 0).toLocaleString());
+  setText(parts.p99, last?.p99 == null ? '–' : formatMs(last.p99));
+  setText(parts.summary, describe(series.slice(-60)));
+  return events;
 }
 
 /** Writes a path only when it differs: an idle chart is not repainted every second. */

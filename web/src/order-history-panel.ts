@@ -11,7 +11,7 @@
 import type { LiveOrders, OrderEvent } from '../../src/client/index.js';
 import { type ApiClient, ApiError } from './api-client.js';
 import { byTestId } from './dom.js';
-import { createHistoryView, type HistorySession } from './history-view.js';
+import { createHistoryView, type HistorySession, type HistoryView } from './history-view.js';
 import { createOrderHistory } from './order-history.js';
 
 /** Events a page asks for: more than a tall panel shows, few enough to arrive at once. */
@@ -39,130 +39,153 @@ interface Session extends HistorySession {
 
 export function createOrderHistoryPanel(
   root: HTMLElement,
-  { api, live, onError, fallbackFocus }: OrderHistoryPanelOptions,
+  options: OrderHistoryPanelOptions,
 ): OrderHistoryPanel {
-  const view = createHistoryView(root);
-  const { dialog, title, olderButton } = view;
-  let current: Session | undefined;
-  let opener: HTMLElement | undefined;
-  let frame: number | undefined;
+  return new HistoryPanel(root, options);
+}
 
-  function start(id: number): void {
-    stopDrawing();
-    current = { id, history: createOrderHistory(id), queued: [], loading: false, error: undefined };
-    view.clear();
-    draw(current);
-    void loadPage(current);
+class HistoryPanel implements OrderHistoryPanel {
+  private readonly root: HTMLElement;
+  private readonly options: OrderHistoryPanelOptions;
+  private readonly view: HistoryView;
+  private current: Session | undefined;
+  private opener: HTMLElement | undefined;
+  private frame: number | undefined;
+
+  constructor(root: HTMLElement, options: OrderHistoryPanelOptions) {
+    this.root = root;
+    this.options = options;
+    this.view = createHistoryView(root);
+    this.followLive();
+    this.wireDialog();
   }
 
-  function draw(session: Session): void {
-    view.draw(session, live.get(session.id));
+  open(id: number, from?: HTMLElement): void {
+    this.opener = from;
+    this.start(id);
+    if (!this.view.dialog.open) this.view.dialog.showModal();
+    this.view.title.focus();
   }
 
-  function stopDrawing(): void {
-    if (frame !== undefined) cancelAnimationFrame(frame);
-    frame = undefined;
+  private followLive(): void {
+    const { live } = this.options;
+    // Listening from the start, before any page is asked for: nothing published after a page was
+    // read can be missed. Filtering by id costs a comparison per event, even at 5,000 a second.
+    live.on('event', (event) => {
+      if (!this.current || event.order_id !== this.current.id) return;
+      this.current.queued.push(event);
+      this.frame ??= requestAnimationFrame(this.drawLive);
+    });
+    // A new snapshot: the live set may have skipped events (a resync), so the history is read again.
+    live.on('reset', () => {
+      if (!this.current) return;
+      // The entries it was on go away.
+      if (this.view.dialog.contains(document.activeElement)) this.view.title.focus();
+      this.start(this.current.id);
+    });
   }
 
-  async function loadPage(session: Session): Promise<void> {
+  private wireDialog(): void {
+    const { dialog, olderButton } = this.view;
+    olderButton.addEventListener('click', () => {
+      if (this.current) void this.loadPage(this.current);
+    });
+    byTestId(dialog, 'history-close').addEventListener('click', this.close);
+    // The dialog's own box is covered by its content: a click on the dialog itself is on the backdrop.
+    dialog.addEventListener('click', (event) => {
+      if (event.target === dialog) this.close();
+    });
+    // Escape: closed here, so that focus is back before the next key (the 'close' event comes a
+    // task later). Should the browser close it anyway, the 'close' event finishes the job.
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      this.close();
+    });
+    dialog.addEventListener('close', () => {
+      if (!dialog.open) this.closed(); // not when it was opened again since
+    });
+  }
+
+  private start(id: number): void {
+    this.stopDrawing();
+    this.current = { id, history: createOrderHistory(id), queued: [], loading: false, error: undefined };
+    this.view.clear();
+    this.draw(this.current);
+    void this.loadPage(this.current);
+  }
+
+  private draw(session: Session): void {
+    this.view.draw(session, this.options.live.get(session.id));
+  }
+
+  private stopDrawing(): void {
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
+  }
+
+  private async loadPage(session: Session): Promise<void> {
     const before = session.history.older; // undefined: the first page
     if (session.loading || before === null) return;
     session.loading = true;
     session.error = undefined;
-    draw(session);
+    this.draw(session);
     try {
-      const page = await api.history(session.id, { before, limit: HISTORY_PAGE_LIMIT });
-      if (session === current) session.history.addPage(page, before);
+      const page = await this.options.api.history(session.id, { before, limit: HISTORY_PAGE_LIMIT });
+      if (session === this.current) session.history.addPage(page, before);
     } catch (err) {
-      if (session !== current) return;
+      if (session !== this.current) return;
       session.error = loadError(session.id, err);
       if (err instanceof ApiError && err.problem.status === 401)
-        onError(`Could not load the history of order #${session.id}`, err);
+        this.options.onError(`Could not load the history of order #${session.id}`, err);
     } finally {
-      if (session === current) {
-        const hadFocus = document.activeElement === olderButton;
-        session.loading = false;
-        draw(session);
-        // The button is gone after the oldest page: the note saying so takes its place.
-        if (hadFocus && olderButton.hidden) view.end.focus();
-      }
+      if (session === this.current) this.loaded(session);
     }
   }
 
-  /** This order's live events since the last frame: into the list, and announced. */
-  function drawLive(): void {
-    frame = undefined;
-    if (!current) return;
-    const added = current.history.addLive(current.queued.splice(0));
-    if (added.length === 0) return;
-    draw(current);
-    view.announce(added);
+  private loaded(session: Session): void {
+    const hadFocus = document.activeElement === this.view.olderButton;
+    session.loading = false;
+    this.draw(session);
+    // The button is gone after the oldest page: the note saying so takes its place.
+    if (hadFocus && this.view.olderButton.hidden) this.view.end.focus();
   }
 
-  function focusBack(id: number): void {
-    const row = root.querySelector<HTMLElement>(`tr[data-order-id="${id}"] button[data-action="history"]`);
+  /** This order's live events since the last frame: into the list, and announced. */
+  private readonly drawLive = (): void => {
+    this.frame = undefined;
+    if (!this.current) return;
+    const added = this.current.history.addLive(this.current.queued.splice(0));
+    if (added.length === 0) return;
+    this.draw(this.current);
+    this.view.announce(added);
+  };
+
+  private focusBack(id: number): void {
+    const row = this.root.querySelector<HTMLElement>(
+      `tr[data-order-id="${id}"] button[data-action="history"]`,
+    );
     // A deleted order's row may not have been drawn away yet (the table draws on its own frames):
     // focus there would be lost with it.
-    const inTable = live.get(id) !== undefined;
+    const inTable = this.options.live.get(id) !== undefined;
     const usable = (element: HTMLElement | null | undefined) =>
       element?.isConnected && !element.closest('[inert]') && (inTable || !element.closest('tr'))
         ? element
         : undefined;
-    (usable(opener) ?? usable(row) ?? fallbackFocus()).focus();
+    (usable(this.opener) ?? usable(row) ?? this.options.fallbackFocus()).focus();
   }
 
-  function close(): void {
-    dialog.close();
-    closed();
-  }
+  private readonly close = (): void => {
+    this.view.dialog.close();
+    this.closed();
+  };
 
   /** After the dialog closed, however it did: no more drawing, focus back (once). */
-  function closed(): void {
-    const id = current?.id;
-    current = undefined;
-    stopDrawing();
-    if (id !== undefined) focusBack(id);
+  private closed(): void {
+    const id = this.current?.id;
+    this.current = undefined;
+    this.stopDrawing();
+    if (id !== undefined) this.focusBack(id);
   }
-
-  // Listening from the start, before any page is asked for: nothing published after a page was
-  // read can be missed. Filtering by id costs a comparison per event, even at 5,000 a second.
-  live.on('event', (event) => {
-    if (!current || event.order_id !== current.id) return;
-    current.queued.push(event);
-    frame ??= requestAnimationFrame(drawLive);
-  });
-  // A new snapshot: the live set may have skipped events (a resync), so the history is read again.
-  live.on('reset', () => {
-    if (!current) return;
-    if (dialog.contains(document.activeElement)) title.focus(); // the entries it was on go away
-    start(current.id);
-  });
-  olderButton.addEventListener('click', () => {
-    if (current) void loadPage(current);
-  });
-  byTestId(dialog, 'history-close').addEventListener('click', close);
-  // The dialog's own box is covered by its content: a click on the dialog itself is on the backdrop.
-  dialog.addEventListener('click', (event) => {
-    if (event.target === dialog) close();
-  });
-  // Escape: closed here, so that focus is back before the next key (the 'close' event comes a
-  // task later). Should the browser close it anyway, the 'close' event finishes the job.
-  dialog.addEventListener('cancel', (event) => {
-    event.preventDefault();
-    close();
-  });
-  dialog.addEventListener('close', () => {
-    if (!dialog.open) closed(); // not when it was opened again since
-  });
-
-  return {
-    open(id, from) {
-      opener = from;
-      start(id);
-      if (!dialog.open) dialog.showModal();
-      title.focus();
-    },
-  };
 }
 
 function loadError(id: number, err: unknown): string {

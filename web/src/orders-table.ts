@@ -34,20 +34,71 @@ export interface OrdersTable {
   reload(model: OrdersModel): void;
 }
 
-export function createOrdersTable({ table, summary, onEdit, onHistory }: OrdersTableOptions): OrdersTable {
-  const body = table.tBodies[0] ?? table.createTBody();
-  const rows = new Map<number, HTMLTableRowElement>();
-  const motion = createRowMotion();
-  const view: TableView = { sort: 'id', descending: true, status: 'all', search: '' };
-  let current: OrdersModel | undefined;
+export function createOrdersTable(options: OrdersTableOptions): OrdersTable {
+  return new OrdersTableImpl(options);
+}
+
+class OrdersTableImpl implements OrdersTable {
+  private readonly options: OrdersTableOptions;
+  private readonly body: HTMLTableSectionElement;
+  private readonly rows = new Map<number, HTMLTableRowElement>();
+  private readonly motion = createRowMotion();
+  private readonly view: TableView = { sort: 'id', descending: true, status: 'all', search: '' };
+  private current: OrdersModel | undefined;
+
+  constructor(options: OrdersTableOptions) {
+    this.options = options;
+    const { table } = options;
+    this.body = table.tBodies[0] ?? table.createTBody();
+    wireSortableHeads(table, this.view, () => {
+      if (this.current) this.redraw(this.current);
+    });
+    this.body.addEventListener('click', this.onClick);
+  }
+
+  setFilter(filter: Pick<TableView, 'status' | 'search'>, model: OrdersModel): void {
+    this.view.status = filter.status;
+    this.view.search = filter.search;
+    this.redraw(model);
+  }
+
+  render(model: OrdersModel, changes: ReadonlyMap<number, RowChange>, truncate: boolean): void {
+    if (truncate) {
+      for (const row of this.rows.values()) row.remove();
+      this.rows.clear();
+    }
+    const inserted = this.applyRowChanges(model, changes);
+    if (truncate || changes.size > 0) this.redraw(model, inserted);
+  }
+
+  reload(model: OrdersModel): void {
+    for (const [id, row] of this.rows) {
+      const order = model.get(id);
+      if (order) updateOrderRow(row, order);
+    }
+    this.redraw(model);
+  }
+
+  private readonly onClick = (event: MouseEvent) => {
+    const target = event.target as Element;
+    const row = target.closest<HTMLTableRowElement>('tr[data-order-id]');
+    const id = Number(row?.dataset.orderId);
+    if (!row || !Number.isSafeInteger(id)) return; // a row fading out is no longer an order's
+    const button = target.closest('button');
+    if (button?.dataset.action === 'edit') return this.options.onEdit(id);
+    // Selecting a name to copy it is not asking for the history.
+    if (!button && getSelection()?.isCollapsed === false) return;
+    const opener = row.querySelector<HTMLElement>('button[data-action="history"]');
+    if (opener && (!button || button === opener)) this.options.onHistory(id, opener);
+  };
 
   /** Updates the drawn rows that changed; returns the ids inserted this frame. */
-  function applyRowChanges(model: OrdersModel, changes: ReadonlyMap<number, RowChange>): Set<number> {
+  private applyRowChanges(model: OrdersModel, changes: ReadonlyMap<number, RowChange>): Set<number> {
     const inserted = new Set<number>();
     for (const [id, change] of changes) {
-      const row = rows.get(id);
+      const row = this.rows.get(id);
       if (change.kind === 'delete') {
-        if (row) removeRow(id, row);
+        if (row) this.removeRow(id, row);
         continue;
       }
       const order = model.get(id);
@@ -55,39 +106,35 @@ export function createOrdersTable({ table, summary, onEdit, onHistory }: OrdersT
       if (change.kind === 'insert') inserted.add(id);
       if (!row) continue; // drawn by reconcile() if it is visible
       updateOrderRow(row, order, change.kind === 'insert' ? 'new' : describeChanges(change.changes));
-      motion.flash(row, change.kind);
+      this.motion.flash(row, change.kind);
     }
     return inserted;
   }
 
-  function removeRow(id: number, row: HTMLTableRowElement): void {
-    rows.delete(id);
+  private removeRow(id: number, row: HTMLTableRowElement): void {
+    this.rows.delete(id);
     // Tests and styles see a leaving row as gone at once; only its fade remains.
     row.removeAttribute('data-order-id');
     row.dataset.deletedId = String(id);
     row.inert = true;
-    motion.fadeOut(row);
+    this.motion.fadeOut(row);
   }
 
   /** Shows exactly `ids`, in that order, moving as few rows as it can. */
-  function reconcile(model: OrdersModel, ids: readonly number[], inserted: ReadonlySet<number>): void {
+  private reconcile(model: OrdersModel, ids: readonly number[], inserted: ReadonlySet<number>): void {
     const wanted = new Set(ids);
-    for (const [id, row] of rows) {
+    for (const [id, row] of this.rows) {
       if (!wanted.has(id)) {
-        rows.delete(id);
+        this.rows.delete(id);
         row.remove();
       }
     }
+    const { body, motion } = this;
     const focused = body.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
     let cursor = body.firstElementChild;
     for (const id of ids) {
       while (cursor && motion.isFading(cursor)) cursor = cursor.nextElementSibling;
-      let row = rows.get(id);
-      if (!row) {
-        row = createOrderRow(model.get(id)!, inserted.has(id) ? 'new' : undefined);
-        if (inserted.has(id)) motion.flash(row, 'insert');
-        rows.set(id, row);
-      }
+      const row = this.rows.get(id) ?? this.addRow(model, id, inserted.has(id));
       if (cursor === row) cursor = cursor.nextElementSibling;
       else body.insertBefore(row, cursor);
     }
@@ -96,54 +143,23 @@ export function createOrdersTable({ table, summary, onEdit, onHistory }: OrdersT
       focused.focus({ preventScroll: true });
   }
 
-  function redraw(model: OrdersModel, inserted: ReadonlySet<number> = new Set()): void {
-    current = model;
-    const { ids, matching } = visibleOrders(model.all(), view, MAX_VISIBLE_ROWS);
-    reconcile(model, ids, inserted);
+  /** A row for an order not drawn yet; one inserted this frame flashes as new. */
+  private addRow(model: OrdersModel, id: number, inserted: boolean): HTMLTableRowElement {
+    const row = createOrderRow(model.get(id)!, inserted ? 'new' : undefined);
+    if (inserted) this.motion.flash(row, 'insert');
+    this.rows.set(id, row);
+    return row;
+  }
+
+  private redraw(model: OrdersModel, inserted: ReadonlySet<number> = new Set()): void {
+    this.current = model;
+    const { ids, matching } = visibleOrders(model.all(), this.view, MAX_VISIBLE_ROWS);
+    this.reconcile(model, ids, inserted);
     setText(
-      summary,
+      this.options.summary,
       matching > ids.length
         ? `Showing the first ${ids.length.toLocaleString()} of ${matching.toLocaleString()} matching orders: narrow the search to see the others.`
         : `${matching.toLocaleString()} of ${model.size.toLocaleString()} orders shown.`,
     );
   }
-
-  wireSortableHeads(table, view, () => {
-    if (current) redraw(current);
-  });
-  body.addEventListener('click', (event) => {
-    const target = event.target as Element;
-    const row = target.closest<HTMLTableRowElement>('tr[data-order-id]');
-    const id = Number(row?.dataset.orderId);
-    if (!row || !Number.isSafeInteger(id)) return; // a row fading out is no longer an order's
-    const button = target.closest('button');
-    if (button?.dataset.action === 'edit') return onEdit(id);
-    // Selecting a name to copy it is not asking for the history.
-    if (!button && getSelection()?.isCollapsed === false) return;
-    const opener = row.querySelector<HTMLElement>('button[data-action="history"]');
-    if (opener && (!button || button === opener)) onHistory(id, opener);
-  });
-
-  return {
-    setFilter(filter, model) {
-      view.status = filter.status;
-      view.search = filter.search;
-      redraw(model);
-    },
-    render(model, changes, truncate) {
-      if (truncate) {
-        for (const row of rows.values()) row.remove();
-        rows.clear();
-      }
-      const inserted = applyRowChanges(model, changes);
-      if (truncate || changes.size > 0) redraw(model, inserted);
-    },
-    reload(model) {
-      for (const [id, row] of rows) {
-        const order = model.get(id);
-        if (order) updateOrderRow(row, order);
-      }
-      redraw(model);
-    },
-  };
 }

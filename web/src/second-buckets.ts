@@ -28,62 +28,77 @@ export interface SecondBuckets {
 }
 
 export function createSecondBuckets(seconds: number): SecondBuckets {
-  const secondAt = new Float64Array(seconds).fill(-1);
-  const counts = new Float64Array(seconds);
-  const p50s = new Float64Array(seconds);
-  const p99s = new Float64Array(seconds);
+  return new SecondRing(seconds);
+}
+
+class SecondRing implements SecondBuckets {
+  private readonly seconds: number;
+  private readonly secondAt: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly p50s: Float64Array;
+  private readonly p99s: Float64Array;
   /** The second being counted; its numbers reach the ring when it is over. */
-  let current = Number.NEGATIVE_INFINITY;
-  let count = 0;
-  let samples: number[] = [];
-  const slotOf = (second: number) => ((second % seconds) + seconds) % seconds;
+  private current = Number.NEGATIVE_INFINITY;
+  private count = 0;
+  private samples: number[] = [];
+
+  constructor(seconds: number) {
+    this.seconds = seconds;
+    this.secondAt = new Float64Array(seconds).fill(-1);
+    this.counts = new Float64Array(seconds);
+    this.p50s = new Float64Array(seconds);
+    this.p99s = new Float64Array(seconds);
+  }
+
+  add(atMs: number, events: number, latencies: readonly number[]): void {
+    this.advance(Math.floor(atMs / 1_000));
+    this.count += events;
+    for (const latency of latencies) if (Number.isFinite(latency)) this.samples.push(latency);
+  }
+
+  series(nowMs: number): SecondStats[] {
+    const now = Math.floor(nowMs / 1_000);
+    this.advance(now);
+    const out: SecondStats[] = [];
+    for (let second = now - this.seconds; second < now; second += 1) out.push(this.statsOf(second));
+    return out;
+  }
+
+  /** A past second's numbers, or none when the ring holds no count of it. */
+  private statsOf(second: number): SecondStats {
+    const slot = this.slotOf(second);
+    if (this.secondAt[slot] !== second) return { second, events: 0, p50: null, p99: null };
+    const p50 = this.p50s[slot]!;
+    const p99 = this.p99s[slot]!;
+    return {
+      second,
+      events: this.counts[slot]!,
+      p50: Number.isNaN(p50) ? null : p50,
+      p99: Number.isNaN(p99) ? null : p99,
+    };
+  }
+
+  private slotOf(second: number): number {
+    return ((second % this.seconds) + this.seconds) % this.seconds;
+  }
 
   /** Writes the current second's numbers into its slot of the ring. */
-  function close(): void {
-    if (count === 0 && samples.length === 0) return;
-    const slot = slotOf(current);
-    secondAt[slot] = current;
-    counts[slot] = count;
-    const sorted = Float64Array.from(samples).sort();
-    p50s[slot] = sorted.length > 0 ? percentile(sorted, 0.5) : Number.NaN;
-    p99s[slot] = sorted.length > 0 ? percentile(sorted, 0.99) : Number.NaN;
-    count = 0;
-    samples = [];
+  private close(): void {
+    if (this.count === 0 && this.samples.length === 0) return;
+    const slot = this.slotOf(this.current);
+    this.secondAt[slot] = this.current;
+    this.counts[slot] = this.count;
+    const sorted = Float64Array.from(this.samples).sort();
+    this.p50s[slot] = sorted.length > 0 ? percentile(sorted, 0.5) : Number.NaN;
+    this.p99s[slot] = sorted.length > 0 ? percentile(sorted, 0.99) : Number.NaN;
+    this.count = 0;
+    this.samples = [];
   }
 
   /** Time has reached `second`: the one counted so far is over when it is earlier. */
-  function advance(second: number): void {
-    if (second <= current) return;
-    close();
-    current = second;
+  private advance(second: number): void {
+    if (second <= this.current) return;
+    this.close();
+    this.current = second;
   }
-
-  return {
-    add(atMs, events, latencies) {
-      advance(Math.floor(atMs / 1_000));
-      count += events;
-      for (const latency of latencies) if (Number.isFinite(latency)) samples.push(latency);
-    },
-    series(nowMs) {
-      const now = Math.floor(nowMs / 1_000);
-      advance(now);
-      const out: SecondStats[] = [];
-      for (let second = now - seconds; second < now; second += 1) {
-        const slot = slotOf(second);
-        if (secondAt[slot] !== second) {
-          out.push({ second, events: 0, p50: null, p99: null });
-          continue;
-        }
-        const p50 = p50s[slot]!;
-        const p99 = p99s[slot]!;
-        out.push({
-          second,
-          events: counts[slot]!,
-          p50: Number.isNaN(p50) ? null : p50,
-          p99: Number.isNaN(p99) ? null : p99,
-        });
-      }
-      return out;
-    },
-  };
 }
