@@ -6,6 +6,7 @@
 // database. The broadcast stream only ever goes up by one: a repeat is dropped, and a hole (the
 // log lost positions) sends every live client `resync` instead of a silent jump. So does a fork
 // (the log went back to another history, invariant 9): the stream continues from the fork.
+// No I/O of its own (the rooms are handed in) and no failure of its own: stop() drops what is queued.
 
 import type { OrderEvent } from '../contract/events.js';
 import { type EventFilter, matchesFilter } from '../contract/socket.js';

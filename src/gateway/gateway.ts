@@ -1,6 +1,7 @@
 // The gateway role: AMQP consumer → sequencer → fanout → Socket.IO clients, with resume from the
 // change log. Each instance has its own queue and sees every event; any number can run behind a
-// load balancer, and a client that loses one resumes on another with `since`.
+// load balancer, and a client that loses one resumes on another with `since`. start() fails when
+// the log cannot be read; after that nothing throws: the consumer reconnects and reads retry.
 
 import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';

@@ -3,7 +3,8 @@
 // them whenever the head moves, and reads the log's last position at most once per
 // HEAD_REFRESH_MS however many wait — 1,000 waiting clients cost one query per interval, not one
 // each every 10 ms. A client whose position the log does not have yet is told so at once; one
-// still ahead after AHEAD_WAIT_MS is told to resync.
+// still ahead after AHEAD_WAIT_MS is told to resync. A failed read goes to onError; the next
+// interval reads again.
 
 /** How often the log's last position is read while anyone waits. */
 export const HEAD_REFRESH_MS = 100;

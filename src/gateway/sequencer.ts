@@ -2,6 +2,7 @@
 // order, with holes after a reconnect) into a stream that goes up by exactly one. It never does
 // I/O: each input returns a step — events to send, the change-log read to start, positions the log
 // no longer has — and the driver (ordered-stream.ts) performs it and reports the read's outcome.
+// It throws only when its driver reports a read it never asked for.
 //
 // The rules that keep it exact:
 // - `head` (the last position sent) only moves forward; anything at or below it is a duplicate.

@@ -7,6 +7,7 @@
 // the same tick, it joins its live room and gets `ready`. Every later broadcast is past that head.
 // A `since` of another history (invariant 9) — above what the client's epoch shares with the
 // log's, or above a fork the stream took while the client replayed — gets `resync` instead.
+// A replay that fails (the log unreadable) or stalls disconnects the client, which resumes again.
 
 import type { Socket } from 'socket.io';
 import type { OrderEvent } from '../contract/events.js';
