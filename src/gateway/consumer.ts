@@ -7,7 +7,7 @@
 
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
-import { createBrokerNodes, nodeAddress } from '../amqp/broker-nodes.js';
+import { type BrokerNodes, createBrokerNodes, nodeAddress } from '../amqp/broker-nodes.js';
 import { declareTopology, withHeartbeat } from '../amqp/topology.js';
 import { amqpNames, FEED_HANDED_AT_HEADER, type OrderEvent, orderEventSchema } from '../contract/events.js';
 import { backoffDelayMs } from '../lib/backoff.js';
@@ -48,23 +48,52 @@ export interface Consumer extends Service {
 const feedBatchSchema = z.array(orderEventSchema);
 
 export function createConsumer(options: ConsumerOptions): Consumer {
-  const { exchange, prefetch, log } = options;
-  const nodes = createBrokerNodes(options.urls);
-  const stopped = new AbortController();
-  let model: ChannelModel | undefined;
-  let connected = false;
-  let node: string | null = null;
-  let loop: Promise<void> | undefined;
+  return new FeedConsumer(options);
+}
 
+class FeedConsumer implements Consumer {
+  readonly name = 'consumer';
+  readonly #options: ConsumerOptions;
+  readonly #log: Logger;
+  readonly #nodes: BrokerNodes;
+  readonly #stopped = new AbortController();
+  #model: ChannelModel | undefined;
+  #connected = false;
+  #node: string | null = null;
+  #loop: Promise<void> | undefined;
   /** The last message handed over and not yet acked, acked with every one before it next tick. */
-  let unacked: { channel: Channel; msg: ConsumeMessage } | undefined;
-  let ackScheduled = false;
+  #unacked: { channel: Channel; msg: ConsumeMessage } | undefined;
+  #ackScheduled = false;
+
+  constructor(options: ConsumerOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#nodes = createBrokerNodes(options.urls);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+  get node(): string | null {
+    return this.#node;
+  }
+
+  async start(): Promise<void> {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#model?.close().catch(() => undefined);
+    await this.#loop;
+  }
+
   // One ack per turn of the event loop for everything received in it, not one per message: each
   // ack is a socket write, and on loopback a write costs the whole TCP path of its delivery.
-  const ackReceived = () => {
-    ackScheduled = false;
-    const last = unacked;
-    unacked = undefined;
+  readonly #ackReceived = (): void => {
+    this.#ackScheduled = false;
+    const last = this.#unacked;
+    this.#unacked = undefined;
     try {
       last?.channel.ack(last.msg, true);
     } catch {
@@ -72,7 +101,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }
   };
 
-  function handle(channel: Channel, msg: ConsumeMessage | null): void {
+  #handle(channel: Channel, msg: ConsumeMessage | null): void {
     if (!msg) return; // consumer cancelled by the broker; the close handler reconnects
     const receivedAt = performance.timeOrigin + performance.now();
     let events: OrderEvent[];
@@ -80,105 +109,95 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       events = feedBatchSchema.parse(JSON.parse(msg.content.toString())) as OrderEvent[];
     } catch (e) {
       const reason = toError(e).message.slice(0, 200);
-      log.warn({ messageId: msg.properties.messageId, reason }, 'unparseable message dead-lettered');
-      options.onDeadLetter?.(reason);
+      this.#log.warn({ messageId: msg.properties.messageId, reason }, 'unparseable message dead-lettered');
+      this.#options.onDeadLetter?.(reason);
       channel.nack(msg, false, false);
       return;
     }
     const handedAt = msg.properties.headers?.[FEED_HANDED_AT_HEADER];
     if (events.length > 0)
-      options.onEvents(events, {
+      this.#options.onEvents(events, {
         handedAt: typeof handedAt === 'number' ? handedAt : undefined,
         receivedAt,
         bytes: msg.content.length,
       });
-    unacked = { channel, msg };
-    if (!ackScheduled) setImmediate(ackReceived);
-    ackScheduled = true;
+    this.#unacked = { channel, msg };
+    if (!this.#ackScheduled) setImmediate(this.#ackReceived);
+    this.#ackScheduled = true;
   }
 
-  async function session(): Promise<void> {
-    const url = nodes.current;
+  async #session(): Promise<void> {
+    const url = this.#nodes.current;
     const connection = await amqp.connect(withHeartbeat(url), {
-      clientProperties: { connection_name: `orders-live-gateway ${exchange}` },
+      clientProperties: { connection_name: `orders-live-gateway ${this.#options.exchange}` },
     });
-    model = connection;
+    this.#model = connection;
     const closed = new Promise<void>((resolve) => connection.once('close', () => resolve()));
-    connection.on('error', (err: Error) => log.warn({ err }, 'AMQP connection error'));
+    connection.on('error', (err: Error) => this.#log.warn({ err }, 'AMQP connection error'));
     try {
-      const channel = await connection.createChannel();
-      channel.on('error', (err: Error) => log.warn({ err }, 'AMQP channel error'));
-      channel.once('close', () => void connection.close().catch(() => undefined));
-      await declareTopology(connection, exchange);
-      const { queue } = await channel.assertQueue('', {
-        exclusive: true,
-        autoDelete: true,
-        durable: false,
-        arguments: { 'x-dead-letter-exchange': amqpNames(exchange).deadLetterExchange },
-      });
-      await channel.bindQueue(queue, amqpNames(exchange).feed, '');
-      await channel.prefetch(prefetch);
-      await channel.consume(queue, (msg) => handle(channel, msg), { noAck: false });
-      connected = true;
-      node = nodeAddress(url);
-      log.info({ queue, node }, 'consuming');
-      options.onConnected?.();
-      await untilClosedOrStopped(closed);
+      const queue = await this.#consume(connection);
+      this.#connected = true;
+      this.#node = nodeAddress(url);
+      this.#log.info({ queue, node: this.#node }, 'consuming');
+      this.#options.onConnected?.();
+      await this.#untilClosedOrStopped(closed);
     } finally {
-      connected = false;
-      node = null;
-      model = undefined;
+      this.#connected = false;
+      this.#node = null;
+      this.#model = undefined;
       await connection.close().catch(() => undefined);
     }
   }
 
-  async function untilClosedOrStopped(closed: Promise<void>): Promise<void> {
+  /** Opens a channel, binds a new exclusive queue to the feed and consumes it; returns its name. */
+  async #consume(connection: ChannelModel): Promise<string> {
+    const { exchange, prefetch } = this.#options;
+    const channel = await connection.createChannel();
+    channel.on('error', (err: Error) => this.#log.warn({ err }, 'AMQP channel error'));
+    channel.once('close', () => void connection.close().catch(() => undefined));
+    await declareTopology(connection, exchange);
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      arguments: { 'x-dead-letter-exchange': amqpNames(exchange).deadLetterExchange },
+    });
+    await channel.bindQueue(queue, amqpNames(exchange).feed, '');
+    await channel.prefetch(prefetch);
+    await channel.consume(queue, (msg) => this.#handle(channel, msg), { noAck: false });
+    return queue;
+  }
+
+  async #untilClosedOrStopped(closed: Promise<void>): Promise<void> {
+    const signal = this.#stopped.signal;
     // stop() may have come while this session was connecting: an abort listener added now would
     // never fire, and the stop would wait for its deadline.
-    if (stopped.signal.aborted) return;
+    if (signal.aborted) return;
     let onAbort: () => void = () => {};
     const aborted = new Promise<void>((resolve) => {
       onAbort = () => resolve();
-      stopped.signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       await Promise.race([closed, aborted]);
     } finally {
-      stopped.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
-  async function run(): Promise<void> {
-    for (let attempt = 0; !stopped.signal.aborted; ) {
+  async #run(): Promise<void> {
+    for (let attempt = 0; !this.#stopped.signal.aborted; ) {
       try {
-        await session();
+        await this.#session();
         attempt = 0;
       } catch (e) {
-        log.warn({ err: toError(e), attempt }, 'AMQP consumer failed; reconnecting');
+        this.#log.warn({ err: toError(e), attempt }, 'AMQP consumer failed; reconnecting');
       }
-      if (stopped.signal.aborted) break;
+      if (this.#stopped.signal.aborted) break;
       // Its node is gone or refused: the next attempt goes to the next one.
-      nodes.moveOn();
-      options.onReconnect?.();
-      await delay(backoffDelayMs(attempt++), stopped.signal);
+      this.#nodes.moveOn();
+      this.#options.onReconnect?.();
+      await delay(backoffDelayMs(attempt++), this.#stopped.signal);
     }
   }
-
-  return {
-    name: 'consumer',
-    get connected() {
-      return connected;
-    },
-    get node() {
-      return node;
-    },
-    async start() {
-      loop ??= run();
-    },
-    async stop() {
-      stopped.abort();
-      await model?.close().catch(() => undefined);
-      await loop;
-    },
-  };
 }

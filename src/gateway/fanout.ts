@@ -6,12 +6,13 @@
 // database. The broadcast stream only ever goes up by one: a repeat is dropped, and a hole (the
 // log lost positions) sends every live client `resync` instead of a silent jump. So does a fork
 // (the log went back to another history, invariant 9): the stream continues from the fork.
+// No I/O of its own (the rooms are handed in) and no failure of its own: stop() drops what is queued.
 
 import type { OrderEvent } from '../contract/events.js';
 import { type EventFilter, matchesFilter } from '../contract/socket.js';
 import { follows } from '../lib/positions.js';
 import type { GatewayMetrics } from './metrics.js';
-import { createReplayRing } from './replay-ring.js';
+import { createReplayRing, type ReplayRing } from './replay-ring.js';
 import type { PositionRange } from './sequencer.js';
 
 /** Most events in one `events` message. */
@@ -68,121 +69,133 @@ export interface FanoutOptions {
   onBroadcast?(through: number): void;
 }
 
-export function createFanout({
-  rooms,
-  start,
-  metrics,
-  recentEvents = RECENT_EVENTS,
-  onBroadcast,
-}: FanoutOptions): Fanout {
-  const ring = createReplayRing(recentEvents, start);
-  let pending: OrderEvent[] = [];
-  let scheduled: NodeJS.Immediate | undefined;
-  const filters = new Map<string, EventFilter | undefined>([[ALL, undefined]]);
+export function createFanout(options: FanoutOptions): Fanout {
+  return new RoomFanout(options);
+}
+
+class RoomFanout implements Fanout {
+  readonly #rooms: LiveRooms;
+  readonly #metrics: GatewayMetrics;
+  readonly #onBroadcast: ((through: number) => void) | undefined;
+  readonly #ring: ReplayRing;
+  #pending: OrderEvent[] = [];
+  #scheduled: NodeJS.Immediate | undefined;
+  readonly #filters = new Map<string, EventFilter | undefined>([[ALL, undefined]]);
   /** The position of each fork that went back, in order. */
-  const forks: number[] = [];
+  readonly #forks: number[] = [];
+
+  constructor({ rooms, start, metrics, recentEvents = RECENT_EVENTS, onBroadcast }: FanoutOptions) {
+    this.#rooms = rooms;
+    this.#metrics = metrics;
+    this.#onBroadcast = onBroadcast;
+    this.#ring = createReplayRing(recentEvents, start);
+  }
+
+  get head(): number {
+    return this.#ring.end;
+  }
+  get forks(): number {
+    return this.#forks.length;
+  }
+
+  push(events: OrderEvent[]): void {
+    const { parts, refused } = continueStream(this.#queuedThrough(), events);
+    if (refused > 0) this.#metrics.duplicates.inc(refused);
+    for (const part of parts) {
+      if ('hole' in part) this.#skip(part.hole);
+      else this.#pending.push(...part.events);
+    }
+    if (this.#pending.length >= MAX_BATCH) this.#flush();
+    else if (this.#pending.length > 0) this.#scheduled ??= setImmediate(() => this.#flush());
+  }
+
+  skip(range: PositionRange): void {
+    if (range.to > this.#queuedThrough()) this.#skip(range);
+  }
+
+  fork(position: number, reason: string): void {
+    if (this.#queuedThrough() <= position) return;
+    this.#pending = this.#pending.filter((event) => event.position <= position);
+    this.#flush();
+    // Every live client stands at the head, above the fork (a filtered one may not have had an
+    // event there, but cannot tell which positions it missed).
+    if (this.#ring.end > position) this.#resyncAll(reason, 'epoch');
+    this.#ring.reset(position);
+    this.#forks.push(position);
+  }
+
+  forkedSince(count: number): number | null {
+    return this.#forks.length > count ? Math.min(...this.#forks.slice(count)) : null;
+  }
+
+  recent(after: number, limit: number): OrderEvent[] | null {
+    return this.#ring.after(after, limit);
+  }
+
+  roomFor(filter: EventFilter | undefined): string {
+    if (!filter || (filter.status === undefined && filter.order_id === undefined)) return ALL;
+    const key = `live:${JSON.stringify({ status: filter.status ? [...filter.status].sort() : undefined, order_id: filter.order_id })}`;
+    if (!this.#filters.has(key)) this.#filters.set(key, filter);
+    return key;
+  }
+
+  forget(room: string): void {
+    if (room !== ALL) this.#filters.delete(room);
+  }
+
+  stop(): void {
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    this.#pending = [];
+  }
 
   /** The last position broadcast or waiting in `pending`. */
-  function queuedThrough(): number {
-    return pending.at(-1)?.position ?? ring.end;
+  #queuedThrough(): number {
+    return this.#pending.at(-1)?.position ?? this.#ring.end;
   }
 
-  function flush(): void {
-    if (scheduled) clearImmediate(scheduled);
-    scheduled = undefined;
-    if (pending.length === 0) return;
-    while (pending.length > 0) {
-      const batch = pending.splice(0, MAX_BATCH);
-      broadcast(batch);
-      ring.append(batch);
+  #flush(): void {
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    if (this.#pending.length === 0) return;
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, MAX_BATCH);
+      this.#broadcast(batch);
+      this.#ring.append(batch);
     }
-    onBroadcast?.(ring.end);
+    this.#onBroadcast?.(this.#ring.end);
   }
 
-  function broadcast(batch: OrderEvent[]): void {
+  #broadcast(batch: OrderEvent[]): void {
     const now = Date.now();
     for (const event of batch) {
       if (event.published_at)
-        metrics.emitDelay.observe(Math.max(0, now - Date.parse(event.published_at)) / 1000);
+        this.#metrics.emitDelay.observe(Math.max(0, now - Date.parse(event.published_at)) / 1000);
     }
-    for (const [room, filter] of filters) {
-      const size = rooms.size(room);
+    for (const [room, filter] of this.#filters) {
+      const size = this.#rooms.size(room);
       if (size === 0) continue;
       const selected = filter ? batch.filter((e) => matchesFilter(e, filter)) : batch;
       if (selected.length === 0) continue;
-      rooms.emit(room, selected);
-      metrics.emitted.inc(selected.length * size);
+      this.#rooms.emit(room, selected);
+      this.#metrics.emitted.inc(selected.length * size);
     }
   }
 
-  function skip({ from, to }: PositionRange): void {
-    flush();
-    resyncAll(`positions ${from}–${to} are missing from the change log`, 'positions missing');
-    ring.reset(to);
+  #skip({ from, to }: PositionRange): void {
+    this.#flush();
+    this.#resyncAll(`positions ${from}–${to} are missing from the change log`, 'positions missing');
+    this.#ring.reset(to);
   }
 
-  function resyncAll(reason: string, metric: string): void {
-    for (const room of filters.keys()) {
-      const size = rooms.size(room);
+  #resyncAll(reason: string, metric: string): void {
+    for (const room of this.#filters.keys()) {
+      const size = this.#rooms.size(room);
       if (size === 0) continue;
-      metrics.resyncs.inc({ reason: metric }, size);
-      rooms.resync(room, reason);
+      this.#metrics.resyncs.inc({ reason: metric }, size);
+      this.#rooms.resync(room, reason);
     }
   }
-
-  function fork(position: number, reason: string): void {
-    if (queuedThrough() <= position) return;
-    pending = pending.filter((event) => event.position <= position);
-    flush();
-    // Every live client stands at the head, above the fork (a filtered one may not have had an
-    // event there, but cannot tell which positions it missed).
-    if (ring.end > position) resyncAll(reason, 'epoch');
-    ring.reset(position);
-    forks.push(position);
-  }
-
-  return {
-    get head() {
-      return ring.end;
-    },
-    push(events) {
-      const { parts, refused } = continueStream(queuedThrough(), events);
-      if (refused > 0) metrics.duplicates.inc(refused);
-      for (const part of parts) {
-        if ('hole' in part) skip(part.hole);
-        else pending.push(...part.events);
-      }
-      if (pending.length >= MAX_BATCH) flush();
-      else if (pending.length > 0) scheduled ??= setImmediate(flush);
-    },
-    skip(range) {
-      if (range.to > queuedThrough()) skip(range);
-    },
-    fork,
-    get forks() {
-      return forks.length;
-    },
-    forkedSince(count) {
-      return forks.length > count ? Math.min(...forks.slice(count)) : null;
-    },
-    recent(after, limit) {
-      return ring.after(after, limit);
-    },
-    roomFor(filter) {
-      if (!filter || (filter.status === undefined && filter.order_id === undefined)) return ALL;
-      const key = `live:${JSON.stringify({ status: filter.status ? [...filter.status].sort() : undefined, order_id: filter.order_id })}`;
-      if (!filters.has(key)) filters.set(key, filter);
-      return key;
-    },
-    forget(room) {
-      if (room !== ALL) filters.delete(room);
-    },
-    stop() {
-      if (scheduled) clearImmediate(scheduled);
-      scheduled = undefined;
-      pending = [];
-    },
-  };
 }
 
 export type StreamPart = { events: OrderEvent[] } | { hole: PositionRange };

@@ -1,6 +1,7 @@
 // The gateway role: AMQP consumer → sequencer → fanout → Socket.IO clients, with resume from the
 // change log. Each instance has its own queue and sees every event; any number can run behind a
-// load balancer, and a client that loses one resumes on another with `since`.
+// load balancer, and a client that loses one resumes on another with `since`. start() fails when
+// the log cannot be read; after that nothing throws: the consumer reconnects and reads retry.
 
 import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
@@ -10,17 +11,18 @@ import { lastPosition, lastPublishedPosition, readEpochs, readRange } from '../d
 import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
 import type { Logger } from '../log.js';
-import { createConsumer } from './consumer.js';
-import { createEpochs } from './epochs.js';
+import { type Consumer, createConsumer } from './consumer.js';
+import { createEpochs, type Epochs } from './epochs.js';
 import { createFanout, type Fanout } from './fanout.js';
 import { createHeadWatch, type HeadWatch } from './head-watch.js';
-import { createGatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { createOrderedStream, type OrderedStream } from './ordered-stream.js';
 import { createReceiptTimes } from './receipt-times.js';
 import {
   type AdmitRequest,
   attachHandlers,
   createSocketServer,
+  type OrdersServer,
   type SocketServerOptions,
   socketRooms,
 } from './socket-server.js';
@@ -58,37 +60,161 @@ export interface Gateway extends Service {
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const { pool, log, config } = options;
-  const metrics = createGatewayMetrics(options.registry, () => stream?.heldBytes ?? 0);
-  const io = createSocketServer(options.httpServer, log, options.admit);
-  let started = false;
-  let fanout: Fanout | undefined;
-  let stream: OrderedStream | undefined;
-  let detach: (() => void) | undefined;
-  let headWatch: HeadWatch | undefined;
-  const receipts = createReceiptTimes();
+  return new GatewayRole(options);
+}
 
-  // Until start() has read where the stream stands, a connection could not be served.
-  io.use((_socket, next) => (started ? next() : next(new Error('server starting, retry'))));
+class GatewayRole implements Gateway {
+  readonly name = 'gateway';
+  readonly #options: GatewayOptions;
+  readonly #pool: pg.Pool;
+  readonly #log: Logger;
+  readonly #metrics: GatewayMetrics;
+  readonly #io: OrdersServer;
+  readonly #consumer: Consumer;
+  readonly #receipts = createReceiptTimes();
+  #started = false;
+  #fanout: Fanout | undefined;
+  #stream: OrderedStream | undefined;
+  #detach: (() => void) | undefined;
+  #headWatch: HeadWatch | undefined;
+  #catchUpTimer: NodeJS.Timeout | undefined;
 
-  const consumer = createConsumer({
-    urls: options.rabbitmqUrls,
-    exchange: options.exchange,
-    prefetch: config.prefetch,
-    log: log.child({ part: 'consumer' }),
-    onEvents: (events, { handedAt, receivedAt, bytes }) => {
-      if (handedAt !== undefined) metrics.feedDelay.observe(Math.max(0, receivedAt - handedAt) / 1000);
-      const through = events.at(-1)!.position;
-      if (stream && through > stream.head) receipts.received(through, performance.now());
-      const each = bytes / events.length;
-      for (const event of events) stream?.offer(event, each);
-    },
-    onDeadLetter: () => metrics.deadLettered.inc(),
-    onReconnect: () => metrics.reconnects.inc(),
-    // The queue is new: what was published while there was none is read from the log.
-    onConnected: () => catchUp('after connecting'),
-  });
-  let catchUpTimer: NodeJS.Timeout | undefined;
+  constructor(options: GatewayOptions) {
+    this.#options = options;
+    this.#pool = options.pool;
+    this.#log = options.log;
+    this.#metrics = createGatewayMetrics(options.registry, () => this.#stream?.heldBytes ?? 0);
+    this.#io = createSocketServer(options.httpServer, options.log, options.admit);
+    // Until start() has read where the stream stands, a connection could not be served.
+    this.#io.use((_socket, next) => (this.#started ? next() : next(new Error('server starting, retry'))));
+    this.#consumer = this.#createConsumer();
+  }
+
+  async start(): Promise<void> {
+    const pool = this.#pool;
+    const start = await lastPublishedPosition(pool);
+    const epochs = createEpochs(await readEpochs(pool));
+    const fanout = this.#createFanout(start);
+    const stream = this.#createStream(start, fanout, epochs);
+    const watch = createHeadWatch({
+      head: () => fanout.head,
+      lastPosition: () => lastPosition(pool),
+      onError: (e) => this.#log.warn({ err: toError(e) }, 'cannot read the log head for clients ahead'),
+    });
+    this.#headWatch = watch;
+    this.#detach = attachHandlers(
+      this.#io,
+      fanout,
+      { range: (from, to) => readRange(pool, from, to) },
+      {
+        verifyToken: this.#options.verifyToken,
+        maxBufferedBytes: this.#options.config.maxBufferedBytes,
+        headWatch: watch,
+        log: this.#log,
+        metrics: this.#metrics,
+        epochs: { known: epochs, learn: () => stream.learnEpochs() },
+      },
+    );
+    this.#started = true;
+    await this.#consumer.start();
+    this.#startCatchUpTimer(stream.head);
+    this.#log.info({ position: start }, 'gateway started');
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    clearInterval(this.#catchUpTimer);
+    await this.#consumer.stop();
+    this.#detach?.();
+    this.#headWatch?.stop();
+    this.#stream?.stop();
+    this.#fanout?.stop();
+    // Not io.close(): it would also close the HTTP server this role shares, before the HTTP
+    // role could drain its in-flight requests. Closing every engine.io connection tells each
+    // client "transport close", after which socket.io-client reconnects (to another gateway).
+    this.#io.engine.close();
+    this.#io.of('/').adapter.close();
+  }
+
+  async ready(): Promise<void> {
+    if (!this.#started) throw new Error('not started');
+    if (!this.#consumer.connected) throw new Error('not consuming from RabbitMQ');
+  }
+
+  brokers(): { gateway: string | null } {
+    return { gateway: this.#consumer.node };
+  }
+
+  #createConsumer(): Consumer {
+    const metrics = this.#metrics;
+    return createConsumer({
+      urls: this.#options.rabbitmqUrls,
+      exchange: this.#options.exchange,
+      prefetch: this.#options.config.prefetch,
+      log: this.#log.child({ part: 'consumer' }),
+      onEvents: (events, { handedAt, receivedAt, bytes }) => {
+        if (handedAt !== undefined) metrics.feedDelay.observe(Math.max(0, receivedAt - handedAt) / 1000);
+        const through = events.at(-1)!.position;
+        const stream = this.#stream;
+        if (stream && through > stream.head) this.#receipts.received(through, performance.now());
+        const each = bytes / events.length;
+        for (const event of events) stream?.offer(event, each);
+      },
+      onDeadLetter: () => metrics.deadLettered.inc(),
+      onReconnect: () => metrics.reconnects.inc(),
+      // The queue is new: what was published while there was none is read from the log.
+      onConnected: () => this.#catchUp('after connecting'),
+    });
+  }
+
+  #createFanout(start: number): Fanout {
+    const rooms = socketRooms(this.#io, (room) => this.#fanout?.forget(room));
+    this.#fanout = createFanout({
+      rooms,
+      start,
+      metrics: this.#metrics,
+      recentEvents: this.#options.recentEvents,
+      onBroadcast: (through) => {
+        this.#headWatch?.advanced();
+        for (const ms of this.#receipts.broadcast(through, performance.now()))
+          this.#metrics.receiveToEmit.observe(ms / 1000);
+      },
+    });
+    return this.#fanout;
+  }
+
+  #createStream(start: number, out: Fanout, epochs: Epochs): OrderedStream {
+    const pool = this.#pool;
+    const metrics = this.#metrics;
+    this.#stream = createOrderedStream({
+      start,
+      log: this.#log.child({ part: 'sequencer' }),
+      source: { range: (from, to) => readRange(pool, from, to) },
+      emit: (events) => out.push(events),
+      skip: (range) => out.skip(range),
+      onDuplicates: (n) => metrics.duplicates.inc(n),
+      onGapFilled: (n) => metrics.gapFilled.inc(n),
+      maxHeldBytes: this.#options.maxHeldBytes,
+      onShed: (n) => metrics.shed.inc(n),
+      epochs: { known: epochs, read: () => readEpochs(pool) },
+      fork: (position, reason) => out.fork(position, reason),
+      onStale: (n) => metrics.duplicates.inc(n),
+    });
+    return this.#stream;
+  }
+
+  /**
+   * Catches up when the head stood still: while events flow, any missing one shows as a gap at
+   * the next delivery and is read then; a read here would fetch what the broker is bringing.
+   */
+  #startCatchUpTimer(head: number): void {
+    let headBefore = head;
+    this.#catchUpTimer = setInterval(() => {
+      const still = this.#stream?.head === headBefore;
+      headBefore = this.#stream?.head ?? headBefore;
+      if (still && this.#consumer.connected) this.#catchUp('on the slow timer');
+    }, this.#options.catchUpIntervalMs ?? CATCH_UP_INTERVAL_MS);
+  }
 
   /**
    * Reads the log up to its last numbered position. Not the confirmed watermark: an event
@@ -96,99 +222,14 @@ export function createGateway(options: GatewayOptions): Gateway {
    * read, would then wait for a later event to reveal the gap. Every position is numbered before
    * it is published, so the last numbered one covers everything the broker could have carried.
    */
-  function catchUp(when: string): void {
+  #catchUp(when: string): void {
     // Taken before the read: a log that ends below what had been sent by then went back (a
     // failover to a standby that lacked it, invariant 9).
-    const current = stream;
+    const current = this.#stream;
     const asked = current?.mark();
-    lastPosition(pool).then(
+    lastPosition(this.#pool).then(
       (position) => current?.catchUp(position, asked),
-      (e: unknown) => log.warn({ err: toError(e), when }, 'cannot read the log head to catch up'),
+      (e: unknown) => this.#log.warn({ err: toError(e), when }, 'cannot read the log head to catch up'),
     );
   }
-
-  return {
-    name: 'gateway',
-    async start() {
-      const start = await lastPublishedPosition(pool);
-      const epochs = createEpochs(await readEpochs(pool));
-      const rooms = socketRooms(io, (room) => fanout?.forget(room));
-      const out = createFanout({
-        rooms,
-        start,
-        metrics,
-        recentEvents: options.recentEvents,
-        onBroadcast: (through) => {
-          headWatch?.advanced();
-          for (const ms of receipts.broadcast(through, performance.now()))
-            metrics.receiveToEmit.observe(ms / 1000);
-        },
-      });
-      fanout = out;
-      stream = createOrderedStream({
-        start,
-        log: log.child({ part: 'sequencer' }),
-        source: { range: (from, to) => readRange(pool, from, to) },
-        emit: (events) => out.push(events),
-        skip: (range) => out.skip(range),
-        onDuplicates: (n) => metrics.duplicates.inc(n),
-        onGapFilled: (n) => metrics.gapFilled.inc(n),
-        maxHeldBytes: options.maxHeldBytes,
-        onShed: (n) => metrics.shed.inc(n),
-        epochs: { known: epochs, read: () => readEpochs(pool) },
-        fork: (position, reason) => out.fork(position, reason),
-        onStale: (n) => metrics.duplicates.inc(n),
-      });
-      const ordered = stream;
-      const watch = createHeadWatch({
-        head: () => out.head,
-        lastPosition: () => lastPosition(pool),
-        onError: (e) => log.warn({ err: toError(e) }, 'cannot read the log head for clients ahead'),
-      });
-      headWatch = watch;
-      detach = attachHandlers(
-        io,
-        out,
-        { range: (from, to) => readRange(pool, from, to) },
-        {
-          verifyToken: options.verifyToken,
-          maxBufferedBytes: config.maxBufferedBytes,
-          headWatch: watch,
-          log,
-          metrics,
-          epochs: { known: epochs, learn: () => ordered.learnEpochs() },
-        },
-      );
-      started = true;
-      await consumer.start();
-      // Only when the head stood still: while events flow, any missing one shows as a gap at the
-      // next delivery and is read then; a read here would fetch what the broker is bringing.
-      let headBefore = stream.head;
-      catchUpTimer = setInterval(() => {
-        const still = stream?.head === headBefore;
-        headBefore = stream?.head ?? headBefore;
-        if (still && consumer.connected) catchUp('on the slow timer');
-      }, options.catchUpIntervalMs ?? CATCH_UP_INTERVAL_MS);
-      log.info({ position: start }, 'gateway started');
-    },
-    async stop() {
-      started = false;
-      clearInterval(catchUpTimer);
-      await consumer.stop();
-      detach?.();
-      headWatch?.stop();
-      stream?.stop();
-      fanout?.stop();
-      // Not io.close(): it would also close the HTTP server this role shares, before the HTTP
-      // role could drain its in-flight requests. Closing every engine.io connection tells each
-      // client "transport close", after which socket.io-client reconnects (to another gateway).
-      io.engine.close();
-      io.of('/').adapter.close();
-    },
-    async ready() {
-      if (!started) throw new Error('not started');
-      if (!consumer.connected) throw new Error('not consuming from RabbitMQ');
-    },
-    brokers: () => ({ gateway: consumer.node }),
-  };
 }

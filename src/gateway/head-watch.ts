@@ -3,7 +3,8 @@
 // them whenever the head moves, and reads the log's last position at most once per
 // HEAD_REFRESH_MS however many wait — 1,000 waiting clients cost one query per interval, not one
 // each every 10 ms. A client whose position the log does not have yet is told so at once; one
-// still ahead after AHEAD_WAIT_MS is told to resync.
+// still ahead after AHEAD_WAIT_MS is told to resync. A failed read goes to onError; the next
+// interval reads again.
 
 /** How often the log's last position is read while anyone waits. */
 export const HEAD_REFRESH_MS = 100;
@@ -47,78 +48,96 @@ interface Waiter {
 }
 
 export function createHeadWatch(options: HeadWatchOptions): HeadWatch {
-  const { refreshMs = HEAD_REFRESH_MS, waitMs = AHEAD_WAIT_MS } = options;
-  const waiters = new Set<Waiter>();
-  let timer: NodeJS.Timeout | undefined;
-  let reading = false;
-  /** The log's last position as last read, and when that read started (Date.now()). */
-  let logHead: { position: number; readAt: number } | undefined;
+  return new SharedHeadWatch(options);
+}
 
-  function settle(w: Waiter, outcome: AheadOutcome): void {
-    waiters.delete(w);
+class SharedHeadWatch implements HeadWatch {
+  readonly #options: HeadWatchOptions;
+  readonly #refreshMs: number;
+  readonly #waitMs: number;
+  readonly #waiters = new Set<Waiter>();
+  #timer: NodeJS.Timeout | undefined;
+  #reading = false;
+  /** The log's last position as last read, and when that read started (Date.now()). */
+  #logHead: { position: number; readAt: number } | undefined;
+
+  constructor(options: HeadWatchOptions) {
+    this.#options = options;
+    this.#refreshMs = options.refreshMs ?? HEAD_REFRESH_MS;
+    this.#waitMs = options.waitMs ?? AHEAD_WAIT_MS;
+  }
+
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  wait(since: number, gone: () => boolean): Promise<AheadOutcome> {
+    return new Promise<AheadOutcome>((resolve) => {
+      const now = Date.now();
+      const waiter: Waiter = { since, arrivedAt: now, deadline: now + this.#waitMs, gone, resolve };
+      this.#waiters.add(waiter);
+      this.#check();
+      if (!this.#waiters.has(waiter)) return;
+      if (!this.#timer) {
+        this.#timer = setInterval(() => {
+          this.#check();
+          void this.#refresh();
+        }, this.#refreshMs);
+        void this.#refresh();
+      }
+    });
+  }
+
+  advanced(): void {
+    if (this.#waiters.size > 0) this.#check();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const w of this.#waiters) this.#settle(w, 'gone');
+  }
+
+  #settle(w: Waiter, outcome: AheadOutcome): void {
+    this.#waiters.delete(w);
     w.resolve(outcome);
   }
 
   /** Settles every waiter that can be, from what is known now. */
-  function check(): void {
-    const head = options.head();
+  #check(): void {
+    const head = this.#options.head();
     const now = Date.now();
-    for (const w of waiters) {
-      if (w.gone()) settle(w, 'gone');
-      else if (head >= w.since) settle(w, 'reached');
-      else if (logHead && logHead.readAt >= w.arrivedAt && w.since > logHead.position)
-        settle(w, 'position unknown');
-      else if (now > w.deadline) settle(w, 'position ahead of this server');
+    for (const w of this.#waiters) {
+      if (w.gone()) this.#settle(w, 'gone');
+      else if (head >= w.since) this.#settle(w, 'reached');
+      else if (this.#unknownTo(w)) this.#settle(w, 'position unknown');
+      else if (now > w.deadline) this.#settle(w, 'position ahead of this server');
     }
-    if (waiters.size === 0) {
-      clearInterval(timer);
-      timer = undefined;
-      logHead = undefined;
+    if (this.#waiters.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#logHead = undefined;
     }
+  }
+
+  /** Whether a read started after `w` began to wait found the log short of its position. */
+  #unknownTo(w: Waiter): boolean {
+    const logHead = this.#logHead;
+    return logHead !== undefined && logHead.readAt >= w.arrivedAt && w.since > logHead.position;
   }
 
   /** One read of the log's last position for all waiters; none while one is in flight. */
-  async function refresh(): Promise<void> {
-    if (reading || waiters.size === 0) return;
-    reading = true;
+  async #refresh(): Promise<void> {
+    if (this.#reading || this.#waiters.size === 0) return;
+    this.#reading = true;
     try {
       const readAt = Date.now();
-      logHead = { position: await options.lastPosition(), readAt };
+      this.#logHead = { position: await this.#options.lastPosition(), readAt };
     } catch (e) {
-      options.onError?.(e);
+      this.#options.onError?.(e);
     } finally {
-      reading = false;
+      this.#reading = false;
     }
-    check();
+    this.#check();
   }
-
-  return {
-    wait(since, gone) {
-      return new Promise<AheadOutcome>((resolve) => {
-        const now = Date.now();
-        const waiter: Waiter = { since, arrivedAt: now, deadline: now + waitMs, gone, resolve };
-        waiters.add(waiter);
-        check();
-        if (!waiters.has(waiter)) return;
-        if (!timer) {
-          timer = setInterval(() => {
-            check();
-            void refresh();
-          }, refreshMs);
-          void refresh();
-        }
-      });
-    },
-    advanced() {
-      if (waiters.size > 0) check();
-    },
-    get waiting() {
-      return waiters.size;
-    },
-    stop() {
-      clearInterval(timer);
-      timer = undefined;
-      for (const w of waiters) settle(w, 'gone');
-    },
-  };
 }

@@ -1,4 +1,5 @@
-// The gateway's Prometheus metrics.
+// The gateway's Prometheus metrics, registered on the registry it is given (a name registered twice
+// on one registry throws).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { STAGE_BUCKETS_S } from '../lib/stage-buckets.js';
@@ -21,6 +22,13 @@ export interface GatewayMetrics {
   shed: Counter;
 }
 
+/** Bucket bounds of the emit delay, seconds: 1 ms to 5 s. */
+const EMIT_DELAY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+type Registers = Registry[];
+type Histograms = Pick<GatewayMetrics, 'emitDelay' | 'feedDelay' | 'receiveToEmit'>;
+type Counters = Omit<GatewayMetrics, 'clients' | keyof Histograms>;
+
 export function createGatewayMetrics(registry: Registry, heldBytes: () => number = () => 0): GatewayMetrics {
   const registers = [registry];
   new Gauge({
@@ -31,76 +39,72 @@ export function createGatewayMetrics(registry: Registry, heldBytes: () => number
       this.set(heldBytes());
     },
   });
+  const clients = new Gauge({
+    name: 'orders_live_gateway_clients',
+    help: 'Connected Socket.IO clients',
+    registers,
+  });
+  return { clients, ...createCounters(registers), ...createHistograms(registers) };
+}
+
+function createCounters(registers: Registers): Counters {
+  const counter = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
   return {
-    clients: new Gauge({
-      name: 'orders_live_gateway_clients',
-      help: 'Connected Socket.IO clients',
-      registers,
-    }),
-    emitted: new Counter({
-      name: 'orders_live_gateway_events_emitted_total',
-      help: 'Events sent to clients (one per event per receiving client)',
-      registers,
-    }),
-    replays: new Counter({
-      name: 'orders_live_gateway_replays_total',
-      help: 'Clients that resumed with `since`, by where the replay was read (memory, log)',
-      labelNames: ['source'],
-      registers,
-    }),
-    resyncs: new Counter({
-      name: 'orders_live_gateway_resyncs_total',
-      help: 'Clients told to reload the snapshot, by reason',
-      labelNames: ['reason'],
-      registers,
-    }),
-    deadLettered: new Counter({
-      name: 'orders_live_gateway_dead_lettered_total',
-      help: 'Messages that could not be parsed and went to the dead-letter queue',
-      registers,
-    }),
-    duplicates: new Counter({
-      name: 'orders_live_gateway_duplicates_dropped_total',
-      help: 'Messages dropped because their position was already sent',
-      registers,
-    }),
-    gapFilled: new Counter({
-      name: 'orders_live_gateway_gap_filled_total',
-      help: 'Events read from the change log to fill a gap in what the broker delivered',
-      registers,
-    }),
-    slowDisconnects: new Counter({
-      name: 'orders_live_gateway_slow_client_disconnects_total',
-      help: 'Clients cut off because their unsent buffer passed the bound',
-      registers,
-    }),
-    emitDelay: new Histogram({
-      name: 'orders_live_gateway_emit_delay_seconds',
-      help: 'From published_at (bridge) to the broadcast leaving this gateway',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      registers,
-    }),
-    feedDelay: new Histogram({
-      name: 'orders_live_gateway_feed_delay_seconds',
-      help: "Per feed message: from the bridge writing it to the broker (its x-handed-at header, the bridge's clock) to this gateway receiving it",
-      buckets: STAGE_BUCKETS_S,
-      registers,
-    }),
-    receiveToEmit: new Histogram({
-      name: 'orders_live_gateway_receive_to_emit_seconds',
-      help: 'Per feed message: from this gateway receiving it to its last event broadcast to the live rooms',
-      buckets: STAGE_BUCKETS_S,
-      registers,
-    }),
-    shed: new Counter({
-      name: 'orders_live_gateway_held_shed_total',
-      help: 'Events held above a gap let go over the byte cap (read from the log later)',
-      registers,
-    }),
-    reconnects: new Counter({
-      name: 'orders_live_gateway_reconnects_total',
-      help: 'Reconnections of the AMQP consumer',
-      registers,
-    }),
+    emitted: counter(
+      'orders_live_gateway_events_emitted_total',
+      'Events sent to clients (one per event per receiving client)',
+    ),
+    replays: counter(
+      'orders_live_gateway_replays_total',
+      'Clients that resumed with `since`, by where the replay was read (memory, log)',
+      ['source'],
+    ),
+    resyncs: counter('orders_live_gateway_resyncs_total', 'Clients told to reload the snapshot, by reason', [
+      'reason',
+    ]),
+    deadLettered: counter(
+      'orders_live_gateway_dead_lettered_total',
+      'Messages that could not be parsed and went to the dead-letter queue',
+    ),
+    duplicates: counter(
+      'orders_live_gateway_duplicates_dropped_total',
+      'Messages dropped because their position was already sent',
+    ),
+    gapFilled: counter(
+      'orders_live_gateway_gap_filled_total',
+      'Events read from the change log to fill a gap in what the broker delivered',
+    ),
+    slowDisconnects: counter(
+      'orders_live_gateway_slow_client_disconnects_total',
+      'Clients cut off because their unsent buffer passed the bound',
+    ),
+    shed: counter(
+      'orders_live_gateway_held_shed_total',
+      'Events held above a gap let go over the byte cap (read from the log later)',
+    ),
+    reconnects: counter('orders_live_gateway_reconnects_total', 'Reconnections of the AMQP consumer'),
+  };
+}
+
+function createHistograms(registers: Registers): Histograms {
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    new Histogram({ name, help, buckets, registers });
+  return {
+    emitDelay: histogram(
+      'orders_live_gateway_emit_delay_seconds',
+      'From published_at (bridge) to the broadcast leaving this gateway',
+      EMIT_DELAY_BUCKETS_S,
+    ),
+    feedDelay: histogram(
+      'orders_live_gateway_feed_delay_seconds',
+      "Per feed message: from the bridge writing it to the broker (its x-handed-at header, the bridge's clock) to this gateway receiving it",
+      STAGE_BUCKETS_S,
+    ),
+    receiveToEmit: histogram(
+      'orders_live_gateway_receive_to_emit_seconds',
+      'Per feed message: from this gateway receiving it to its last event broadcast to the live rooms',
+      STAGE_BUCKETS_S,
+    ),
   };
 }

@@ -13,7 +13,7 @@ import { toError } from '../lib/errors.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
 import type { Epochs } from './epochs.js';
-import { createSequencer, type PositionRange, type SequencerStep } from './sequencer.js';
+import { createSequencer, type PositionRange, type Sequencer, type SequencerStep } from './sequencer.js';
 
 export interface EventSource {
   /** Positioned events in [from, to], ascending. */
@@ -83,166 +83,205 @@ type Verdict = 'ok' | 'stale' | 'newer';
 const MAX_PARKED = 10_000;
 
 export function createOrderedStream(options: OrderedStreamOptions): OrderedStream {
-  const { source, log, retryDelayMs = backoffDelayMs, epochs } = options;
-  const newSequencer = (start: number) => createSequencer(start, { maxHeldBytes: options.maxHeldBytes });
-  let sequencer = newSequencer(options.start);
-  const stopped = new AbortController();
-  let failures = 0;
-  /** Forks so far: a read started before the last one answers for a sequencer that is gone. */
-  let forks = 0;
-  /** Reading the epochs: deliveries wait in `parked` until they are known. */
-  let learning: Promise<void> | undefined;
-  let parked: { event: OrderEvent; bytes: number | undefined }[] = [];
-  /** The highest position known to exist: a fork reads up to it again. */
-  let highest = options.start;
-  /** The log's head as read while the epochs were being read: caught up to after the fork. */
-  let headWhileLearning = 0;
-  /** A read brought an unknown epoch and was left unanswered: the sequencer must start over. */
-  let readLeft = false;
-  /** Reads in a row that brought an epoch the table did not have yet: the next waits longer. */
-  let unknownRounds = 0;
+  return new SequencedStream(options);
+}
 
-  function verdict(event: OrderEvent): Verdict {
+class SequencedStream implements OrderedStream {
+  readonly #options: OrderedStreamOptions;
+  readonly #log: Logger;
+  readonly #retryDelayMs: (attempt: number) => number;
+  readonly #epochs: OrderedStreamOptions['epochs'];
+  #sequencer: Sequencer;
+  readonly #stopped = new AbortController();
+  #failures = 0;
+  /** Forks so far: a read started before the last one answers for a sequencer that is gone. */
+  #forks = 0;
+  /** Reading the epochs: deliveries wait in `parked` until they are known. */
+  #learning: Promise<void> | undefined;
+  #parked: { event: OrderEvent; bytes: number | undefined }[] = [];
+  /** The highest position known to exist: a fork reads up to it again. */
+  #highest: number;
+  /** The log's head as read while the epochs were being read: caught up to after the fork. */
+  #headWhileLearning = 0;
+  /** A read brought an unknown epoch and was left unanswered: the sequencer must start over. */
+  #readLeft = false;
+  /** Reads in a row that brought an epoch the table did not have yet: the next waits longer. */
+  #unknownRounds = 0;
+
+  constructor(options: OrderedStreamOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#retryDelayMs = options.retryDelayMs ?? backoffDelayMs;
+    this.#epochs = options.epochs;
+    this.#sequencer = this.#newSequencer(options.start);
+    this.#highest = options.start;
+  }
+
+  get head(): number {
+    return this.#sequencer.head;
+  }
+  get heldBytes(): number {
+    return this.#sequencer.heldBytes;
+  }
+
+  offer(event: OrderEvent, bytes?: number): void {
+    if (this.#stopped.signal.aborted) return;
+    this.#highest = Math.max(this.#highest, event.position);
+    const judged = this.#verdict(event);
+    if (this.#learning || judged === 'newer') {
+      if (this.#parked.length < MAX_PARKED) this.#parked.push({ event, bytes });
+      void this.#learn();
+    } else if (judged === 'stale') {
+      this.#options.onStale?.(1);
+    } else {
+      this.#apply(this.#sequencer.offer(event, bytes));
+    }
+  }
+
+  catchUp(upTo: number, asked?: StreamMark): void {
+    if (this.#stopped.signal.aborted) return;
+    if (this.#learning) {
+      this.#headWhileLearning = Math.max(this.#headWhileLearning, upTo);
+      return;
+    }
+    if (asked && asked.forks === this.#forks && upTo < asked.head) {
+      this.#restart(upTo, `the change log ends at position ${upTo}, before ${asked.head} sent`);
+      // The bridge may have opened the new history's epoch already: then the broker's events
+      // of the old one above the fork are dropped from now on.
+      if (this.#epochs) void this.#learn();
+      return;
+    }
+    this.#highest = Math.max(this.#highest, upTo);
+    this.#apply(this.#sequencer.catchUp(upTo));
+  }
+
+  mark(): StreamMark {
+    return { head: this.#sequencer.head, forks: this.#forks };
+  }
+
+  learnEpochs(): Promise<void> {
+    return this.#epochs ? this.#learn() : Promise.resolve();
+  }
+
+  stop(): void {
+    this.#stopped.abort();
+  }
+
+  #newSequencer(start: number): Sequencer {
+    return createSequencer(start, { maxHeldBytes: this.#options.maxHeldBytes });
+  }
+
+  #verdict(event: OrderEvent): Verdict {
     const epoch = event.epoch;
+    const epochs = this.#epochs;
     if (!epochs || epoch === undefined || epoch === epochs.known.current) return 'ok';
     if (epoch > epochs.known.current || !epochs.known.knows(epoch)) return 'newer';
     return event.position <= epochs.known.sharedWith(epoch) ? 'ok' : 'stale';
   }
 
   /** Starts the stream again after `position`: what is held or being read is forgotten. */
-  function restart(position: number, reason: string): void {
-    forks += 1;
-    failures = 0;
-    sequencer = newSequencer(position);
+  #restart(position: number, reason: string): void {
+    this.#forks += 1;
+    this.#failures = 0;
+    this.#sequencer = this.#newSequencer(position);
     // What was known to exist above the fork was the other history's.
-    highest = position;
-    log.warn({ position, reason }, 'the stream forks back');
-    options.fork?.(position, reason);
+    this.#highest = position;
+    this.#log.warn({ position, reason }, 'the stream forks back');
+    this.#options.fork?.(position, reason);
   }
 
   /** Reads the epochs (retried until it succeeds), forks back to what the histories share. */
-  function learn(): Promise<void> {
-    learning ??= (async () => {
-      const before = epochs!.known.current;
-      for (let attempt = 0; !stopped.signal.aborted; attempt++) {
-        try {
-          epochs!.known.update(await epochs!.read());
-          break;
-        } catch (e) {
-          log.warn({ err: toError(e), attempt }, 'cannot read the log epochs; retrying');
-          await delay(retryDelayMs(attempt), stopped.signal);
-        }
-      }
-      const current = epochs!.known.current;
-      // A read saw an epoch the table does not show yet: not again at once.
-      if (readLeft && current === before) await delay(retryDelayMs(unknownRounds++), stopped.signal);
-      else unknownRounds = 0;
-      learning = undefined;
-      if (stopped.signal.aborted) return;
-      if (current !== before || readLeft) {
-        readLeft = false;
-        restart(
-          Math.min(sequencer.head, epochs!.known.sharedWith(before)),
-          `the change log is at epoch ${current} (was ${before})`,
-        );
-      }
-      const waiting = parked;
-      parked = [];
-      for (const { event, bytes } of waiting) {
-        // Still not known after reading the table: the log has it, and reads bring it from there.
-        if (verdict(event) !== 'newer') offer(event, bytes);
-      }
-      const upTo = Math.max(highest, headWhileLearning);
-      headWhileLearning = 0;
-      apply(sequencer.catchUp(upTo));
-    })();
-    return learning;
+  #learn(): Promise<void> {
+    this.#learning ??= this.#relearn(this.#epochs!);
+    return this.#learning;
   }
 
-  function offer(event: OrderEvent, bytes: number | undefined): void {
-    if (stopped.signal.aborted) return;
-    highest = Math.max(highest, event.position);
-    const judged = verdict(event);
-    if (learning || judged === 'newer') {
-      if (parked.length < MAX_PARKED) parked.push({ event, bytes });
-      void learn();
-    } else if (judged === 'stale') {
-      options.onStale?.(1);
-    } else {
-      apply(sequencer.offer(event, bytes));
+  async #relearn(epochs: NonNullable<OrderedStreamOptions['epochs']>): Promise<void> {
+    const signal = this.#stopped.signal;
+    const before = epochs.known.current;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        epochs.known.update(await epochs.read());
+        break;
+      } catch (e) {
+        this.#log.warn({ err: toError(e), attempt }, 'cannot read the log epochs; retrying');
+        await delay(this.#retryDelayMs(attempt), signal);
+      }
+    }
+    const current = epochs.known.current;
+    // A read saw an epoch the table does not show yet: not again at once.
+    if (this.#readLeft && current === before) await delay(this.#retryDelayMs(this.#unknownRounds++), signal);
+    else this.#unknownRounds = 0;
+    this.#learning = undefined;
+    if (signal.aborted) return;
+    if (current !== before || this.#readLeft) {
+      this.#readLeft = false;
+      this.#restart(
+        Math.min(this.#sequencer.head, epochs.known.sharedWith(before)),
+        `the change log is at epoch ${current} (was ${before})`,
+      );
+    }
+    this.#offerParked();
+    const upTo = Math.max(this.#highest, this.#headWhileLearning);
+    this.#headWhileLearning = 0;
+    this.#apply(this.#sequencer.catchUp(upTo));
+  }
+
+  #offerParked(): void {
+    const waiting = this.#parked;
+    this.#parked = [];
+    for (const { event, bytes } of waiting) {
+      // Still not known after reading the table: the log has it, and reads bring it from there.
+      if (this.#verdict(event) !== 'newer') this.offer(event, bytes);
     }
   }
 
-  function apply(step: SequencerStep): void {
-    if (stopped.signal.aborted) return;
+  #apply(step: SequencerStep): void {
+    if (this.#stopped.signal.aborted) return;
+    const options = this.#options;
     if (step.duplicates > 0) options.onDuplicates?.(step.duplicates);
     if (step.filled > 0) options.onGapFilled?.(step.filled);
     if (step.shed > 0) options.onShed?.(step.shed);
-    if (step.skipped) {
-      const { from, to } = step.skipped;
-      log.error({ from, to }, 'positions missing from the change log; clients are told to resync');
-      const before = step.emit.filter((e) => e.position < from);
-      if (before.length > 0) options.emit(before);
-      options.skip(step.skipped);
-      const after = step.emit.filter((e) => e.position > to);
-      if (after.length > 0) options.emit(after);
-    } else if (step.emit.length > 0) {
-      options.emit(step.emit);
-    }
-    if (step.read) void read(step.read);
+    if (step.skipped) this.#emitAround(step.emit, step.skipped);
+    else if (step.emit.length > 0) options.emit(step.emit);
+    if (step.read) void this.#read(step.read);
   }
 
-  async function read({ from, to }: PositionRange): Promise<void> {
-    const forksBefore = forks;
+  /** Emits what comes before a hole, the hole, then what comes after it. */
+  #emitAround(emit: OrderEvent[], skipped: PositionRange): void {
+    const { from, to } = skipped;
+    this.#log.error({ from, to }, 'positions missing from the change log; clients are told to resync');
+    const before = emit.filter((e) => e.position < from);
+    if (before.length > 0) this.#options.emit(before);
+    this.#options.skip(skipped);
+    const after = emit.filter((e) => e.position > to);
+    if (after.length > 0) this.#options.emit(after);
+  }
+
+  async #read({ from, to }: PositionRange): Promise<void> {
+    const forksBefore = this.#forks;
     let events: OrderEvent[];
     try {
-      events = await source.range(from, to);
+      events = await this.#options.source.range(from, to);
     } catch (e) {
-      if (stopped.signal.aborted || forks !== forksBefore) return;
-      log.warn({ err: toError(e), from, to, attempt: failures }, 'gap fill failed; retrying');
-      apply(sequencer.readFailed());
-      await delay(retryDelayMs(failures++), stopped.signal);
-      if (forks === forksBefore) apply(sequencer.retry());
-      return;
+      return this.#retryRead(e, { from, to }, forksBefore);
     }
-    if (forks !== forksBefore) return;
-    failures = 0;
+    if (this.#forks !== forksBefore) return;
+    this.#failures = 0;
     // The log moved to an epoch not known yet: learn it, then read again from the fork.
-    if (events.some((event) => verdict(event) === 'newer')) {
-      readLeft = true;
-      return void learn();
+    if (events.some((event) => this.#verdict(event) === 'newer')) {
+      this.#readLeft = true;
+      return void this.#learn();
     }
-    apply(sequencer.readDone(events));
+    this.#apply(this.#sequencer.readDone(events));
   }
 
-  return {
-    get head() {
-      return sequencer.head;
-    },
-    offer,
-    get heldBytes() {
-      return sequencer.heldBytes;
-    },
-    catchUp(upTo, asked) {
-      if (stopped.signal.aborted) return;
-      if (learning) {
-        headWhileLearning = Math.max(headWhileLearning, upTo);
-        return;
-      }
-      if (asked && asked.forks === forks && upTo < asked.head) {
-        restart(upTo, `the change log ends at position ${upTo}, before ${asked.head} sent`);
-        // The bridge may have opened the new history's epoch already: then the broker's events
-        // of the old one above the fork are dropped from now on.
-        if (epochs) void learn();
-        return;
-      }
-      highest = Math.max(highest, upTo);
-      apply(sequencer.catchUp(upTo));
-    },
-    mark: () => ({ head: sequencer.head, forks }),
-    learnEpochs: () => (epochs ? learn() : Promise.resolve()),
-    stop() {
-      stopped.abort();
-    },
-  };
+  /** A failed read: the sequencer backs off, and after the delay retries unless the stream forked. */
+  async #retryRead(e: unknown, { from, to }: PositionRange, forksBefore: number): Promise<void> {
+    if (this.#stopped.signal.aborted || this.#forks !== forksBefore) return;
+    this.#log.warn({ err: toError(e), from, to, attempt: this.#failures }, 'gap fill failed; retrying');
+    this.#apply(this.#sequencer.readFailed());
+    await delay(this.#retryDelayMs(this.#failures++), this.#stopped.signal);
+    if (this.#forks === forksBefore) this.#apply(this.#sequencer.retry());
+  }
 }

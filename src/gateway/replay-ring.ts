@@ -27,57 +27,68 @@ export interface ReplayRing {
 export function createReplayRing(capacity: number, start: number): ReplayRing {
   if (!Number.isInteger(capacity) || capacity < 1)
     throw new RangeError('capacity must be a positive integer');
-  // events[i] holds position first + i. Trimmed in steps of half the capacity, so the copy is rare.
-  let events: OrderEvent[] = [];
-  let first = start + 1;
+  return new EventRing(capacity, start);
+}
 
-  function end(): number {
-    return first + events.length - 1;
+class EventRing implements ReplayRing {
+  readonly #capacity: number;
+  // events[i] holds position first + i. Trimmed in steps of half the capacity, so the copy is rare.
+  #events: OrderEvent[] = [];
+  #first: number;
+
+  constructor(capacity: number, start: number) {
+    this.#capacity = capacity;
+    this.#first = start + 1;
   }
 
-  return {
-    get end() {
-      return end();
-    },
-    get first() {
-      return first;
-    },
-    get size() {
-      return Math.min(events.length, capacity);
-    },
-    append(batch) {
-      let refused = 0;
-      let restarted = false;
-      for (const event of batch) {
-        const step = follows(end(), event.position);
-        if (step === 'repeat') {
-          refused++;
-          continue;
-        }
-        if (step === 'gap') {
-          events = [];
-          first = event.position;
-          restarted = true;
-        }
-        events.push(event);
+  get end(): number {
+    return this.#first + this.#events.length - 1;
+  }
+  get first(): number {
+    return this.#first;
+  }
+  get size(): number {
+    return Math.min(this.#events.length, this.#capacity);
+  }
+
+  append(batch: readonly OrderEvent[]): { refused: number; restarted: boolean } {
+    let refused = 0;
+    let restarted = false;
+    for (const event of batch) {
+      const step = follows(this.end, event.position);
+      if (step === 'repeat') {
+        refused++;
+        continue;
       }
-      if (events.length > capacity * 1.5) {
-        const drop = events.length - capacity;
-        events = events.slice(drop);
-        first += drop;
+      if (step === 'gap') {
+        this.#events = [];
+        this.#first = event.position;
+        restarted = true;
       }
-      return { refused, restarted };
-    },
-    reset(position) {
-      events = [];
-      first = position + 1;
-    },
-    after(after, limit) {
-      // Held beyond capacity until the next trim: serve only the newest `capacity`.
-      const oldest = Math.max(first, end() - capacity + 1);
-      if (after < oldest - 1 || after > end()) return null;
-      const from = after - first + 1;
-      return events.slice(from, from + limit);
-    },
-  };
+      this.#events.push(event);
+    }
+    this.#trim();
+    return { refused, restarted };
+  }
+
+  reset(position: number): void {
+    this.#events = [];
+    this.#first = position + 1;
+  }
+
+  after(after: number, limit: number): OrderEvent[] | null {
+    // Held beyond capacity until the next trim: serve only the newest `capacity`.
+    const end = this.end;
+    const oldest = Math.max(this.#first, end - this.#capacity + 1);
+    if (after < oldest - 1 || after > end) return null;
+    const from = after - this.#first + 1;
+    return this.#events.slice(from, from + limit);
+  }
+
+  #trim(): void {
+    if (this.#events.length <= this.#capacity * 1.5) return;
+    const drop = this.#events.length - this.#capacity;
+    this.#events = this.#events.slice(drop);
+    this.#first += drop;
+  }
 }

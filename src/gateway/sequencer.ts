@@ -2,6 +2,7 @@
 // order, with holes after a reconnect) into a stream that goes up by exactly one. It never does
 // I/O: each input returns a step — events to send, the change-log read to start, positions the log
 // no longer has — and the driver (ordered-stream.ts) performs it and reports the read's outcome.
+// It throws only when its driver reports a read it never asked for.
 //
 // The rules that keep it exact:
 // - `head` (the last position sent) only moves forward; anything at or below it is a duplicate.
@@ -73,131 +74,147 @@ export function createSequencer(
   start: number,
   { maxHeldBytes = MAX_HELD_BYTES }: { maxHeldBytes?: number } = {},
 ): Sequencer {
-  let head = start;
-  let target = start;
-  let reading: PositionRange | null = null;
-  let backingOff = false;
-  const held = new Map<number, { event: OrderEvent; bytes: number }>();
-  let heldBytes = 0;
+  return new SequencerMachine(start, maxHeldBytes);
+}
 
-  function step(partial: Partial<SequencerStep> = {}): SequencerStep {
+class SequencerMachine implements Sequencer {
+  #head: number;
+  #target: number;
+  #reading: PositionRange | null = null;
+  #backingOff = false;
+  readonly #held = new Map<number, { event: OrderEvent; bytes: number }>();
+  #heldBytes = 0;
+  readonly #maxHeldBytes: number;
+
+  constructor(start: number, maxHeldBytes: number) {
+    this.#head = start;
+    this.#target = start;
+    this.#maxHeldBytes = maxHeldBytes;
+  }
+
+  get head(): number {
+    return this.#head;
+  }
+  get target(): number {
+    return this.#target;
+  }
+  get reading(): PositionRange | null {
+    return this.#reading;
+  }
+  get backingOff(): boolean {
+    return this.#backingOff;
+  }
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  offer(event: OrderEvent, bytes = EVENT_BYTES_ESTIMATE): SequencerStep {
+    return this.#hold(event, bytes) ? this.#step() : this.#step({ duplicates: 1 });
+  }
+
+  catchUp(upTo: number): SequencerStep {
+    if (upTo > this.#target) this.#target = upTo;
+    return this.#step();
+  }
+
+  readDone(events: readonly OrderEvent[]): SequencerStep {
+    const range = this.#reading;
+    if (!range) throw new Error('readDone without a read in flight');
+    this.#reading = null;
+    let filled = 0;
+    let duplicates = 0;
+    for (const event of events) {
+      if (event.position < range.from || event.position > range.to) continue;
+      if (this.#hold(event, EVENT_BYTES_ESTIMATE)) filled++;
+      else duplicates++;
+    }
+    const emit: OrderEvent[] = [];
+    this.#release(emit);
+    return this.#step({ emit, skipped: this.#skipUnread(range), filled, duplicates });
+  }
+
+  readFailed(): SequencerStep {
+    if (!this.#reading) throw new Error('readFailed without a read in flight');
+    this.#reading = null;
+    this.#backingOff = true;
+    return this.#step();
+  }
+
+  retry(): SequencerStep {
+    this.#backingOff = false;
+    return this.#step();
+  }
+
+  /** Still missing inside what a read covered: those positions are not in the log. */
+  #skipUnread(range: PositionRange): PositionRange | null {
+    if (this.#head >= range.to) return null;
+    const resumeAfter = Math.min(range.to, this.#firstHeldAbove(this.#head) - 1);
+    const skipped = { from: this.#head + 1, to: resumeAfter };
+    this.#head = resumeAfter;
+    return skipped;
+  }
+
+  #step(partial: Partial<SequencerStep> = {}): SequencerStep {
     const emit = partial.emit ?? [];
-    release(emit);
+    this.#release(emit);
     return {
       emit,
-      read: nextRead(),
+      read: this.#nextRead(),
       skipped: partial.skipped ?? null,
       duplicates: partial.duplicates ?? 0,
       filled: partial.filled ?? 0,
-      shed: shed(),
+      shed: this.#shed(),
     };
   }
 
-  function release(out: OrderEvent[]): void {
-    for (let next = held.get(head + 1); next; next = held.get(head + 1)) {
-      forget(next.event.position);
+  #release(out: OrderEvent[]): void {
+    for (let next = this.#held.get(this.#head + 1); next; next = this.#held.get(this.#head + 1)) {
+      this.#forget(next.event.position);
       out.push(next.event);
-      head = next.event.position;
+      this.#head = next.event.position;
     }
   }
 
-  function forget(position: number): void {
-    heldBytes -= held.get(position)?.bytes ?? 0;
-    held.delete(position);
+  #forget(position: number): void {
+    this.#heldBytes -= this.#held.get(position)?.bytes ?? 0;
+    this.#held.delete(position);
   }
 
   /**
    * Over the cap, lets the highest held positions go down to 90 % of it (so the sort that finds
    * them runs once per tenth of the cap, not once per event); returns how many.
    */
-  function shed(): number {
-    if (heldBytes <= maxHeldBytes) return 0;
-    const highest = [...held.keys()].sort((a, b) => b - a);
+  #shed(): number {
+    if (this.#heldBytes <= this.#maxHeldBytes) return 0;
+    const highest = [...this.#held.keys()].sort((a, b) => b - a);
     let count = 0;
     for (const position of highest) {
-      if (heldBytes <= maxHeldBytes * 0.9) break;
-      forget(position);
+      if (this.#heldBytes <= this.#maxHeldBytes * 0.9) break;
+      this.#forget(position);
       count++;
     }
     return count;
   }
 
-  function nextRead(): PositionRange | null {
-    if (reading || backingOff || target <= head) return null;
+  #nextRead(): PositionRange | null {
+    if (this.#reading || this.#backingOff || this.#target <= this.#head) return null;
     // Up to the first held event (or the target): never re-read what is already held.
-    const to = Math.min(head + FILL_PAGE, firstHeldAbove(head) - 1, target);
-    reading = { from: head + 1, to };
-    return reading;
+    const to = Math.min(this.#head + FILL_PAGE, this.#firstHeldAbove(this.#head) - 1, this.#target);
+    this.#reading = { from: this.#head + 1, to };
+    return this.#reading;
   }
 
-  function firstHeldAbove(position: number): number {
+  #firstHeldAbove(position: number): number {
     let min = Number.POSITIVE_INFINITY;
-    for (const p of held.keys()) if (p > position && p < min) min = p;
+    for (const p of this.#held.keys()) if (p > position && p < min) min = p;
     return min;
   }
 
-  function hold(event: OrderEvent, bytes: number): boolean {
-    if (event.position <= head || held.has(event.position)) return false;
-    held.set(event.position, { event, bytes });
-    heldBytes += bytes;
-    if (event.position > target) target = event.position;
+  #hold(event: OrderEvent, bytes: number): boolean {
+    if (event.position <= this.#head || this.#held.has(event.position)) return false;
+    this.#held.set(event.position, { event, bytes });
+    this.#heldBytes += bytes;
+    if (event.position > this.#target) this.#target = event.position;
     return true;
   }
-
-  return {
-    get head() {
-      return head;
-    },
-    get target() {
-      return target;
-    },
-    get reading() {
-      return reading;
-    },
-    get backingOff() {
-      return backingOff;
-    },
-    get heldBytes() {
-      return heldBytes;
-    },
-    offer(event, bytes = EVENT_BYTES_ESTIMATE) {
-      return hold(event, bytes) ? step() : step({ duplicates: 1 });
-    },
-    catchUp(upTo) {
-      if (upTo > target) target = upTo;
-      return step();
-    },
-    readDone(events) {
-      const range = reading;
-      if (!range) throw new Error('readDone without a read in flight');
-      reading = null;
-      let filled = 0;
-      let duplicates = 0;
-      for (const event of events) {
-        if (event.position < range.from || event.position > range.to) continue;
-        if (hold(event, EVENT_BYTES_ESTIMATE)) filled++;
-        else duplicates++;
-      }
-      const emit: OrderEvent[] = [];
-      release(emit);
-      let skipped: PositionRange | null = null;
-      // Still missing inside what the read covered: those positions are not in the log.
-      if (head < range.to) {
-        const resumeAfter = Math.min(range.to, firstHeldAbove(head) - 1);
-        skipped = { from: head + 1, to: resumeAfter };
-        head = resumeAfter;
-      }
-      return step({ emit, skipped, filled, duplicates });
-    },
-    readFailed() {
-      if (!reading) throw new Error('readFailed without a read in flight');
-      reading = null;
-      backingOff = true;
-      return step();
-    },
-    retry() {
-      backingOff = false;
-      return step();
-    },
-  };
 }

@@ -7,6 +7,7 @@
 // the same tick, it joins its live room and gets `ready`. Every later broadcast is past that head.
 // A `since` of another history (invariant 9) — above what the client's epoch shares with the
 // log's, or above a fork the stream took while the client replayed — gets `resync` instead.
+// A replay that fails (the log unreadable) or stalls disconnects the client, which resumes again.
 
 import type { Socket } from 'socket.io';
 import type { OrderEvent } from '../contract/events.js';
@@ -59,12 +60,26 @@ export function attachHandlers(
   reader: LogReader,
   options: SocketServerOptions,
 ): () => void {
-  const { log, metrics, verifyToken, maxBufferedBytes, epochs } = options;
-  /** The epoch `ready` names: the one the head belongs to. */
-  const epochNow = () => (epochs && epochs.known.current > 0 ? { epoch: epochs.known.current } : {});
+  const protocol = new ClientProtocol(fanout, reader, options);
+  authenticate(io, options.verifyToken);
+  io.on('connection', (socket) => protocol.connected(socket));
+  return policeSlowClients(io, options.maxBufferedBytes, options.log, options.metrics);
+}
 
-  authenticate(io, verifyToken);
-  io.on('connection', (socket) => {
+/** What each connected client is answered: its subscription, then live events or a replay. */
+class ClientProtocol {
+  readonly #fanout: Fanout;
+  readonly #reader: LogReader;
+  readonly #options: SocketServerOptions;
+
+  constructor(fanout: Fanout, reader: LogReader, options: SocketServerOptions) {
+    this.#fanout = fanout;
+    this.#reader = reader;
+    this.#options = options;
+  }
+
+  connected(socket: ClientSocket): void {
+    const { metrics, log } = this.#options;
     metrics.clients.inc();
     socket.on('disconnect', () => metrics.clients.dec());
     // Untyped on purpose: a client may send anything. The ack is the last argument when it is a
@@ -72,22 +87,28 @@ export function attachHandlers(
     (socket as unknown as Socket).on('subscribe', (...args: unknown[]) => {
       const ack =
         typeof args.at(-1) === 'function' ? (args.pop() as (reply: SubscribeReply) => void) : undefined;
-      const reply = answerSubscribe(socket, args);
+      const reply = this.#answerSubscribe(socket, args);
       ack?.(reply);
     });
     const { since, epoch } = socket.handshake.auth as { since?: number; epoch?: number };
     if (since === undefined) {
-      join(socket);
-      socket.emit('ready', { position: fanout.head, ...epochNow() });
+      this.#join(socket);
+      socket.emit('ready', { position: this.#fanout.head, ...this.#epochNow() });
       return;
     }
-    void resumeIfShared(socket, since, epoch).catch((e: unknown) => {
+    void this.#resumeIfShared(socket, since, epoch).catch((e: unknown) => {
       log.warn({ err: toError(e), since }, 'replay failed; client disconnected to retry');
       socket.disconnect(true);
     });
-  });
+  }
 
-  function answerSubscribe(socket: ClientSocket, args: unknown[]): SubscribeReply {
+  /** The epoch `ready` names: the one the head belongs to. */
+  #epochNow(): { epoch?: number } {
+    const epochs = this.#options.epochs;
+    return epochs && epochs.known.current > 0 ? { epoch: epochs.known.current } : {};
+  }
+
+  #answerSubscribe(socket: ClientSocket, args: unknown[]): SubscribeReply {
     const [request] = args;
     if (args.length !== 1 || typeof request !== 'object' || request === null || Array.isArray(request)) {
       return { ok: false, error: 'invalid subscribe: send one object, { filter?: { status?, order_id? } }' };
@@ -95,23 +116,20 @@ export function attachHandlers(
     const parsed = eventFilterSchema.optional().safeParse((request as { filter?: unknown }).filter);
     if (!parsed.success) return { ok: false, error: `invalid filter: ${describeIssue(parsed.error)}` };
     socket.data.filter = parsed.data;
-    if (socket.data.room) join(socket);
+    if (socket.data.room) this.#join(socket);
     return { ok: true };
   }
 
-  function join(socket: ClientSocket): void {
-    const room = fanout.roomFor(socket.data.filter);
+  #join(socket: ClientSocket): void {
+    const room = this.#fanout.roomFor(socket.data.filter);
     if (socket.data.room && socket.data.room !== room) void socket.leave(socket.data.room);
     socket.data.room = room;
     void socket.join(room);
   }
 
   /** Resumes a client whose `since` belongs to the log's history; resyncs one whose does not. */
-  async function resumeIfShared(
-    socket: ClientSocket,
-    since: number,
-    epoch: number | undefined,
-  ): Promise<void> {
+  async #resumeIfShared(socket: ClientSocket, since: number, epoch: number | undefined): Promise<void> {
+    const epochs = this.#options.epochs;
     if (epochs && epoch !== undefined) {
       // Newer than this gateway knows: another gateway learnt it first (an older unknown one is no
       // history of this log).
@@ -119,17 +137,18 @@ export function attachHandlers(
       const shared = epochs.known.sharedWith(epoch);
       if (since > shared) {
         const current = epochs.known.current;
-        return resync(
+        return this.#resync(
           socket,
           `position ${since} of epoch ${epoch} is not in the log's epoch ${current}`,
           'epoch',
         );
       }
     }
-    await resume(socket, since);
+    await this.#resume(socket, since);
   }
 
-  async function resume(socket: ClientSocket, since: number): Promise<void> {
+  async #resume(socket: ClientSocket, since: number): Promise<void> {
+    const fanout = this.#fanout;
     const replay = createResume(since);
     let fromLog = false;
     let action = replay.next(fanout);
@@ -138,40 +157,48 @@ export function attachHandlers(
       // The stream forked while this client replayed: what it was sent above the fork is gone.
       const fork = fanout.forkedSince(forks);
       if (fork !== null && replay.cursor > fork) {
-        return resync(socket, `the change log went back to position ${fork} (another history)`, 'epoch');
+        return this.#resync(
+          socket,
+          `the change log went back to position ${fork} (another history)`,
+          'epoch',
+        );
       }
       switch (action.type) {
         case 'ahead': {
-          const outcome = await options.headWatch.wait(action.since, () => !socket.connected);
+          const outcome = await this.#options.headWatch.wait(action.since, () => !socket.connected);
           if (outcome === 'gone') return;
-          if (outcome !== 'reached') return resync(socket, outcome);
+          if (outcome !== 'reached') return this.#resync(socket, outcome);
           break;
         }
         case 'send':
-          if ((await send(socket, action.events)) !== 'drained') return;
+          if ((await this.#send(socket, action.events)) !== 'drained') return;
           break;
         case 'read':
           fromLog = true;
-          action = replay.readDone(await reader.range(action.from, action.to));
+          action = replay.readDone(await this.#reader.range(action.from, action.to));
           continue;
         case 'resync':
-          return resync(socket, action.reason);
+          return this.#resync(socket, action.reason);
         case 'live':
-          // No await since next() compared the cursor with the head: nothing was broadcast between.
-          join(socket);
-          metrics.replays.inc({ source: fromLog ? 'log' : 'memory' });
-          socket.emit('ready', { position: action.position, ...epochNow() });
-          return;
+          return this.#goLive(socket, action.position, fromLog);
       }
       action = replay.next(fanout);
     }
+  }
+
+  /** No await since next() compared the cursor with the head: nothing was broadcast between. */
+  #goLive(socket: ClientSocket, position: number, fromLog: boolean): void {
+    this.#join(socket);
+    this.#options.metrics.replays.inc({ source: fromLog ? 'log' : 'memory' });
+    socket.emit('ready', { position, ...this.#epochNow() });
   }
 
   /**
    * Sends replayed events in packets of MAX_BATCH, each only once the client has taken the one
    * before: a client that does not read holds one packet of memory, not the whole log.
    */
-  async function send(socket: ClientSocket, events: OrderEvent[]): Promise<Drain> {
+  async #send(socket: ClientSocket, events: OrderEvent[]): Promise<Drain> {
+    const { metrics, log } = this.#options;
     for (let i = 0; i < events.length; i += MAX_BATCH) {
       const selected = events.slice(i, i + MAX_BATCH).filter((e) => matchesFilter(e, socket.data.filter));
       if (selected.length === 0) continue;
@@ -188,11 +215,9 @@ export function attachHandlers(
     return 'drained';
   }
 
-  function resync(socket: ClientSocket, reason: string, metric = reason): void {
-    metrics.resyncs.inc({ reason: metric });
+  #resync(socket: ClientSocket, reason: string, metric = reason): void {
+    this.#options.metrics.resyncs.inc({ reason: metric });
     socket.emit('resync', { reason });
     socket.disconnect(true);
   }
-
-  return policeSlowClients(io, maxBufferedBytes, log, metrics);
 }
