@@ -13,6 +13,8 @@
 //
 // The rare race — a statement read the lease just before it was released and commits after the
 // last drain — is caught by the slow poll: no event waits longer than the poll interval.
+// A failed drain is counted, logged and retried with backoff; a leader that dies leased lets the
+// lease lapse within LEASE_MS.
 
 import type pg from 'pg';
 import { backoffDelayMs } from '../lib/backoff.js';

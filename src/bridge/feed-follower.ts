@@ -26,11 +26,10 @@ export const EVENTS_DRAIN_EVERY_MS = 10;
  */
 export const EVENTS_DEFER_MAX_MS = 5_000;
 /**
- * The feed is idle once it has published nothing for this long; only then does the per-event
- * relay go at full speed, its steps overlapping. Overlapping them always doubled the dashboards'
- * lag under a sustained load (bench throughput at 15,000/s: lag p99 642–742 ms against 262–461
- * ms). Half a second: a sustained load has pauses of 100 ms (a full-speed burst of per-event
- * messages in one of them left the feed 0.3–1 s behind, sustained-load runs at 10,000/s).
+ * The feed is idle once it has published nothing for this long; only then do the per-event
+ * relay's steps overlap (overlapping under load doubled the dashboards' lag p99: BENCHMARKS.md).
+ * Half a second: a sustained load pauses ~100 ms, and a full-speed burst in such a pause left the
+ * feed 0.3–1 s behind (at 10,000/s).
  */
 export const FEED_IDLE_MS = 500;
 /** How often a throttled per-event relay looks again whether the feed went idle. */

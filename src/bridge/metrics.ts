@@ -1,4 +1,5 @@
-// The bridge's Prometheus metrics, registered on the registry the process serves at /metrics.
+// The bridge's Prometheus metrics, registered on the registry the process serves at /metrics. A
+// scrape whose backlog query fails reports NaN for the backlog and the lag, never an error.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { STAGE_BUCKETS_S } from '../lib/stage-buckets.js';
