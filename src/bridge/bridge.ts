@@ -10,18 +10,18 @@ import { toError } from '../lib/errors.js';
 import type { Service } from '../lib/service.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
-import { createDoorbell } from './doorbell.js';
-import { runDrainLoop } from './drain-loop.js';
-import { createEventRelay, EVENT_RELAY_STEP, MAX_STEPS_IN_FLIGHT } from './event-relay.js';
-import { createFeedFollower } from './feed-follower.js';
-import { createFeedLog, enterEpoch } from './feed-log.js';
-import { createLeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
-import { type BacklogProbe, createBridgeMetrics } from './metrics.js';
-import { createPublisher } from './publisher.js';
+import { createDoorbell, type Doorbell } from './doorbell.js';
+import { type DrainLoop, runDrainLoop } from './drain-loop.js';
+import { createEventRelay, EVENT_RELAY_STEP, type EventRelay, MAX_STEPS_IN_FLIGHT } from './event-relay.js';
+import { createFeedFollower, type FeedFollower } from './feed-follower.js';
+import { createFeedLog, enterEpoch, type FeedLog } from './feed-log.js';
+import { createLeaderLock, type LeaderLock, type LeaderState, type Leadership } from './leader-lock.js';
+import { type BacklogProbe, type BridgeMetrics, createBridgeMetrics } from './metrics.js';
+import { createPublisher, type Publisher, type PublisherKind } from './publisher.js';
 import { createRecentEvents } from './recent-events.js';
-import { createRelay } from './relay.js';
+import { createRelay, type Relay } from './relay.js';
 import { deleteExpired } from './retention.js';
-import { createWatermarkWriter } from './watermark.js';
+import { createWatermarkWriter, type WatermarkWriter } from './watermark.js';
 
 /** How often the leader runs retention: often enough that a day's deletes stay small. */
 const RETENTION_EVERY_MS = 60_000;
@@ -55,174 +55,227 @@ export interface Bridge extends Service {
 }
 
 export function createBridge(options: BridgeOptions): Bridge {
-  const { config, log, pool } = options;
-  const metrics = createBridgeMetrics(options.registry, backlogProbe(pool));
-  const publisher = createPublisher({
-    urls: options.rabbitmqUrls,
-    exchange: options.exchange,
-    kind: 'feed',
-    log: log.child({ part: 'publisher' }),
-    onReconnect: () => metrics.reconnects.inc({ link: 'amqp' }),
-  });
-  const eventPublisher = createPublisher({
-    urls: options.rabbitmqUrls,
-    exchange: options.exchange,
-    kind: 'events',
-    log: log.child({ part: 'event-publisher' }),
-    onReconnect: () => metrics.reconnects.inc({ link: 'amqp-events' }),
-  });
-  /** Rings the leader's drain loop (a publish failed: the next drain throws and starts over). */
-  let ringLoop: () => void = () => {};
-  const watermarks = createWatermarkWriter(pool, (e: unknown) => {
-    metrics.failures.inc({ stage: 'watermark' });
-    log.warn({ err: toError(e) }, 'cannot write the watermarks; retrying with the next');
-  });
-  const follower = createFeedFollower({
-    relay: {
-      drain: (...args) => eventRelay.drain(...args),
-      forget: () => eventRelay.forget(),
-    },
-    db: pool,
-    publisher: eventPublisher,
-    recent: createRecentEvents(RECENT_EVENTS_KEPT),
-    pollIntervalMs: config.pollIntervalMs,
-    ratePerSecondWhileBusy: config.eventsRateWhileBusy,
-    log,
-    onBehind: (n) => metrics.eventsBehind.set(n),
-    onFailure: () => metrics.failures.inc({ stage: 'events' }),
-  });
-  const relay = createRelay({
-    publisher,
-    watermark: watermarks.of('confirmed_through'),
-    batchSize: config.batchSize,
-    lingerMs: config.lingerMs,
-    onPublished(events, seconds) {
-      metrics.published.inc(events.length);
-      metrics.publishSeconds.observe(seconds);
-      follower.published(events);
-    },
-    onNumbered(events, numberedAt) {
-      for (const event of events)
-        metrics.captureToNumbered.observe(Math.max(0, numberedAt / 1000 - event.occurredAt));
-    },
-    onHanded: (seconds) => metrics.numberedToHanded.observe(seconds),
-    onDrained: (backlogged) => follower.drained(backlogged),
-    onFailure: () => ringLoop(),
-  });
-  const eventRelay = createEventRelay({
-    publisher: eventPublisher,
-    recent: follower.recent,
-    stepsInFlight: () => (follower.feedIdle ? MAX_STEPS_IN_FLIGHT : 1),
-    feedThrough: () => relay.confirmedThrough,
-    watermark: watermarks.of('events_confirmed_through'),
-    onPublished: (n) => metrics.eventsPublished.inc(n),
-    onStep: (n) => follower.stepped(n),
-  });
+  return new BridgeImpl(options);
+}
 
-  async function lead({ client, signal }: Leadership): Promise<void> {
+class BridgeImpl implements Bridge {
+  readonly name = 'bridge';
+  private readonly config: BridgeConfig;
+  private readonly log: Logger;
+  private readonly metrics: BridgeMetrics;
+  private readonly publisher: Publisher;
+  private readonly eventPublisher: Publisher;
+  private readonly watermarks: WatermarkWriter;
+  private readonly follower: FeedFollower;
+  private readonly relay: Relay;
+  private readonly eventRelay: EventRelay;
+  private readonly lock: LeaderLock;
+  /** Rings the leader's drain loop (a publish failed: the next drain throws and starts over). */
+  private ringLoop: () => void = () => {};
+
+  constructor(private readonly options: BridgeOptions) {
+    const { config, log, pool } = options;
+    this.config = config;
+    this.log = log;
+    this.metrics = createBridgeMetrics(options.registry, backlogProbe(pool));
+    this.publisher = this.publisherOf('feed', 'publisher', 'amqp');
+    this.eventPublisher = this.publisherOf('events', 'event-publisher', 'amqp-events');
+    this.watermarks = createWatermarkWriter(pool, (e: unknown) => {
+      this.metrics.failures.inc({ stage: 'watermark' });
+      log.warn({ err: toError(e) }, 'cannot write the watermarks; retrying with the next');
+    });
+    this.follower = this.createFollower();
+    this.relay = this.createRelay();
+    this.eventRelay = this.createEventRelay();
+    this.lock = createLeaderLock({
+      databaseUrl: options.databaseUrl,
+      retryMs: config.leaderRetryMs,
+      log: log.child({ part: 'leader-lock' }),
+      lead: (leadership) => this.lead(leadership),
+      onStateChange: (state) => this.metrics.isLeader.set(state === 'leader' ? 1 : 0),
+      onReconnect: () => this.metrics.reconnects.inc({ link: 'lock' }),
+    });
+  }
+
+  get state(): LeaderState {
+    return this.lock.state;
+  }
+
+  async start(): Promise<void> {
+    this.metrics.isLeader.set(0);
+    await this.lock.start();
+  }
+
+  async stop(): Promise<void> {
+    // The lock stops first: the relay sees the abort between steps; a batch abandoned mid-way
+    // is numbered but unconfirmed, and the next leader republishes it under the same positions.
+    const grace = new AbortController();
+    await Promise.race([this.lock.stop(), delay(STOP_GRACE_MS, grace.signal)]);
+    grace.abort();
+    await this.publisher.close();
+    await this.eventPublisher.close();
+    await this.lock.stop();
+  }
+
+  async ready(): Promise<void> {
+    if (this.lock.state === 'unknown') throw new Error('leadership not known yet');
+    if (this.lock.state === 'leader' && !this.publisher.connected)
+      throw new Error('leader has no RabbitMQ channel');
+  }
+
+  brokers(): { 'bridge-feed': string | null; 'bridge-events': string | null } {
+    return { 'bridge-feed': this.publisher.node, 'bridge-events': this.eventPublisher.node };
+  }
+
+  private publisherOf(kind: PublisherKind, part: string, link: string): Publisher {
+    return createPublisher({
+      urls: this.options.rabbitmqUrls,
+      exchange: this.options.exchange,
+      kind,
+      log: this.log.child({ part }),
+      onReconnect: () => this.metrics.reconnects.inc({ link }),
+    });
+  }
+
+  private createFollower(): FeedFollower {
+    const { metrics } = this;
+    return createFeedFollower({
+      relay: {
+        drain: (...args) => this.eventRelay.drain(...args),
+        forget: () => this.eventRelay.forget(),
+      },
+      db: this.options.pool,
+      publisher: this.eventPublisher,
+      recent: createRecentEvents(RECENT_EVENTS_KEPT),
+      pollIntervalMs: this.config.pollIntervalMs,
+      ratePerSecondWhileBusy: this.config.eventsRateWhileBusy,
+      log: this.log,
+      onBehind: (n) => metrics.eventsBehind.set(n),
+      onFailure: () => metrics.failures.inc({ stage: 'events' }),
+    });
+  }
+
+  private createRelay(): Relay {
+    const { metrics, follower } = this;
+    return createRelay({
+      publisher: this.publisher,
+      watermark: this.watermarks.of('confirmed_through'),
+      batchSize: this.config.batchSize,
+      lingerMs: this.config.lingerMs,
+      onPublished(events, seconds) {
+        metrics.published.inc(events.length);
+        metrics.publishSeconds.observe(seconds);
+        follower.published(events);
+      },
+      onNumbered(events, numberedAt) {
+        for (const event of events)
+          metrics.captureToNumbered.observe(Math.max(0, numberedAt / 1000 - event.occurredAt));
+      },
+      onHanded: (seconds) => metrics.numberedToHanded.observe(seconds),
+      onDrained: (backlogged) => follower.drained(backlogged),
+      onFailure: () => this.ringLoop(),
+    });
+  }
+
+  private createEventRelay(): EventRelay {
+    const { follower } = this;
+    return createEventRelay({
+      publisher: this.eventPublisher,
+      recent: follower.recent,
+      stepsInFlight: () => (follower.feedIdle ? MAX_STEPS_IN_FLIGHT : 1),
+      feedThrough: () => this.relay.confirmedThrough,
+      watermark: this.watermarks.of('events_confirmed_through'),
+      onPublished: (n) => this.metrics.eventsPublished.inc(n),
+      onStep: (n) => follower.stepped(n),
+    });
+  }
+
+  private async lead({ client, signal }: Leadership): Promise<void> {
+    const feedLog = await this.enter(client);
+    const loop = this.drainLoop(client, signal, feedLog);
+    const doorbell = this.doorbellFor(loop);
+    this.ringLoop = () => loop.ring('poll');
+    await doorbell.start();
+    const events = this.follower.run(signal);
+    try {
+      await loop.done;
+    } finally {
+      await this.leave(doorbell, events);
+    }
+  }
+
+  /** A new leadership: a new epoch, nothing remembered of the old one, the session's planner set. */
+  private async enter(client: pg.Client): Promise<FeedLog> {
     // Before anything is numbered: a promoted standby's log may end below positions published
     // before, and what this process remembers of them (watermarks, events kept for the per-event
     // relay) belongs to the old history.
     const epoch = await enterEpoch(client);
-    log.info({ epoch }, 'numbering under epoch');
-    watermarks.reset();
-    follower.recent.clear();
-    relay.recover();
+    this.log.info({ epoch }, 'numbering under epoch');
+    this.watermarks.reset();
+    this.follower.recent.clear();
+    this.relay.recover();
     const feedLog = createFeedLog(client);
     // A new leader catches up on the feed first; its first drain says whether a backlog is left.
-    follower.drained(true);
-    // Every query the leader runs wants an index (unnumbered events by txid, batches by position).
-    // After a burst the statistics lag, and the planner picked bitmap scans and sorts it should
-    // not: under the per-row numbering before migration 0007, numbering 500 events took 25 ms
-    // instead of 0.3 ms (EXPLAIN ANALYZE, 20k backlog). This session is the leader's own, so the
-    // setting touches nothing else. JIT is off in every orders-live session (pool.ts); this one
-    // is not from the pool.
+    this.follower.drained(true);
+    // Every query the leader runs wants an index (unnumbered events by txid, batches by position);
+    // after a burst, lagging statistics made the planner pick bitmap scans and sorts (docs/design.md,
+    // "The bridge"). This session is the leader's own; JIT is off as in every pool.ts session.
     await client.query('SET enable_bitmapscan = off; SET enable_seqscan = off; SET jit = off');
+    return feedLog;
+  }
+
+  private drainLoop(client: pg.Client, signal: AbortSignal, feedLog: FeedLog): DrainLoop {
     let nextRetention = 0;
-    const loop = runDrainLoop({
+    return runDrainLoop({
       client,
       signal,
-      log,
-      async drain() {
-        await publisher.open();
-        const handed = await relay.drain(feedLog, signal);
+      log: this.log,
+      drain: async () => {
+        await this.publisher.open();
+        const handed = await this.relay.drain(feedLog, signal);
         if (Date.now() >= nextRetention) {
           nextRetention = Date.now() + RETENTION_EVERY_MS;
-          await retain(client, signal);
+          await this.retain(client, signal);
         }
-        return { handed, more: follower.feedBacklogged };
+        return { handed, more: this.follower.feedBacklogged };
       },
-      leaseAbovePerSecond: config.leaseAbovePerSecond,
-      onFailure: () => metrics.failures.inc({ stage: 'relay' }),
-      onModeChange: (mode) => metrics.active.set(mode === 'active' ? 1 : 0),
+      leaseAbovePerSecond: this.config.leaseAbovePerSecond,
+      onFailure: () => this.metrics.failures.inc({ stage: 'relay' }),
+      onModeChange: (mode) => this.metrics.active.set(mode === 'active' ? 1 : 0),
     });
-    const doorbell = createDoorbell({
-      databaseUrl: options.databaseUrl,
-      pollIntervalMs: config.pollIntervalMs,
-      log: log.child({ part: 'doorbell' }),
+  }
+
+  private doorbellFor(loop: DrainLoop): Doorbell {
+    return createDoorbell({
+      databaseUrl: this.options.databaseUrl,
+      pollIntervalMs: this.config.pollIntervalMs,
+      log: this.log.child({ part: 'doorbell' }),
       ring: (reason) => loop.ring(reason),
-      onReconnect: () => metrics.reconnects.inc({ link: 'listen' }),
+      onReconnect: () => this.metrics.reconnects.inc({ link: 'listen' }),
     });
-    ringLoop = () => loop.ring('poll');
-    await doorbell.start();
-    const events = follower.run(signal);
-    try {
-      await loop.done;
-    } finally {
-      ringLoop = () => {};
-      await doorbell.stop();
-      await events;
-      // What is confirmed now is written now: a successor republishes only what was not.
-      await relay.settle(STOP_GRACE_MS).catch(() => undefined);
-      await watermarks
-        .flush()
-        .catch((e: unknown) => log.warn({ err: toError(e) }, 'cannot write the watermarks'));
-      metrics.active.set(0);
-    }
   }
 
-  async function retain(client: pg.Client, signal: AbortSignal): Promise<void> {
-    const deleted = await deleteExpired(client, new Date(Date.now() - config.retentionMs), signal);
+  /** The leadership ended: everything confirmed is written down before a successor takes over. */
+  private async leave(doorbell: Doorbell, events: Promise<void>): Promise<void> {
+    this.ringLoop = () => {};
+    await doorbell.stop();
+    await events;
+    // What is confirmed now is written now: a successor republishes only what was not.
+    await this.relay.settle(STOP_GRACE_MS).catch(() => undefined);
+    await this.watermarks
+      .flush()
+      .catch((e: unknown) => this.log.warn({ err: toError(e) }, 'cannot write the watermarks'));
+    this.metrics.active.set(0);
+  }
+
+  private async retain(client: pg.Client, signal: AbortSignal): Promise<void> {
+    const cutoff = new Date(Date.now() - this.config.retentionMs);
+    const deleted = await deleteExpired(client, cutoff, signal);
     if (deleted > 0) {
-      metrics.retained.inc(deleted);
-      log.info({ deleted }, 'retention deleted published events');
+      this.metrics.retained.inc(deleted);
+      this.log.info({ deleted }, 'retention deleted published events');
     }
   }
-
-  const lock = createLeaderLock({
-    databaseUrl: options.databaseUrl,
-    retryMs: config.leaderRetryMs,
-    log: log.child({ part: 'leader-lock' }),
-    lead,
-    onStateChange: (state) => metrics.isLeader.set(state === 'leader' ? 1 : 0),
-    onReconnect: () => metrics.reconnects.inc({ link: 'lock' }),
-  });
-
-  return {
-    name: 'bridge',
-    get state() {
-      return lock.state;
-    },
-    async start() {
-      metrics.isLeader.set(0);
-      await lock.start();
-    },
-    async stop() {
-      // The lock stops first: the relay sees the abort between steps; a batch abandoned mid-way
-      // is numbered but unconfirmed, and the next leader republishes it under the same positions.
-      const grace = new AbortController();
-      await Promise.race([lock.stop(), delay(STOP_GRACE_MS, grace.signal)]);
-      grace.abort();
-      await publisher.close();
-      await eventPublisher.close();
-      await lock.stop();
-    },
-    async ready() {
-      if (lock.state === 'unknown') throw new Error('leadership not known yet');
-      if (lock.state === 'leader' && !publisher.connected) throw new Error('leader has no RabbitMQ channel');
-    },
-    brokers: () => ({ 'bridge-feed': publisher.node, 'bridge-events': eventPublisher.node }),
-  };
 }
 
 /** The estimate: a scrape costs a few index reads whatever the backlog. */

@@ -21,38 +21,48 @@ export interface ConfirmWindow {
 
 export function createConfirmWindow(capacity: number, watermark: number): ConfirmWindow {
   if (!(capacity >= 1)) throw new RangeError('a confirm window holds at least one batch');
-  const batches: { id: number; last: number; confirmed: boolean }[] = [];
-  let nextId = 0;
-  let mark = watermark;
+  return new BatchWindow(capacity, watermark);
+}
 
-  return {
-    get inFlight() {
-      return batches.length;
-    },
-    get full() {
-      return batches.length >= capacity;
-    },
-    get watermark() {
-      return mark;
-    },
-    add(last) {
-      const previous = batches.at(-1)?.last ?? mark;
-      if (!(last > previous)) throw new RangeError(`batch ending at ${last} is not above ${previous}`);
-      if (batches.length >= capacity) throw new RangeError('the confirm window is full');
-      const id = nextId++;
-      batches.push({ id, last, confirmed: false });
-      return id;
-    },
-    confirm(id) {
-      const batch = batches.find((b) => b.id === id);
-      if (!batch) throw new RangeError(`batch ${id} is not in flight`);
-      batch.confirmed = true;
-      let moved = false;
-      while (batches[0]?.confirmed) {
-        mark = batches.shift()!.last;
-        moved = true;
-      }
-      return moved ? mark : null;
-    },
-  };
+class BatchWindow implements ConfirmWindow {
+  private readonly batches: { id: number; last: number; confirmed: boolean }[] = [];
+  private nextId = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private mark: number,
+  ) {}
+
+  get inFlight(): number {
+    return this.batches.length;
+  }
+
+  get full(): boolean {
+    return this.batches.length >= this.capacity;
+  }
+
+  get watermark(): number {
+    return this.mark;
+  }
+
+  add(last: number): number {
+    const previous = this.batches.at(-1)?.last ?? this.mark;
+    if (!(last > previous)) throw new RangeError(`batch ending at ${last} is not above ${previous}`);
+    if (this.batches.length >= this.capacity) throw new RangeError('the confirm window is full');
+    const id = this.nextId++;
+    this.batches.push({ id, last, confirmed: false });
+    return id;
+  }
+
+  confirm(id: number): number | null {
+    const batch = this.batches.find((b) => b.id === id);
+    if (!batch) throw new RangeError(`batch ${id} is not in flight`);
+    batch.confirmed = true;
+    let moved = false;
+    while (this.batches[0]?.confirmed) {
+      this.mark = this.batches.shift()!.last;
+      moved = true;
+    }
+    return moved ? this.mark : null;
+  }
 }

@@ -30,66 +30,48 @@ export interface DoorbellOptions {
 
 export type Doorbell = Service;
 
-export function createDoorbell({
-  databaseUrl,
-  pollIntervalMs,
-  log,
-  ring,
-  onReconnect,
-}: DoorbellOptions): Doorbell {
-  const stopped = new AbortController();
-  let subscriber: Subscriber | undefined;
-  let poll: NodeJS.Timeout | undefined;
-  let connecting: Promise<void> | undefined;
+export function createDoorbell(options: DoorbellOptions): Doorbell {
+  return new ListenDoorbell(options);
+}
 
-  function createSubscriber(): Subscriber {
-    const sub = pgListen.default(
-      { connectionString: databaseUrl, application_name: 'orders-live-listen' },
-      {
-        parse: (s: string) => s,
-        serialize: (s: unknown) => String(s),
-        paranoidChecking: LIVENESS_CHECK_MS,
-        retryLimit: Number.POSITIVE_INFINITY,
-        retryTimeout: Number.POSITIVE_INFINITY,
-        retryInterval: (attempt: number) => backoffDelayMs(attempt, { capMs: 5_000 }),
-      },
-    );
-    sub.notifications.on(NOTIFY_CHANNEL, () => ring('notification'));
-    sub.events.on('connected', () => {
-      if (stopped.signal.aborted) {
-        void sub.close().catch(() => undefined);
-        return;
-      }
-      ring('connected');
-    });
-    sub.events.on('reconnect', (attempt: number) => {
-      // Throwing here ends pg-listen's retry loop: a stopped doorbell must not reconnect.
-      if (stopped.signal.aborted) throw new Error('doorbell stopped');
-      if (attempt === 1) {
-        log.warn('LISTEN connection lost; reconnecting');
-        onReconnect?.();
-      }
-    });
-    sub.events.on('error', (err: Error) => {
-      if (stopped.signal.aborted) return;
-      log.error({ err }, 'LISTEN subscriber failed; replacing it');
-      void sub.close().catch(() => undefined);
-      if (subscriber === sub) subscriber = undefined;
-      connecting ??= connect().finally(() => {
-        connecting = undefined;
-      });
-    });
-    return sub;
+class ListenDoorbell implements Doorbell {
+  readonly name = 'doorbell';
+  private readonly stopped = new AbortController();
+  private subscriber: Subscriber | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private connecting: Promise<void> | undefined;
+
+  constructor(private readonly options: DoorbellOptions) {}
+
+  async start(): Promise<void> {
+    this.poll = setInterval(() => this.options.ring('poll'), this.options.pollIntervalMs);
+    this.connecting = this.connectInBackground();
+    // Start does not wait for LISTEN: the poll already guarantees progress.
   }
 
-  async function connect(): Promise<void> {
-    for (let attempt = 0; !stopped.signal.aborted; attempt++) {
-      const sub = createSubscriber();
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    clearInterval(this.poll);
+    await this.connecting;
+    await this.subscriber?.close().catch(() => undefined);
+    this.subscriber = undefined;
+  }
+
+  private connectInBackground(): Promise<void> {
+    return this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+  }
+
+  private async connect(): Promise<void> {
+    const { log, ring } = this.options;
+    for (let attempt = 0; !this.stopped.signal.aborted; attempt++) {
+      const sub = this.createSubscriber();
       try {
         await sub.connect();
         await sub.listenTo(NOTIFY_CHANNEL);
-        subscriber = sub;
-        if (stopped.signal.aborted) {
+        this.subscriber = sub;
+        if (this.stopped.signal.aborted) {
           await sub.close();
           return;
         }
@@ -99,26 +81,52 @@ export function createDoorbell({
       } catch (e) {
         await sub.close().catch(() => undefined);
         log.warn({ err: toError(e), attempt }, 'cannot LISTEN yet; the poll covers until it can');
-        await delay(backoffDelayMs(attempt, { capMs: 5_000 }), stopped.signal);
+        await delay(backoffDelayMs(attempt, { capMs: 5_000 }), this.stopped.signal);
       }
     }
   }
 
-  return {
-    name: 'doorbell',
-    async start() {
-      poll = setInterval(() => ring('poll'), pollIntervalMs);
-      connecting = connect().finally(() => {
-        connecting = undefined;
-      });
-      // Start does not wait for LISTEN: the poll already guarantees progress.
-    },
-    async stop() {
-      stopped.abort();
-      clearInterval(poll);
-      await connecting;
-      await subscriber?.close().catch(() => undefined);
-      subscriber = undefined;
-    },
-  };
+  private createSubscriber(): Subscriber {
+    const sub = pgListen.default(
+      { connectionString: this.options.databaseUrl, application_name: 'orders-live-listen' },
+      {
+        parse: (s: string) => s,
+        serialize: (s: unknown) => String(s),
+        paranoidChecking: LIVENESS_CHECK_MS,
+        retryLimit: Number.POSITIVE_INFINITY,
+        retryTimeout: Number.POSITIVE_INFINITY,
+        retryInterval: (attempt: number) => backoffDelayMs(attempt, { capMs: 5_000 }),
+      },
+    );
+    sub.notifications.on(NOTIFY_CHANNEL, () => this.options.ring('notification'));
+    sub.events.on('connected', () => this.connected(sub));
+    sub.events.on('reconnect', (attempt: number) => this.reconnecting(attempt));
+    sub.events.on('error', (err: Error) => this.failed(sub, err));
+    return sub;
+  }
+
+  private connected(sub: Subscriber): void {
+    if (this.stopped.signal.aborted) {
+      void sub.close().catch(() => undefined);
+      return;
+    }
+    this.options.ring('connected');
+  }
+
+  private reconnecting(attempt: number): void {
+    // Throwing here ends pg-listen's retry loop: a stopped doorbell must not reconnect.
+    if (this.stopped.signal.aborted) throw new Error('doorbell stopped');
+    if (attempt === 1) {
+      this.options.log.warn('LISTEN connection lost; reconnecting');
+      this.options.onReconnect?.();
+    }
+  }
+
+  private failed(sub: Subscriber, err: Error): void {
+    if (this.stopped.signal.aborted) return;
+    this.options.log.error({ err }, 'LISTEN subscriber failed; replacing it');
+    void sub.close().catch(() => undefined);
+    if (this.subscriber === sub) this.subscriber = undefined;
+    this.connecting ??= this.connectInBackground();
+  }
 }

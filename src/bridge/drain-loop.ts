@@ -13,13 +13,15 @@
 //
 // The rare race — a statement read the lease just before it was released and commits after the
 // last drain — is caught by the slow poll: no event waits longer than the poll interval.
+// A failed drain is counted, logged and retried with backoff; a leader that dies leased lets the
+// lease lapse within LEASE_MS.
 
 import type pg from 'pg';
 import { backoffDelayMs } from '../lib/backoff.js';
 import { toError } from '../lib/errors.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../log.js';
-import { createLeasePolicy } from './lease-policy.js';
+import { createLeasePolicy, type LeasePolicy } from './lease-policy.js';
 
 /** Poll period while leased: bounds the extra latency the skipped NOTIFY costs (~1 ms mean). */
 export const ACTIVE_POLL_MS = 2;
@@ -54,107 +56,115 @@ export interface DrainLoop {
 }
 
 export function runDrainLoop(options: DrainLoopOptions): DrainLoop {
-  const { client, signal, log } = options;
-  let rung: RingReason | undefined;
-  let wake: (() => void) | undefined;
-  signal.addEventListener('abort', () => wake?.(), { once: true });
+  return new LeasedDrainLoop(options);
+}
 
-  const takeLease = () =>
-    client.query(
-      "UPDATE bridge_doorbell SET quiet_until = clock_timestamp() + $1 * interval '1 millisecond' WHERE id = 1",
-      [LEASE_MS],
-    );
-  const releaseLease = () =>
-    client.query("UPDATE bridge_doorbell SET quiet_until = '-infinity' WHERE id = 1");
+const TAKE_LEASE_SQL =
+  "UPDATE bridge_doorbell SET quiet_until = clock_timestamp() + $1 * interval '1 millisecond' WHERE id = 1";
+const RELEASE_LEASE_SQL = "UPDATE bridge_doorbell SET quiet_until = '-infinity' WHERE id = 1";
 
-  function nextRing(): Promise<RingReason | undefined> {
-    if (rung || signal.aborted) return Promise.resolve(takeRing());
-    return new Promise((resolve) => {
-      wake = () => {
-        wake = undefined;
-        resolve(takeRing());
-      };
+class LeasedDrainLoop implements DrainLoop {
+  readonly done: Promise<void>;
+  private readonly signal: AbortSignal;
+  private readonly policy: LeasePolicy;
+  private rung: RingReason | undefined;
+  private wake: (() => void) | undefined;
+  private leased = false;
+  private renewedAt = 0;
+
+  constructor(private readonly options: DrainLoopOptions) {
+    this.signal = options.signal;
+    this.signal.addEventListener('abort', () => this.wake?.(), { once: true });
+    this.policy = createLeasePolicy({
+      leaseAbovePerSecond: options.leaseAbovePerSecond,
+      releaseAfterMs: RELEASE_AFTER_MS,
     });
-  }
-  function takeRing(): RingReason | undefined {
-    const reason = rung;
-    rung = undefined;
-    return reason;
+    this.done = this.run();
   }
 
-  const policy = createLeasePolicy({
-    leaseAbovePerSecond: options.leaseAbovePerSecond,
-    releaseAfterMs: RELEASE_AFTER_MS,
-  });
-  let leased = false;
-  let renewedAt = 0;
-
-  async function hold(now: number): Promise<void> {
-    await takeLease();
-    renewedAt = now;
-    if (!leased) options.onModeChange?.('active');
-    leased = true;
+  ring(reason: RingReason): void {
+    this.rung = reason === 'notification' || !this.rung ? reason : this.rung;
+    this.wake?.();
   }
 
-  async function release(): Promise<void> {
-    rung = undefined; // bells from before the lease was taken: the next drain takes their events
-    await releaseLease();
-    leased = false;
-    options.onModeChange?.('idle');
-  }
-
-  /** Drains until caught up, holding the lease while the rate calls for it; returns unleased. */
-  async function busy(reason: RingReason | undefined): Promise<void> {
-    // Leasing on any work: a bell means writes are coming, so writers stop ringing before the drain.
-    if (options.leaseAbovePerSecond === 0 && reason === 'notification') await hold(Date.now());
-    for (;;) {
-      if (signal.aborted) return;
-      const { handed, more } = await options.drain();
-      const now = Date.now();
-      const wanted = policy.observe(handed, now);
-      if (wanted && (!leased || now - renewedAt >= RENEW_EVERY_MS)) await hold(now);
-      else if (!wanted && leased) {
-        await release();
-        continue; // once more: what writers committed while they still saw the lease
-      }
-      if (more) continue;
-      if (!leased) return; // writers ring: sleep until the bell
-      // Leased, a poll every ACTIVE_POLL_MS even after work: numbering again at once made a
-      // durable commit for every event or two, each one a WAL flush a writer then waited behind
-      // (one pgbench writer: 0.35× of its rate without capture, against 0.68× before).
-      await delay(ACTIVE_POLL_MS, signal);
-    }
-  }
-
-  async function run(): Promise<void> {
+  private async run(): Promise<void> {
     let mustDrain = true; // a new leader catches up first
     let reason: RingReason | undefined;
-    for (let attempt = 0; !signal.aborted; ) {
+    for (let attempt = 0; !this.signal.aborted; ) {
       try {
-        if (mustDrain) await busy(reason);
+        if (mustDrain) await this.busy(reason);
         mustDrain = false;
-        reason = await nextRing();
-        if (signal.aborted) break;
+        reason = await this.nextRing();
+        if (this.signal.aborted) break;
         mustDrain = reason !== undefined;
         attempt = 0;
       } catch (e) {
-        if (signal.aborted) break;
-        options.onFailure();
-        log.warn({ err: toError(e), attempt }, 'relay failed; retrying');
-        await delay(backoffDelayMs(attempt++), signal);
+        if (this.signal.aborted) break;
+        this.options.onFailure();
+        this.options.log.warn({ err: toError(e), attempt }, 'relay failed; retrying');
+        await delay(backoffDelayMs(attempt++), this.signal);
         mustDrain = true;
       }
     }
     // Let writers ring for whoever leads next; a dead connection lets the lease lapse instead.
-    if (leased) options.onModeChange?.('idle');
-    await releaseLease().catch(() => undefined);
+    if (this.leased) this.options.onModeChange?.('idle');
+    await this.releaseLease().catch(() => undefined);
   }
 
-  return {
-    ring(reason) {
-      rung = reason === 'notification' || !rung ? reason : rung;
-      wake?.();
-    },
-    done: run(),
-  };
+  /** Drains until caught up, holding the lease while the rate calls for it; returns unleased. */
+  private async busy(reason: RingReason | undefined): Promise<void> {
+    // Leasing on any work: a bell means writes are coming, so writers stop ringing before the drain.
+    if (this.options.leaseAbovePerSecond === 0 && reason === 'notification') await this.hold(Date.now());
+    for (;;) {
+      if (this.signal.aborted) return;
+      const { handed, more } = await this.options.drain();
+      const now = Date.now();
+      const wanted = this.policy.observe(handed, now);
+      if (wanted && (!this.leased || now - this.renewedAt >= RENEW_EVERY_MS)) await this.hold(now);
+      else if (!wanted && this.leased) {
+        await this.release();
+        continue; // once more: what writers committed while they still saw the lease
+      }
+      if (more) continue;
+      if (!this.leased) return; // writers ring: sleep until the bell
+      // Leased, a poll every ACTIVE_POLL_MS even after work: numbering again at once made a
+      // durable commit for every event or two, each a WAL flush a writer then waited behind
+      // (one pgbench writer: 0.35× of its rate without capture, against 0.68×).
+      await delay(ACTIVE_POLL_MS, this.signal);
+    }
+  }
+
+  private nextRing(): Promise<RingReason | undefined> {
+    if (this.rung || this.signal.aborted) return Promise.resolve(this.takeRing());
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve(this.takeRing());
+      };
+    });
+  }
+
+  private takeRing(): RingReason | undefined {
+    const reason = this.rung;
+    this.rung = undefined;
+    return reason;
+  }
+
+  private async hold(now: number): Promise<void> {
+    await this.options.client.query(TAKE_LEASE_SQL, [LEASE_MS]);
+    this.renewedAt = now;
+    if (!this.leased) this.options.onModeChange?.('active');
+    this.leased = true;
+  }
+
+  private async release(): Promise<void> {
+    this.rung = undefined; // bells from before the lease was taken: the next drain takes their events
+    await this.releaseLease();
+    this.leased = false;
+    this.options.onModeChange?.('idle');
+  }
+
+  private releaseLease() {
+    return this.options.client.query(RELEASE_LEASE_SQL);
+  }
 }

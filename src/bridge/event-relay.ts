@@ -44,17 +44,9 @@ export interface EventRelay {
   forget(): void;
 }
 
-export function createEventRelay({
-  publisher,
-  step = EVENT_RELAY_STEP,
-  recent,
-  stepsInFlight = () => 1,
-  feedThrough,
-  watermark,
-  onPublished,
-  onStep,
-}: {
+export interface EventRelayOptions {
   publisher: Publisher;
+  /** @default EVENT_RELAY_STEP */
   step?: number;
   /** What the feed has just published: a step it holds is not read from the log again. */
   recent?: RecentEvents;
@@ -73,73 +65,131 @@ export function createEventRelay({
   onPublished?(events: number): void;
   /** A step of this many events was handed to the publisher. */
   onStep?(events: number): void;
-}): EventRelay {
+}
+
+export function createEventRelay(options: EventRelayOptions): EventRelay {
+  return new PerEventRelay(options);
+}
+
+class PerEventRelay implements EventRelay {
+  readonly step: number;
+  readonly stepsInFlight: () => number;
   /** This relay's cursor as it knows it, kept across drains; null: read it from the database. */
-  let known: number | null = null;
-  return {
-    forget() {
-      known = null;
-    },
-    async drain(db, signal, beforeStep) {
-      let published = 0;
-      const state = async () => {
-        const { rows } = await db.query<{ done: string; feed: string }>(STATE_SQL);
-        const stored = Number(rows[0]?.done ?? 0);
-        return {
-          done: Math.max(stored, known ?? stored),
-          feed: feedThrough ? feedThrough() : Number(rows[0]?.feed ?? 0),
-        };
-      };
-      let { done, feed } =
-        known !== null && feedThrough ? { done: known, feed: feedThrough() } : await state();
-      /** The last position handed to the publisher; `done` trails it while confirms are out. */
-      let cursor = done;
-      /** Whether `feed` was read after the last step was handed over (no need to read it again). */
-      let fresh = true;
-      /** Steps handed over, in position order, each settling once RabbitMQ confirmed it. */
-      const inFlight: { to: number; events: number; confirmed: Promise<void> }[] = [];
+  known: number | null = null;
 
-      /** Waits for the oldest step's confirms, then moves the watermark over it. */
-      async function settleOldest(): Promise<void> {
-        const oldest = inFlight.shift()!;
-        await oldest.confirmed;
-        if (watermark) watermark.raise(oldest.to);
-        else await raiseWatermark(db, 'events_confirmed_through', oldest.to);
-        done = oldest.to;
-        known = done;
-        recent?.dropThrough(done);
-        published += oldest.events;
-        onPublished?.(oldest.events);
-      }
+  constructor(readonly options: EventRelayOptions) {
+    this.step = options.step ?? EVENT_RELAY_STEP;
+    this.stepsInFlight = options.stepsInFlight ?? (() => 1);
+  }
 
-      try {
-        for (;;) {
-          if (cursor >= feed && inFlight.length === 0 && !fresh) {
-            ({ done, feed } = feedThrough ? { done, feed: feedThrough() } : await state());
-            fresh = true;
+  forget(): void {
+    this.known = null;
+  }
+
+  drain(db: Queryable, signal: AbortSignal, beforeStep?: () => Promise<void>): Promise<EventRelayDrain> {
+    return new Drain(this, db, signal, beforeStep).run();
+  }
+}
+
+/** A step handed over, settling once RabbitMQ confirmed it. */
+interface Step {
+  to: number;
+  events: number;
+  confirmed: Promise<void>;
+}
+
+/** One drain: steps from the relay's cursor until the exchange caught up with the feed. */
+class Drain {
+  private published = 0;
+  /** The watermark as this drain moved it. */
+  private done = 0;
+  private feed = 0;
+  /** The last position handed to the publisher; `done` trails it while confirms are out. */
+  private cursor = 0;
+  /** Whether `feed` was read after the last step was handed over (no need to read it again). */
+  private fresh = true;
+  /** Steps handed over, in position order. */
+  private readonly inFlight: Step[] = [];
+
+  constructor(
+    private readonly relay: PerEventRelay,
+    private readonly db: Queryable,
+    private readonly signal: AbortSignal,
+    private readonly beforeStep: (() => Promise<void>) | undefined,
+  ) {}
+
+  async run(): Promise<EventRelayDrain> {
+    const { known } = this.relay;
+    const { feedThrough } = this.relay.options;
+    ({ done: this.done, feed: this.feed } =
+      known !== null && feedThrough ? { done: known, feed: feedThrough() } : await this.state());
+    this.cursor = this.done;
+    try {
+      for (;;) {
+        if (this.cursor >= this.feed && this.inFlight.length === 0 && !this.fresh) await this.refresh();
+        if (this.cursor >= this.feed || this.signal.aborted) {
+          if (this.inFlight.length === 0) {
+            return { published: this.published, behind: Math.max(0, this.feed - this.done) };
           }
-          if (cursor >= feed || signal.aborted) {
-            if (inFlight.length === 0) return { published, behind: Math.max(0, feed - done) };
-            await settleOldest();
-            continue;
-          }
-          await beforeStep?.();
-          const kept = recent?.take(cursor + 1, feed, step);
-          const to = kept ? kept.at(-1)!.position : Math.min(feed, cursor + step);
-          // Positions missing from the log (a reset log) have nothing to publish and are passed.
-          const events = kept ?? (await readRawRange(db, cursor + 1, to));
-          const confirmed = events.length > 0 ? publisher.publish(events) : Promise.resolve();
-          onStep?.(events.length);
-          // Awaited in order by settleOldest; a rejection seen first elsewhere is not unhandled.
-          confirmed.catch(() => undefined);
-          inFlight.push({ to, events: events.length, confirmed });
-          cursor = to;
-          fresh = false;
-          while (inFlight.length >= Math.max(1, stepsInFlight())) await settleOldest();
+          await this.settleOldest();
+          continue;
         }
-      } finally {
-        inFlight.length = 0;
+        await this.takeStep();
       }
-    },
-  };
+    } finally {
+      this.inFlight.length = 0;
+    }
+  }
+
+  /** The watermark (never below what this process knows) and the feed's, from the database. */
+  private async state(): Promise<{ done: number; feed: number }> {
+    const { rows } = await this.db.query<{ done: string; feed: string }>(STATE_SQL);
+    const stored = Number(rows[0]?.done ?? 0);
+    const { feedThrough } = this.relay.options;
+    return {
+      done: Math.max(stored, this.relay.known ?? stored),
+      feed: feedThrough ? feedThrough() : Number(rows[0]?.feed ?? 0),
+    };
+  }
+
+  /** Caught up with the feed as last read: read how far it is now. */
+  private async refresh(): Promise<void> {
+    const { feedThrough } = this.relay.options;
+    ({ done: this.done, feed: this.feed } = feedThrough
+      ? { done: this.done, feed: feedThrough() }
+      : await this.state());
+    this.fresh = true;
+  }
+
+  /** Hands the next range of positions over, then waits while too many steps are in flight. */
+  private async takeStep(): Promise<void> {
+    const { publisher, recent, onStep } = this.relay.options;
+    await this.beforeStep?.();
+    const kept = recent?.take(this.cursor + 1, this.feed, this.relay.step);
+    const to = kept ? kept.at(-1)!.position : Math.min(this.feed, this.cursor + this.relay.step);
+    // Positions missing from the log (a reset log) have nothing to publish and are passed.
+    const events = kept ?? (await readRawRange(this.db, this.cursor + 1, to));
+    const confirmed = events.length > 0 ? publisher.publish(events) : Promise.resolve();
+    onStep?.(events.length);
+    // Awaited in order by settleOldest; a rejection seen first elsewhere is not unhandled.
+    confirmed.catch(() => undefined);
+    this.inFlight.push({ to, events: events.length, confirmed });
+    this.cursor = to;
+    this.fresh = false;
+    while (this.inFlight.length >= Math.max(1, this.relay.stepsInFlight())) await this.settleOldest();
+  }
+
+  /** Waits for the oldest step's confirms, then moves the watermark over it. */
+  private async settleOldest(): Promise<void> {
+    const { watermark, recent, onPublished } = this.relay.options;
+    const oldest = this.inFlight.shift()!;
+    await oldest.confirmed;
+    if (watermark) watermark.raise(oldest.to);
+    else await raiseWatermark(this.db, 'events_confirmed_through', oldest.to);
+    this.done = oldest.to;
+    this.relay.known = this.done;
+    recent?.dropThrough(this.done);
+    this.published += oldest.events;
+    onPublished?.(oldest.events);
+  }
 }

@@ -26,11 +26,10 @@ export const EVENTS_DRAIN_EVERY_MS = 10;
  */
 export const EVENTS_DEFER_MAX_MS = 5_000;
 /**
- * The feed is idle once it has published nothing for this long; only then does the per-event
- * relay go at full speed, its steps overlapping. Overlapping them always doubled the dashboards'
- * lag under a sustained load (bench throughput at 15,000/s: lag p99 642–742 ms against 262–461
- * ms). Half a second: a sustained load has pauses of 100 ms (a full-speed burst of per-event
- * messages in one of them left the feed 0.3–1 s behind, sustained-load runs at 10,000/s).
+ * The feed is idle once it has published nothing for this long; only then do the per-event
+ * relay's steps overlap (overlapping under load doubled the dashboards' lag p99: BENCHMARKS.md).
+ * Half a second: a sustained load pauses ~100 ms, and a full-speed burst in such a pause left the
+ * feed 0.3–1 s behind (at 10,000/s).
  */
 export const FEED_IDLE_MS = 500;
 /** How often a throttled per-event relay looks again whether the feed went idle. */
@@ -78,112 +77,137 @@ export interface FeedFollower {
 }
 
 export function createFeedFollower(options: FeedFollowerOptions): FeedFollower {
-  const { relay, recent, log, drainEveryMs = EVENTS_DRAIN_EVERY_MS } = options;
-  let publishedAt = Number.NEGATIVE_INFINITY;
-  let backlogged = false;
-  let kicked = true;
-  /** Ends the loop's current wait (a kick while it sleeps, the feed clearing its backlog). */
-  let wake: (() => void) | undefined;
-  let cleared: (() => void) | undefined;
-  /** performance.now() until which the steps taken while the feed was busy are paid for. */
-  let paidUntil = 0;
+  return new Follower(options);
+}
 
-  /**
-   * Resolves after `ms`, on `stop`'s abort, or when `hook` is called. Not an AbortController per
-   * wait: its abort() builds a DOMException, a cost paid at every event under a light load.
-   */
-  function sleep(ms: number, stop: AbortSignal, hook: (end: () => void) => void): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (stop.aborted) return resolve();
-      const end = () => {
-        clearTimeout(timer);
-        stop.removeEventListener('abort', end);
-        resolve();
-      };
-      const timer = setTimeout(end, ms);
-      stop.addEventListener('abort', end, { once: true });
-      hook(end);
-    });
+class Follower implements FeedFollower {
+  readonly recent: RecentEvents;
+  private readonly drainEveryMs: number;
+  private publishedAt = Number.NEGATIVE_INFINITY;
+  private backlogged = false;
+  private kicked = true;
+  /** Ends the loop's current wait (a kick while it sleeps, the feed clearing its backlog). */
+  private wake: (() => void) | undefined;
+  private cleared: (() => void) | undefined;
+  /** performance.now() until which the steps taken while the feed was busy are paid for. */
+  private paidUntil = 0;
+
+  constructor(private readonly options: FeedFollowerOptions) {
+    this.recent = options.recent;
+    this.drainEveryMs = options.drainEveryMs ?? EVENTS_DRAIN_EVERY_MS;
+  }
+
+  stepped(events: number): void {
+    // Only steps taken while the feed is busy are owed for: no debt carries into a busy spell.
+    const now = performance.now();
+    const rate = this.options.ratePerSecondWhileBusy;
+    this.paidUntil =
+      rate > 0 && !this.feedIdle ? Math.max(this.paidUntil, now) + (events * 1000) / rate : now;
+  }
+
+  published(events: readonly RawEvent[]): void {
+    this.publishedAt = performance.now();
+    this.recent.add(events);
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  drained(isBacklogged: boolean): void {
+    this.backlogged = isBacklogged;
+    if (!isBacklogged) this.cleared?.();
+  }
+
+  get feedIdle(): boolean {
+    return performance.now() - this.publishedAt >= FEED_IDLE_MS;
+  }
+
+  get feedBacklogged(): boolean {
+    return this.backlogged;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.kicked = true;
+    this.options.relay.forget();
+    let drainedAt = Number.NEGATIVE_INFINITY;
+    try {
+      for (let attempt = 0; !signal.aborted; ) {
+        await this.waitForKick(signal, drainedAt);
+        if (signal.aborted) break;
+        drainedAt = performance.now();
+        this.kicked = false;
+        const next = await this.attempt(signal, attempt);
+        if (next === null) break;
+        attempt = next;
+      }
+    } finally {
+      this.wake = undefined;
+    }
+  }
+
+  /** Until a kick or the slow poll, and at least `drainEveryMs` after the last drain began. */
+  private async waitForKick(signal: AbortSignal, drainedAt: number): Promise<void> {
+    if (!this.kicked) await sleep(this.options.pollIntervalMs, signal, (end) => (this.wake = end));
+    this.wake = undefined;
+    const since = performance.now() - drainedAt;
+    if (since < this.drainEveryMs) await delay(this.drainEveryMs - since, signal);
+  }
+
+  /** One drain; the next attempt's number (0 after a success), or null once the signal aborted. */
+  private async attempt(signal: AbortSignal, attempt: number): Promise<number | null> {
+    try {
+      await this.drainOnce(signal, attempt);
+      return 0;
+    } catch (e) {
+      if (signal.aborted) return null;
+      this.options.onFailure?.();
+      this.options.log.warn({ err: toError(e), attempt }, 'per-event relay failed; retrying');
+      await delay(backoffDelayMs(attempt), signal);
+      this.kicked = true;
+      return attempt + 1;
+    }
+  }
+
+  private async drainOnce(signal: AbortSignal, attempt: number): Promise<void> {
+    const { publisher, relay, db } = this.options;
+    await (attempt > 0 ? publisher.reopen() : publisher.open());
+    const { behind } = await relay.drain(db, signal, () => this.feedFirst(signal));
+    this.options.onBehind?.(behind);
   }
 
   /**
    * Before each step: once the feed has no backlog (EVENTS_DEFER_MAX_MS at most), and, while it
    * publishes, once the steps taken meanwhile are paid for at the rate allowed while it is busy.
    */
-  async function feedFirst(signal: AbortSignal): Promise<void> {
+  private async feedFirst(signal: AbortSignal): Promise<void> {
     // In short waits: the feed may go idle meanwhile, and then the relay goes at full speed.
-    while (!idle() && paidUntil > performance.now() && !signal.aborted) {
-      await delay(Math.min(BUSY_CHECK_MS, paidUntil - performance.now()), signal);
+    while (!this.feedIdle && this.paidUntil > performance.now() && !signal.aborted) {
+      await delay(Math.min(BUSY_CHECK_MS, this.paidUntil - performance.now()), signal);
     }
-    if (!backlogged) return;
+    if (!this.backlogged) return;
     try {
       await sleep(EVENTS_DEFER_MAX_MS, signal, (end) => {
-        cleared = end;
+        this.cleared = end;
       });
     } finally {
-      cleared = undefined;
+      this.cleared = undefined;
     }
   }
+}
 
-  async function drainOnce(signal: AbortSignal, attempt: number): Promise<void> {
-    await (attempt > 0 ? options.publisher.reopen() : options.publisher.open());
-    const { behind } = await relay.drain(options.db, signal, () => feedFirst(signal));
-    options.onBehind?.(behind);
-  }
-
-  const idle = () => performance.now() - publishedAt >= FEED_IDLE_MS;
-
-  return {
-    stepped(events) {
-      // Only steps taken while the feed is busy are owed for: no debt carries into a busy spell.
-      const now = performance.now();
-      const rate = options.ratePerSecondWhileBusy;
-      paidUntil = rate > 0 && !idle() ? Math.max(paidUntil, now) + (events * 1000) / rate : now;
-    },
-    published(events) {
-      publishedAt = performance.now();
-      recent.add(events);
-      kicked = true;
-      wake?.();
-    },
-    drained(isBacklogged) {
-      backlogged = isBacklogged;
-      if (!isBacklogged) cleared?.();
-    },
-    get feedIdle() {
-      return idle();
-    },
-    get feedBacklogged() {
-      return backlogged;
-    },
-    recent,
-    async run(signal) {
-      kicked = true;
-      relay.forget();
-      let drainedAt = Number.NEGATIVE_INFINITY;
-      try {
-        for (let attempt = 0; !signal.aborted; ) {
-          if (!kicked) await sleep(options.pollIntervalMs, signal, (end) => (wake = end));
-          wake = undefined;
-          const since = performance.now() - drainedAt;
-          if (since < drainEveryMs) await delay(drainEveryMs - since, signal);
-          if (signal.aborted) break;
-          drainedAt = performance.now();
-          kicked = false;
-          try {
-            await drainOnce(signal, attempt);
-            attempt = 0;
-          } catch (e) {
-            if (signal.aborted) break;
-            options.onFailure?.();
-            log.warn({ err: toError(e), attempt }, 'per-event relay failed; retrying');
-            await delay(backoffDelayMs(attempt++), signal);
-            kicked = true;
-          }
-        }
-      } finally {
-        wake = undefined;
-      }
-    },
-  };
+/**
+ * Resolves after `ms`, on `stop`'s abort, or when `hook` is called. Not an AbortController per
+ * wait: its abort() builds a DOMException, a cost paid at every event under a light load.
+ */
+function sleep(ms: number, stop: AbortSignal, hook: (end: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (stop.aborted) return resolve();
+    const end = () => {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', end);
+      resolve();
+    };
+    const timer = setTimeout(end, ms);
+    stop.addEventListener('abort', end, { once: true });
+    hook(end);
+  });
 }

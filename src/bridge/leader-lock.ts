@@ -39,94 +39,106 @@ export interface LeaderLock extends Service {
 }
 
 export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
-  const { databaseUrl, retryMs, log, lead } = options;
-  const stopController = new AbortController();
-  let state: LeaderState = 'unknown';
-  let loop: Promise<void> | undefined;
+  return new AdvisoryLeaderLock(options);
+}
 
-  const setState = (next: LeaderState) => {
-    if (next === state) return;
-    state = next;
-    log.info({ state }, next === 'leader' ? 'became leader' : `bridge is ${next}`);
-    options.onStateChange?.(next);
-  };
+class AdvisoryLeaderLock implements LeaderLock {
+  readonly name = 'leader-lock';
+  private readonly stopController = new AbortController();
+  private current: LeaderState = 'unknown';
+  private loop: Promise<void> | undefined;
 
-  async function session(): Promise<void> {
+  constructor(private readonly options: LeaderLockOptions) {}
+
+  get state(): LeaderState {
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.loop;
+    this.setState('unknown');
+  }
+
+  private setState(next: LeaderState): void {
+    if (next === this.current) return;
+    this.current = next;
+    this.options.log.info({ state: next }, next === 'leader' ? 'became leader' : `bridge is ${next}`);
+    this.options.onStateChange?.(next);
+  }
+
+  private async run(): Promise<void> {
+    const stopped = this.stopController.signal;
+    for (let attempt = 0; !stopped.aborted; attempt++) {
+      try {
+        await this.session();
+        attempt = -1; // the session connected and ended: start the backoff afresh
+      } catch (e) {
+        if (stopped.aborted) break;
+        this.options.log.warn({ err: toError(e), attempt }, 'leader lock session failed; retrying');
+      }
+      if (stopped.aborted) break;
+      this.setState('unknown');
+      this.options.onReconnect?.();
+      await delay(Math.max(this.options.retryMs / 2, backoffDelayMs(Math.max(attempt, 0))), stopped);
+    }
+  }
+
+  /** One connection: contends for the lock until it is lost or stopped, and leads while it holds it. */
+  private async session(): Promise<void> {
     const client = new pg.Client({
-      connectionString: databaseUrl,
+      connectionString: this.options.databaseUrl,
       application_name: 'orders-live-bridge',
       keepAlive: true,
     });
     const lost = new AbortController();
     const onLost = (err?: Error) => {
       if (!lost.signal.aborted) {
-        if (!stopController.signal.aborted) log.warn({ err }, 'leader lock connection lost');
+        if (!this.stopController.signal.aborted)
+          this.options.log.warn({ err }, 'leader lock connection lost');
         lost.abort();
       }
     };
     client.on('error', onLost);
     client.on('end', () => onLost());
     const stopListener = () => lost.abort();
-    stopController.signal.addEventListener('abort', stopListener, { once: true });
+    this.stopController.signal.addEventListener('abort', stopListener, { once: true });
     try {
       await client.connect();
-      while (!lost.signal.aborted) {
-        const { rows } = await client.query<{ acquired: boolean }>(LOCK_SQL);
-        if (rows[0]?.acquired) {
-          setState('leader');
-          await Promise.all([lead({ client, signal: lost.signal }), heartbeat(client, lost)]);
-          return;
-        }
-        setState('standby');
-        await delay(retryMs, lost.signal);
-      }
+      await this.contend(client, lost);
     } finally {
-      stopController.signal.removeEventListener('abort', stopListener);
+      this.stopController.signal.removeEventListener('abort', stopListener);
       lost.abort();
       await client.end().catch(() => undefined);
     }
   }
 
-  // A dead peer is noticed by the next query; this query runs when nothing else does.
-  async function heartbeat(client: pg.Client, lost: AbortController): Promise<void> {
+  private async contend(client: pg.Client, lost: AbortController): Promise<void> {
     while (!lost.signal.aborted) {
-      await delay(retryMs, lost.signal);
+      const { rows } = await client.query<{ acquired: boolean }>(LOCK_SQL);
+      if (rows[0]?.acquired) {
+        this.setState('leader');
+        await Promise.all([this.options.lead({ client, signal: lost.signal }), this.heartbeat(client, lost)]);
+        return;
+      }
+      this.setState('standby');
+      await delay(this.options.retryMs, lost.signal);
+    }
+  }
+
+  // A dead peer is noticed by the next query; this query runs when nothing else does.
+  private async heartbeat(client: pg.Client, lost: AbortController): Promise<void> {
+    while (!lost.signal.aborted) {
+      await delay(this.options.retryMs, lost.signal);
       if (lost.signal.aborted) return;
       await client.query('SELECT 1').catch((e: unknown) => {
-        log.warn({ err: toError(e) }, 'leader lock heartbeat failed');
+        this.options.log.warn({ err: toError(e) }, 'leader lock heartbeat failed');
         lost.abort();
       });
     }
   }
-
-  async function run(): Promise<void> {
-    for (let attempt = 0; !stopController.signal.aborted; attempt++) {
-      try {
-        await session();
-        attempt = -1; // the session connected and ended: start the backoff afresh
-      } catch (e) {
-        if (stopController.signal.aborted) break;
-        log.warn({ err: toError(e), attempt }, 'leader lock session failed; retrying');
-      }
-      if (stopController.signal.aborted) break;
-      setState('unknown');
-      options.onReconnect?.();
-      await delay(Math.max(retryMs / 2, backoffDelayMs(Math.max(attempt, 0))), stopController.signal);
-    }
-  }
-
-  return {
-    name: 'leader-lock',
-    get state() {
-      return state;
-    },
-    async start() {
-      loop ??= run();
-    },
-    async stop() {
-      stopController.abort();
-      await loop;
-      setState('unknown');
-    },
-  };
 }

@@ -26,15 +26,57 @@ export interface LeasePolicy {
   reset(): void;
 }
 
-export function createLeasePolicy({ leaseAbovePerSecond, releaseAfterMs }: LeasePolicyOptions): LeasePolicy {
+export function createLeasePolicy(options: LeasePolicyOptions): LeasePolicy {
+  return new RateLeasePolicy(options);
+}
+
+class RateLeasePolicy implements LeasePolicy {
   /** Drains that found work: their time and events, oldest first, the last releaseAfterMs at least. */
-  let recent: { at: number; events: number }[] = [];
-  let held = false;
-  let heldSince = 0;
+  private recent: { at: number; events: number }[] = [];
+  private holding = false;
+  private heldSince = 0;
+  private readonly leaseAbovePerSecond: number;
+  private readonly releaseAfterMs: number;
+
+  constructor({ leaseAbovePerSecond, releaseAfterMs }: LeasePolicyOptions) {
+    this.leaseAbovePerSecond = leaseAbovePerSecond;
+    this.releaseAfterMs = releaseAfterMs;
+  }
+
+  get held(): boolean {
+    return this.holding;
+  }
+
+  observe(events: number, now: number): boolean {
+    if (events > 0) this.recent.push({ at: now, events });
+    const horizon = now - this.releaseAfterMs;
+    const { recent } = this;
+    if (recent.length > TAKE_OVER_DRAINS && recent[0]!.at < horizon) {
+      this.recent = recent.filter((d, i) => d.at >= horizon || i >= recent.length - TAKE_OVER_DRAINS);
+    }
+    if (!this.holding) {
+      const rate = this.leaseAbovePerSecond;
+      const take = rate === 0 ? events > 0 : this.drainRate() >= rate;
+      if (take) {
+        this.holding = true;
+        this.heldSince = now;
+      }
+    } else if (now - this.heldSince >= this.releaseAfterMs) {
+      const rate = this.leaseAbovePerSecond;
+      const low = rate === 0 ? this.windowRate(now) === 0 : this.windowRate(now) < rate / 2;
+      if (low) this.holding = false;
+    }
+    return this.holding;
+  }
+
+  reset(): void {
+    this.recent = [];
+    this.holding = false;
+  }
 
   /** Events/s over the last TAKE_OVER_DRAINS drains with work (the first one's events excluded). */
-  function drainRate(): number {
-    const last = recent.slice(-TAKE_OVER_DRAINS);
+  private drainRate(): number {
+    const last = this.recent.slice(-TAKE_OVER_DRAINS);
     if (last.length < TAKE_OVER_DRAINS) return 0;
     const span = last.at(-1)!.at - last[0]!.at;
     const events = last.slice(1).reduce((n, d) => n + d.events, 0);
@@ -42,37 +84,9 @@ export function createLeasePolicy({ leaseAbovePerSecond, releaseAfterMs }: Lease
   }
 
   /** Events/s over the last releaseAfterMs. */
-  function windowRate(now: number): number {
-    const events = recent.filter((d) => d.at > now - releaseAfterMs).reduce((n, d) => n + d.events, 0);
-    return (events * 1000) / releaseAfterMs;
+  private windowRate(now: number): number {
+    const since = now - this.releaseAfterMs;
+    const events = this.recent.filter((d) => d.at > since).reduce((n, d) => n + d.events, 0);
+    return (events * 1000) / this.releaseAfterMs;
   }
-
-  return {
-    observe(events, now) {
-      if (events > 0) recent.push({ at: now, events });
-      const horizon = now - releaseAfterMs;
-      if (recent.length > TAKE_OVER_DRAINS && recent[0]!.at < horizon) {
-        recent = recent.filter((d, i) => d.at >= horizon || i >= recent.length - TAKE_OVER_DRAINS);
-      }
-      if (!held) {
-        const take = leaseAbovePerSecond === 0 ? events > 0 : drainRate() >= leaseAbovePerSecond;
-        if (take) {
-          held = true;
-          heldSince = now;
-        }
-      } else if (now - heldSince >= releaseAfterMs) {
-        const low =
-          leaseAbovePerSecond === 0 ? windowRate(now) === 0 : windowRate(now) < leaseAbovePerSecond / 2;
-        if (low) held = false;
-      }
-      return held;
-    },
-    get held() {
-      return held;
-    },
-    reset() {
-      recent = [];
-      held = false;
-    },
-  };
 }

@@ -1,4 +1,5 @@
-// The bridge's Prometheus metrics, registered on the registry the process serves at /metrics.
+// The bridge's Prometheus metrics, registered on the registry the process serves at /metrics. A
+// scrape whose backlog query fails reports NaN for the backlog and the lag, never an error.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { STAGE_BUCKETS_S } from '../lib/stage-buckets.js';
@@ -25,7 +26,12 @@ export interface BacklogProbe {
 }
 
 export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): BridgeMetrics {
-  // Backlog and lag come from one query per scrape, shared by the two gauges.
+  registerBacklogGauges(registry, probe);
+  return { ...feedMetrics(registry), ...leaderMetrics(registry), ...eventMetrics(registry) };
+}
+
+/** Backlog and lag come from one query per scrape, shared by the two gauges. */
+function registerBacklogGauges(registry: Registry, probe: BacklogProbe): void {
   let pending: Promise<{ count: number; lagSeconds: number }> | undefined;
   const sample = () => {
     pending ??= probe.backlog().finally(() => {
@@ -49,12 +55,18 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
       this.set((await sample().catch(() => ({ lagSeconds: Number.NaN }))).lagSeconds);
     },
   });
+}
+
+/** The gateways' feed: what it published and how long each stage took. */
+function feedMetrics(
+  registry: Registry,
+): Pick<BridgeMetrics, 'published' | 'publishSeconds' | 'captureToNumbered' | 'numberedToHanded'> {
   return {
-    published: new Counter({
-      name: 'orders_live_bridge_published_total',
-      help: 'Events published and confirmed by RabbitMQ (republished ones count again)',
-      registers: [registry],
-    }),
+    published: counter(
+      registry,
+      'orders_live_bridge_published_total',
+      'Events published and confirmed by RabbitMQ (republished ones count again)',
+    ),
     publishSeconds: new Histogram({
       name: 'orders_live_bridge_publish_seconds',
       help: 'Time from numbering a batch to RabbitMQ confirming all of it',
@@ -73,16 +85,20 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
       buckets: STAGE_BUCKETS_S,
       registers: [registry],
     }),
-    isLeader: new Gauge({
-      name: 'orders_live_bridge_is_leader',
-      help: '1 while this bridge holds the leader lock',
-      registers: [registry],
-    }),
-    active: new Gauge({
-      name: 'orders_live_bridge_active',
-      help: '1 while the leader polls and writers skip NOTIFY; 0 while it waits for the doorbell',
-      registers: [registry],
-    }),
+  };
+}
+
+/** The role itself: leadership, the doorbell's mode, reconnections, failures, retention. */
+function leaderMetrics(
+  registry: Registry,
+): Pick<BridgeMetrics, 'isLeader' | 'active' | 'reconnects' | 'failures' | 'retained'> {
+  return {
+    isLeader: gauge(registry, 'orders_live_bridge_is_leader', '1 while this bridge holds the leader lock'),
+    active: gauge(
+      registry,
+      'orders_live_bridge_active',
+      '1 while the leader polls and writers skip NOTIFY; 0 while it waits for the doorbell',
+    ),
     reconnects: new Counter({
       name: 'orders_live_bridge_reconnects_total',
       help: 'Reconnections of the bridge, by link (listen, amqp, lock)',
@@ -95,20 +111,34 @@ export function createBridgeMetrics(registry: Registry, probe: BacklogProbe): Br
       labelNames: ['stage'],
       registers: [registry],
     }),
-    retained: new Counter({
-      name: 'orders_live_bridge_retention_deleted_total',
-      help: 'Published events deleted by retention',
-      registers: [registry],
-    }),
-    eventsPublished: new Counter({
-      name: 'orders_live_bridge_events_published_total',
-      help: 'Events confirmed by RabbitMQ on the per-event exchange (for integrations)',
-      registers: [registry],
-    }),
-    eventsBehind: new Gauge({
-      name: 'orders_live_bridge_events_behind',
-      help: 'Positions published on the gateways feed and not yet on the per-event exchange',
-      registers: [registry],
-    }),
+    retained: counter(
+      registry,
+      'orders_live_bridge_retention_deleted_total',
+      'Published events deleted by retention',
+    ),
   };
+}
+
+/** The per-event exchange, for integrations. */
+function eventMetrics(registry: Registry): Pick<BridgeMetrics, 'eventsPublished' | 'eventsBehind'> {
+  return {
+    eventsPublished: counter(
+      registry,
+      'orders_live_bridge_events_published_total',
+      'Events confirmed by RabbitMQ on the per-event exchange (for integrations)',
+    ),
+    eventsBehind: gauge(
+      registry,
+      'orders_live_bridge_events_behind',
+      'Positions published on the gateways feed and not yet on the per-event exchange',
+    ),
+  };
+}
+
+function counter(registry: Registry, name: string, help: string): Counter {
+  return new Counter({ name, help, registers: [registry] });
+}
+
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  return new Gauge({ name, help, registers: [registry] });
 }

@@ -51,22 +51,116 @@ export interface PublisherOptions {
   onReconnect?(): void;
 }
 
-export function createPublisher({ urls, exchange, kind, log, onReconnect }: PublisherOptions): Publisher {
-  const names = amqpNames(exchange);
-  const nodes = createBrokerNodes(urls);
-  let node: string | null = null;
-  let model: ChannelModel | undefined;
-  let channel: ConfirmChannel | undefined;
-  let opening: Promise<ConfirmChannel> | undefined;
-  let everConnected = false;
-  let closed = false;
-  /** A publish failed and the caller has not reopened yet: every publish fails meanwhile. */
-  let failed: Error | undefined;
-  /** Resolves when the messages of the latest publish() are written (its confirms may still wait). */
-  let writing: Promise<void> = Promise.resolve();
+export function createPublisher(options: PublisherOptions): Publisher {
+  return new AmqpPublisher(options);
+}
 
-  async function open(): Promise<ConfirmChannel> {
-    const url = nodes.current;
+type Send = (to: string, key: string, content: Buffer, properties: Options.Publish) => Promise<void>;
+
+class AmqpPublisher implements Publisher {
+  private readonly names: ReturnType<typeof amqpNames>;
+  private readonly nodes: ReturnType<typeof createBrokerNodes>;
+  private brokerNode: string | null = null;
+  private model: ChannelModel | undefined;
+  private channel: ConfirmChannel | undefined;
+  private opening: Promise<ConfirmChannel> | undefined;
+  private everConnected = false;
+  private closed = false;
+  /** A publish failed and the caller has not reopened yet: every publish fails meanwhile. */
+  private failed: Error | undefined;
+  /** Resolves when the messages of the latest publish() are written (its confirms may still wait). */
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: PublisherOptions) {
+    this.names = amqpNames(options.exchange);
+    this.nodes = createBrokerNodes(options.urls);
+  }
+
+  get connected(): boolean {
+    return this.channel !== undefined;
+  }
+
+  get node(): string | null {
+    return this.brokerNode;
+  }
+
+  async open(): Promise<void> {
+    if (this.closed) throw new Error('publisher closed');
+    await this.confirmChannel();
+  }
+
+  async reopen(): Promise<void> {
+    this.failed = undefined;
+    await this.open();
+  }
+
+  async publish(events: readonly RawEvent[], onWritten?: () => void): Promise<void> {
+    if (this.closed) throw new Error('publisher closed');
+    if (this.failed) throw new Error(`an earlier publish failed (${this.failed.message}); not reopened yet`);
+    if (events.length === 0) return;
+    const ch = await this.confirmChannel();
+    const previous = this.writing;
+    let written = () => {};
+    this.writing = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    try {
+      await previous;
+      const { confirmed } = await this.write(ch, events);
+      written();
+      onWritten?.();
+      await withTimeout(confirmed, CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
+    } catch (e) {
+      // At once, not after the drop: a publish meanwhile would open a new connection and go
+      // out ahead of what this one's caller must republish.
+      this.failed ??= toError(e);
+      written();
+      await this.drop();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.opening?.catch(() => undefined);
+    await this.drop();
+  }
+
+  private async confirmChannel(): Promise<ConfirmChannel> {
+    if (this.channel) return this.channel;
+    this.opening ??= this.openChannel().finally(() => {
+      this.opening = undefined;
+    });
+    this.channel = await this.opening;
+    return this.channel;
+  }
+
+  private async openChannel(): Promise<ConfirmChannel> {
+    const url = this.nodes.current;
+    const connection = await this.connect(url);
+    try {
+      const ch = await connection.createConfirmChannel();
+      ch.on('error', (err: Error) => this.options.log.warn({ err }, 'AMQP channel error'));
+      ch.on('close', () => {
+        if (this.channel === ch) this.channel = undefined;
+      });
+      await declareTopology(connection, this.options.exchange, (queue) =>
+        this.options.log.warn(
+          { queue },
+          'the dead-letter queue is a classic queue; delete it while empty to have it made a quorum queue',
+        ),
+      );
+      if (this.closed) throw new Error('publisher closed');
+      this.opened(connection, url);
+      return ch;
+    } catch (e) {
+      await connection.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async connect(url: string): Promise<ChannelModel> {
+    const { kind, exchange, log } = this.options;
     const connection = await amqp
       .connect(withHeartbeat(url), {
         clientProperties: {
@@ -79,57 +173,35 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
         noDelay: true,
       })
       .catch((e: unknown) => {
-        nodes.moveOn();
+        this.nodes.moveOn();
         throw e;
       });
     connection.on('error', (err: Error) => log.warn({ err }, 'AMQP connection error'));
     connection.on('close', () => {
-      if (model !== connection) return;
+      if (this.model !== connection) return;
       // Dropped by the broker (its node stopping, say), not by us: the next open tries another.
-      model = undefined;
-      channel = undefined;
-      node = null;
-      nodes.moveOn();
+      this.model = undefined;
+      this.channel = undefined;
+      this.brokerNode = null;
+      this.nodes.moveOn();
     });
-    try {
-      const ch = await connection.createConfirmChannel();
-      ch.on('error', (err: Error) => log.warn({ err }, 'AMQP channel error'));
-      ch.on('close', () => {
-        if (channel === ch) channel = undefined;
-      });
-      await declareTopology(connection, exchange, (queue) =>
-        log.warn(
-          { queue },
-          'the dead-letter queue is a classic queue; delete it while empty to have it made a quorum queue',
-        ),
-      );
-      if (closed) throw new Error('publisher closed');
-      if (everConnected) onReconnect?.();
-      everConnected = true;
-      model = connection;
-      node = nodeAddress(url);
-      log.info({ node }, 'AMQP confirm channel open');
-      return ch;
-    } catch (e) {
-      await connection.close().catch(() => undefined);
-      throw e;
-    }
+    return connection;
   }
 
-  async function confirmChannel(): Promise<ConfirmChannel> {
-    if (channel) return channel;
-    opening ??= open().finally(() => {
-      opening = undefined;
-    });
-    channel = await opening;
-    return channel;
+  /** The confirm channel on `connection` is ready: it becomes the one in use. */
+  private opened(connection: ChannelModel, url: string): void {
+    if (this.everConnected) this.options.onReconnect?.();
+    this.everConnected = true;
+    this.model = connection;
+    this.brokerNode = nodeAddress(url);
+    this.options.log.info({ node: this.brokerNode }, 'AMQP confirm channel open');
   }
 
-  async function drop(): Promise<void> {
-    const current = model;
-    model = undefined;
-    channel = undefined;
-    node = null;
+  private async drop(): Promise<void> {
+    const current = this.model;
+    this.model = undefined;
+    this.channel = undefined;
+    this.brokerNode = null;
     await current?.close().catch(() => undefined);
   }
 
@@ -137,12 +209,12 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
    * Writes the batch's messages — one on the feed, or one per event on the exchange; `confirmed`
    * settles when RabbitMQ has answered for all of them.
    */
-  async function write(
+  private async write(
     ch: ConfirmChannel,
     events: readonly RawEvent[],
   ): Promise<{ confirmed: Promise<void> }> {
     const confirms: Promise<void>[] = [];
-    const send = async (to: string, key: string, content: Buffer, properties: Options.Publish) => {
+    const send: Send = async (to, key, content, properties) => {
       let writable = true;
       const confirmed = new Promise<void>((resolve, reject) => {
         writable = ch.publish(to, key, content, properties, (err: unknown) =>
@@ -155,76 +227,36 @@ export function createPublisher({ urls, exchange, kind, log, onReconnect }: Publ
       confirms.push(confirmed);
       if (!writable) await drained(ch);
     };
-    if (kind === 'feed') {
-      const first = events[0]!;
-      await send(names.feed, '', Buffer.from(`[${events.map((e) => e.json).join(',')}]`), {
-        messageId: `${first.position}-${events.at(-1)!.position}`,
-        type: 'batch',
-        contentType: 'application/json',
-        timestamp: Math.floor(first.publishedAt),
-        persistent: true,
-        headers: { [FEED_HANDED_AT_HEADER]: performance.timeOrigin + performance.now() },
-      });
-    } else {
-      for (const event of events) {
-        await send(exchange, routingKeyFor(event.op, event.status), Buffer.from(event.json), {
-          messageId: String(event.position),
-          type: event.op,
-          contentType: 'application/json',
-          timestamp: Math.floor(event.publishedAt),
-          persistent: true,
-        });
-      }
-    }
+    if (this.options.kind === 'feed') await this.sendBatch(send, events);
+    else await this.sendEach(send, events);
     return { confirmed: Promise.all(confirms).then(() => undefined) };
   }
 
-  return {
-    get connected() {
-      return channel !== undefined;
-    },
-    get node() {
-      return node;
-    },
-    async open() {
-      if (closed) throw new Error('publisher closed');
-      await confirmChannel();
-    },
-    async reopen() {
-      failed = undefined;
-      await this.open();
-    },
-    async publish(events, onWritten) {
-      if (closed) throw new Error('publisher closed');
-      if (failed) throw new Error(`an earlier publish failed (${failed.message}); not reopened yet`);
-      if (events.length === 0) return;
-      const ch = await confirmChannel();
-      const previous = writing;
-      let written = () => {};
-      writing = new Promise<void>((resolve) => {
-        written = resolve;
+  /** The whole batch as one message on the gateways' feed. */
+  private async sendBatch(send: Send, events: readonly RawEvent[]): Promise<void> {
+    const first = events[0]!;
+    await send(this.names.feed, '', Buffer.from(`[${events.map((e) => e.json).join(',')}]`), {
+      messageId: `${first.position}-${events.at(-1)!.position}`,
+      type: 'batch',
+      contentType: 'application/json',
+      timestamp: Math.floor(first.publishedAt),
+      persistent: true,
+      headers: { [FEED_HANDED_AT_HEADER]: performance.timeOrigin + performance.now() },
+    });
+  }
+
+  /** One message per event on the exchange, routed by operation and status. */
+  private async sendEach(send: Send, events: readonly RawEvent[]): Promise<void> {
+    for (const event of events) {
+      await send(this.options.exchange, routingKeyFor(event.op, event.status), Buffer.from(event.json), {
+        messageId: String(event.position),
+        type: event.op,
+        contentType: 'application/json',
+        timestamp: Math.floor(event.publishedAt),
+        persistent: true,
       });
-      try {
-        await previous;
-        const { confirmed } = await write(ch, events);
-        written();
-        onWritten?.();
-        await withTimeout(confirmed, CONFIRM_TIMEOUT_MS, 'RabbitMQ did not confirm in time');
-      } catch (e) {
-        // At once, not after the drop: a publish meanwhile would open a new connection and go
-        // out ahead of what this one's caller must republish.
-        failed ??= toError(e);
-        written();
-        await drop();
-        throw e;
-      }
-    },
-    async close() {
-      closed = true;
-      await opening?.catch(() => undefined);
-      await drop();
-    },
-  };
+    }
+  }
 }
 
 /** Waits for the channel's write buffer to drain, or fails when the channel closes first. */

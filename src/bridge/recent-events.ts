@@ -32,59 +32,64 @@ export interface RecentEvents {
 
 /** Keeps at most `capacity` events, dropping the oldest. */
 export function createRecentEvents(capacity: number): RecentEvents {
-  let kept: RawEvent[] = [];
+  return new EventRun(capacity);
+}
+
+class EventRun implements RecentEvents {
+  private kept: RawEvent[] = [];
   /** Index of the oldest kept event in `kept`; the ones before it are dropped. */
-  let head = 0;
+  private head = 0;
 
-  const first = () => kept[head]?.position;
-  const last = () => kept.at(-1)?.position;
-  const size = () => kept.length - head;
+  constructor(private readonly capacity: number) {}
 
-  function compact(): void {
+  get size(): number {
+    return this.kept.length - this.head;
+  }
+
+  add(events: readonly RawEvent[]): void {
+    for (const event of events) {
+      const step = follows(this.last(), event.position);
+      if (step === 'repeat') continue;
+      if (step === 'gap') this.clear();
+      this.kept.push(event);
+    }
+    if (this.size > this.capacity) this.dropOldest(this.size - this.capacity);
+  }
+
+  take(from: number, through: number, max: number): RawEvent[] | null {
+    const start = this.first();
+    const end = this.last();
+    if (start === undefined || end === undefined || from < start || from > end) return null;
+    if (through < from || max < 1) return null;
+    const stop = Math.min(end, through, from + max - 1);
+    return this.kept.slice(this.head + (from - start), this.head + (stop - start) + 1);
+  }
+
+  clear(): void {
+    this.kept = [];
+    this.head = 0;
+  }
+
+  dropThrough(position: number): void {
+    const start = this.first();
+    if (start === undefined || position < start) return;
+    this.dropOldest(position - start + 1);
+  }
+
+  private first(): number | undefined {
+    return this.kept[this.head]?.position;
+  }
+
+  private last(): number | undefined {
+    return this.kept.at(-1)?.position;
+  }
+
+  private dropOldest(count: number): void {
+    this.head += Math.min(count, this.size);
     // Slicing only once the dropped part is the larger keeps dropping amortised O(1).
-    if (head > 0 && head >= size()) {
-      kept = kept.slice(head);
-      head = 0;
+    if (this.head > 0 && this.head >= this.size) {
+      this.kept = this.kept.slice(this.head);
+      this.head = 0;
     }
   }
-
-  function dropOldest(count: number): void {
-    head += Math.min(count, size());
-    compact();
-  }
-
-  return {
-    add(events) {
-      for (const event of events) {
-        const step = follows(last(), event.position);
-        if (step === 'repeat') continue;
-        if (step === 'gap') {
-          kept = [];
-          head = 0;
-        }
-        kept.push(event);
-      }
-      if (size() > capacity) dropOldest(size() - capacity);
-    },
-    take(from, through, max) {
-      const start = first();
-      const end = last();
-      if (start === undefined || end === undefined || from < start || from > end) return null;
-      if (through < from || max < 1) return null;
-      const stop = Math.min(end, through, from + max - 1);
-      return kept.slice(head + (from - start), head + (stop - start) + 1);
-    },
-    clear() {
-      kept = [];
-      head = 0;
-    },
-    dropThrough(position) {
-      const start = first();
-      if (start === undefined || position < start) return;
-      dropOldest(position - start + 1);
-    },
-    get size() {
-      return size();
-    },
-  };
 }

@@ -72,72 +72,128 @@ interface InFlight {
 }
 
 export function createRelay(options: RelayOptions): Relay {
-  const { publisher, watermark, batchSize, lingerMs, capacity = MAX_IN_FLIGHT } = options;
-  let recovering = true;
-  let window: ConfirmWindow | undefined;
-  /** Batches in the window, by id; ids go up in position order. */
-  const inFlight = new Map<number, InFlight>();
-  /** Publishes not yet settled (confirmed or failed), this window's and older ones'. */
-  let outstanding = 0;
-  let failure: { error: unknown } | undefined;
-  /** The last position handed to the publisher. */
-  let handed = 0;
-  /** Batches above `handed` are known to be numbered: read them before numbering again. */
-  let numberedAbove = false;
-  let confirmed = 0;
-  /** A drain waiting for room in the window, settle() or startOver() waiting for the publishes. */
-  let waiting: (() => void)[] = [];
+  return new RelayImpl(options);
+}
 
-  const notify = () => {
-    const woken = waiting;
-    waiting = [];
+type Settlement = { error: unknown } | undefined;
+
+class RelayImpl implements Relay {
+  private readonly publisher: Publisher;
+  private readonly watermark: WatermarkRaiser;
+  private readonly capacity: number;
+  private recovering = true;
+  private window: ConfirmWindow | undefined;
+  /** Batches in the window, by id; ids go up in position order. */
+  private readonly inFlight = new Map<number, InFlight>();
+  /** Publishes not yet settled (confirmed or failed), this window's and older ones'. */
+  private outstanding = 0;
+  private failure: Settlement;
+  /** The last position handed to the publisher. */
+  private handed = 0;
+  /** Batches above `handed` are known to be numbered: read them before numbering again. */
+  private numberedAbove = false;
+  private confirmed = 0;
+  /** A drain waiting for room in the window, settle() or startOver() waiting for the publishes. */
+  private waiting: (() => void)[] = [];
+
+  constructor(private readonly options: RelayOptions) {
+    this.publisher = options.publisher;
+    this.watermark = options.watermark;
+    this.capacity = options.capacity ?? MAX_IN_FLIGHT;
+  }
+
+  async drain(log: FeedLog, signal: AbortSignal): Promise<number> {
+    if (this.recovering || this.failure) await this.startOver(log);
+    // Removed below: the signal lives as long as the leadership, drains come and go.
+    signal.addEventListener('abort', this.notify);
+    try {
+      return await this.handOver(log, signal);
+    } catch (e) {
+      // A statement that failed may have numbered batches whose answer was lost: start over
+      // from the watermark, which reads them.
+      this.recovering = true;
+      throw e;
+    } finally {
+      signal.removeEventListener('abort', this.notify);
+    }
+  }
+
+  recover(): void {
+    this.recovering = true;
+    this.window = undefined;
+    this.confirmed = 0;
+  }
+
+  get confirmedThrough(): number {
+    return this.confirmed;
+  }
+
+  async settle(ms: number): Promise<void> {
+    const grace = new AbortController();
+    let late = false;
+    void delay(ms, grace.signal).then(() => {
+      late = true;
+      this.notify();
+    });
+    while (this.outstanding > 0 && !late) await this.changed();
+    grace.abort();
+    await this.watermark.flush();
+  }
+
+  private readonly notify = (): void => {
+    const woken = this.waiting;
+    this.waiting = [];
     for (const wake of woken) wake();
   };
-  const changed = () => new Promise<void>((resolve) => waiting.push(resolve));
 
-  function hand(batch: FeedBatch, numberedAt: number | null): void {
-    const current = window!;
+  private changed(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private hand(batch: FeedBatch, numberedAt: number | null): void {
+    const current = this.window!;
     const id = current.add(batch.last);
-    handed = batch.last;
-    inFlight.set(id, { batch, started: performance.now() });
-    if (numberedAt !== null) options.onNumbered?.(batch.events, performance.timeOrigin + numberedAt);
+    this.handed = batch.last;
+    this.inFlight.set(id, { batch, started: performance.now() });
+    const { onNumbered, onHanded } = this.options;
+    if (numberedAt !== null) onNumbered?.(batch.events, performance.timeOrigin + numberedAt);
     const written =
-      numberedAt === null ? undefined : () => options.onHanded?.((performance.now() - numberedAt) / 1000);
-    outstanding += 1;
-    publisher.publish(batch.events, written).then(
-      () => settled(current, id, undefined),
-      (error: unknown) => settled(current, id, { error }),
+      numberedAt === null ? undefined : () => onHanded?.((performance.now() - numberedAt) / 1000);
+    this.outstanding += 1;
+    this.publisher.publish(batch.events, written).then(
+      () => this.settled(current, id, undefined),
+      (error: unknown) => this.settled(current, id, { error }),
     );
   }
 
-  function settled(from: ConfirmWindow, id: number, failed: { error: unknown } | undefined): void {
-    outstanding -= 1;
+  private settled(from: ConfirmWindow, id: number, failed: Settlement): void {
+    this.outstanding -= 1;
     // A window given up (a failure taken, a takeover) no longer moves anything.
-    if (from === window) {
+    if (from === this.window) {
       if (!failed) {
         const mark = from.confirm(id);
-        if (mark !== null) release(mark);
-      } else if (!failure) {
-        failure = failed;
-        options.onFailure?.();
+        if (mark !== null) this.release(mark);
+      } else if (!this.failure) {
+        this.failure = failed;
+        this.options.onFailure?.();
       }
     }
-    notify();
+    this.notify();
   }
 
   /** The batches now under the watermark leave the window, in position order. */
-  function release(mark: number): void {
+  private release(mark: number): void {
     const done: InFlight[] = [];
-    for (const [id, entry] of inFlight) {
+    for (const [id, entry] of this.inFlight) {
       if (entry.batch.last > mark) break;
-      inFlight.delete(id);
+      this.inFlight.delete(id);
       done.push(entry);
     }
     // Moved before anyone hears of it: a listener reads confirmedThrough.
-    confirmed = mark;
-    watermark.raise(mark);
+    this.confirmed = mark;
+    this.watermark.raise(mark);
     for (const { batch, started } of done) {
-      options.onPublished?.(batch.events, (performance.now() - started) / 1000);
+      this.options.onPublished?.(batch.events, (performance.now() - started) / 1000);
     }
   }
 
@@ -145,110 +201,73 @@ export function createRelay(options: RelayOptions): Relay {
    * Once every publish has settled: a failure is taken and thrown (the next drain comes back
    * here), else the window starts over at the watermark, with what is numbered above it first.
    */
-  async function startOver(log: FeedLog): Promise<void> {
-    while (outstanding > 0) await changed();
-    const taken = failure;
-    failure = undefined;
-    window = undefined;
-    inFlight.clear();
-    recovering = true;
+  private async startOver(log: FeedLog): Promise<void> {
+    while (this.outstanding > 0) await this.changed();
+    const taken = this.failure;
+    this.failure = undefined;
+    this.window = undefined;
+    this.inFlight.clear();
+    this.recovering = true;
     if (taken) throw taken.error;
-    await publisher.reopen();
-    const mark = Math.max(confirmed, await log.confirmedThrough());
-    window = createConfirmWindow(capacity, mark);
-    confirmed = handed = mark;
-    numberedAbove = true; // unknown until a read above the watermark comes back empty
-    recovering = false;
+    await this.publisher.reopen();
+    const mark = Math.max(this.confirmed, await log.confirmedThrough());
+    this.window = createConfirmWindow(this.capacity, mark);
+    this.confirmed = this.handed = mark;
+    this.numberedAbove = true; // unknown until a read above the watermark comes back empty
+    this.recovering = false;
   }
 
   /** The next batches to hand over: numbered earlier and not handed yet, else newly numbered. */
-  async function next(log: FeedLog, room: number, signal: AbortSignal) {
-    if (numberedAbove) {
-      const batches = await log.numbered(handed, room);
+  private async next(log: FeedLog, room: number, signal: AbortSignal) {
+    if (this.numberedAbove) {
+      const batches = await log.numbered(this.handed, room);
       if (batches.length > 0) return { batches, numberedAt: null };
-      numberedAbove = false;
+      this.numberedAbove = false;
     }
     // A linger lets a batch fill under moderate load; 0 (the default) never waits, since events
     // already pile up on their own while the previous numbering runs.
-    if (lingerMs > 0) await delay(lingerMs, signal);
-    const { batches, through } = await log.number(batchSize, new Date(), room);
-    numberedAbove = through > (batches.at(-1)?.last ?? through);
+    if (this.options.lingerMs > 0) await delay(this.options.lingerMs, signal);
+    const { batches, through } = await log.number(this.options.batchSize, new Date(), room);
+    this.numberedAbove = through > (batches.at(-1)?.last ?? through);
     return { batches, numberedAt: performance.now() };
   }
 
   /**
    * Hands batches over until a numbering caught up, MAX_BATCHES_PER_DRAIN went out, or a failure.
    */
-  async function handOver(log: FeedLog, signal: AbortSignal): Promise<number> {
+  private async handOver(log: FeedLog, signal: AbortSignal): Promise<number> {
     let events = 0;
     let batches = 0;
     let exhausted = false;
-    while (batches < MAX_BATCHES_PER_DRAIN && !signal.aborted && !failure) {
-      const current = window!;
+    while (batches < MAX_BATCHES_PER_DRAIN && !signal.aborted && !this.failure) {
+      const current = this.window!;
       if (current.full) {
-        await changed();
+        await this.changed();
         continue;
       }
-      const got = await next(log, capacity - current.inFlight, signal);
+      const got = await this.next(log, this.capacity - current.inFlight, signal);
       // A batch read while an earlier one failed is not handed over: it would go out ahead of
       // that one's republishing. It stays numbered and unconfirmed, and the restart sends it.
-      if (failure || signal.aborted) break;
+      if (this.failure || signal.aborted) break;
       if (got.batches.length === 0) {
         exhausted = true;
         break;
       }
       for (const batch of got.batches) {
-        hand(batch, got.numberedAt);
+        this.hand(batch, got.numberedAt);
         events += batch.events.length;
       }
       batches += got.batches.length;
       // A numbering that read all it numbered caught up with what had committed: what commits
       // later rings the doorbell, or the leased loop polls for it. Numbering again at once found
       // nothing most of the time — a round trip per event at 100 events/s.
-      if (got.numberedAt !== null && !numberedAbove) {
+      if (got.numberedAt !== null && !this.numberedAbove) {
         exhausted = true;
         break;
       }
     }
-    if (failure) await startOver(log);
-    options.onDrained?.(!exhausted && batches >= MAX_BATCHES_PER_DRAIN);
+    if (this.failure) await this.startOver(log);
+    this.options.onDrained?.(!exhausted && batches >= MAX_BATCHES_PER_DRAIN);
     return events;
   }
-
-  return {
-    async drain(log, signal) {
-      if (recovering || failure) await startOver(log);
-      // Removed below: the signal lives as long as the leadership, drains come and go.
-      signal.addEventListener('abort', notify);
-      try {
-        return await handOver(log, signal);
-      } catch (e) {
-        // A statement that failed may have numbered batches whose answer was lost: start over
-        // from the watermark, which reads them.
-        recovering = true;
-        throw e;
-      } finally {
-        signal.removeEventListener('abort', notify);
-      }
-    },
-    recover() {
-      recovering = true;
-      window = undefined;
-      confirmed = 0;
-    },
-    get confirmedThrough() {
-      return confirmed;
-    },
-    async settle(ms) {
-      const grace = new AbortController();
-      let late = false;
-      void delay(ms, grace.signal).then(() => {
-        late = true;
-        notify();
-      });
-      while (outstanding > 0 && !late) await changed();
-      grace.abort();
-      await watermark.flush();
-    },
-  };
 }

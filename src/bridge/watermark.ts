@@ -81,73 +81,93 @@ export function createWatermarkWriter(
   onError: (error: unknown) => void,
   everyMs = WATERMARK_EVERY_MS,
 ): WatermarkWriter {
-  let wanted: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
-  let written: Record<Watermark, number> = { confirmed_through: 0, events_confirmed_through: 0 };
+  return new BatchedWatermarkWriter(db, onError, everyMs);
+}
+
+const WATERMARKS: readonly Watermark[] = ['confirmed_through', 'events_confirmed_through'];
+const none = (): Record<Watermark, number> => ({ confirmed_through: 0, events_confirmed_through: 0 });
+
+class BatchedWatermarkWriter implements WatermarkWriter {
+  private wanted = none();
+  private written = none();
   /** Bumped by reset(): a write started before records nothing in the new generation. */
-  let generation = 0;
-  let writing: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let lastStarted = Number.NEGATIVE_INFINITY;
+  private generation = 0;
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastStarted = Number.NEGATIVE_INFINITY;
 
-  const behind = (): Partial<Record<Watermark, number>> =>
-    Object.fromEntries(
-      (Object.keys(wanted) as Watermark[]).filter((c) => written[c] < wanted[c]).map((c) => [c, wanted[c]]),
-    );
+  constructor(
+    private readonly db: Pick<pg.Pool, 'query'>,
+    private readonly onError: (error: unknown) => void,
+    private readonly everyMs: number,
+  ) {}
 
-  async function write(): Promise<void> {
-    const marks = behind();
-    const startedIn = generation;
+  of(column: Watermark): WatermarkRaiser {
+    return {
+      raise: (position) => this.raise(column, position),
+      flush: () => this.flushColumns([column]),
+    };
+  }
+
+  flush(): Promise<void> {
+    return this.flushColumns(WATERMARKS);
+  }
+
+  reset(): void {
+    this.generation += 1;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.wanted = none();
+    this.written = none();
+  }
+
+  private raise(column: Watermark, position: number): void {
+    if (position <= this.wanted[column]) return;
+    this.wanted[column] = position;
+    this.schedule();
+  }
+
+  private behind(): Partial<Record<Watermark, number>> {
+    const { wanted, written } = this;
+    return Object.fromEntries(WATERMARKS.filter((c) => written[c] < wanted[c]).map((c) => [c, wanted[c]]));
+  }
+
+  private async write(): Promise<void> {
+    const marks = this.behind();
+    const startedIn = this.generation;
     try {
-      lastStarted = performance.now();
-      await raiseWatermarks(db, marks);
+      this.lastStarted = performance.now();
+      await raiseWatermarks(this.db, marks);
       // A write of the old generation moves nothing: its positions may be another history's.
-      if (startedIn === generation)
+      if (startedIn === this.generation)
         for (const [column, position] of Object.entries(marks) as [Watermark, number][])
-          written[column] = Math.max(written[column], position);
+          this.written[column] = Math.max(this.written[column], position);
     } finally {
-      writing = undefined;
+      this.writing = undefined;
     }
-    if (Object.keys(behind()).length > 0) schedule(); // raised meanwhile: the next write, on time
-  }
-  function start(): Promise<void> {
-    clearTimeout(timer);
-    timer = undefined;
-    writing ??= write();
-    return writing;
-  }
-  /** Starts a write now, or once `everyMs` have passed since the last one started. */
-  function schedule(): void {
-    if (writing || timer) return;
-    const wait = lastStarted + everyMs - performance.now();
-    if (wait <= 0) start().catch(onError);
-    else {
-      timer = setTimeout(() => start().catch(onError), wait);
-      timer.unref();
-    }
-  }
-  async function flush(columns: readonly Watermark[]): Promise<void> {
-    const target = Object.fromEntries(columns.map((c) => [c, wanted[c]])) as Record<Watermark, number>;
-    while (columns.some((c) => written[c] < target[c])) await start();
+    if (Object.keys(this.behind()).length > 0) this.schedule(); // raised meanwhile: the next write, on time
   }
 
-  return {
-    of(column) {
-      return {
-        raise(position) {
-          if (position <= wanted[column]) return;
-          wanted[column] = position;
-          schedule();
-        },
-        flush: () => flush([column]),
-      };
-    },
-    flush: () => flush(['confirmed_through', 'events_confirmed_through']),
-    reset() {
-      generation += 1;
-      clearTimeout(timer);
-      timer = undefined;
-      wanted = { confirmed_through: 0, events_confirmed_through: 0 };
-      written = { confirmed_through: 0, events_confirmed_through: 0 };
-    },
-  };
+  private start(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.writing ??= this.write();
+    return this.writing;
+  }
+
+  /** Starts a write now, or once `everyMs` have passed since the last one started. */
+  private schedule(): void {
+    if (this.writing || this.timer) return;
+    const wait = this.lastStarted + this.everyMs - performance.now();
+    if (wait <= 0) this.start().catch(this.onError);
+    else {
+      this.timer = setTimeout(() => this.start().catch(this.onError), wait);
+      this.timer.unref();
+    }
+  }
+
+  private async flushColumns(columns: readonly Watermark[]): Promise<void> {
+    const target = Object.fromEntries(columns.map((c) => [c, this.wanted[c]])) as Record<Watermark, number>;
+    while (columns.some((c) => this.written[c] < target[c])) await this.start();
+  }
 }
