@@ -1,15 +1,13 @@
 // `orders-live doctor`: checks every link of the pipeline and says what is wrong and how to fix
 // it. Each check is independent; a failed link does not hide the others.
 
-import amqp from 'amqplib';
 import pg from 'pg';
 import { LEADER_LOCK_KEY_SQL } from '../bridge/leader-lock.js';
-import { redactUrl } from '../config.js';
-import { amqpNames } from '../contract/events.js';
 import { backlog } from '../db/event-log.js';
 import { migrationStatus } from '../db/migrate.js';
 import { pgCode, toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
+import { checkBroker } from './doctor-broker.js';
 
 export interface DoctorOptions {
   databaseUrl: string;
@@ -176,103 +174,6 @@ async function checkBridge(client: pg.Client, add: (f: Finding) => void): Promis
         ? `${behind} events published to the gateways are not yet on the per-event exchange (it catches up behind them)`
         : 'the per-event exchange has every published event',
   });
-}
-
-async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {
-  const connection = await connectToEveryNode(options.rabbitmqUrls, add);
-  if (!connection) return;
-  try {
-    const names = amqpNames(options.exchange);
-    for (const exchange of [names.exchange, names.feed, names.deadLetterExchange])
-      await checkExchange(connection, exchange, add);
-    await checkDeadLetters(connection, names.deadLetterQueue, add);
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
-}
-
-/**
- * Every node: a node that is down is worth knowing of while the others carry the load. Returns a
- * connection to the first node reached, for the checks that follow.
- */
-async function connectToEveryNode(
-  urls: readonly string[],
-  add: (f: Finding) => void,
-): Promise<amqp.ChannelModel | undefined> {
-  let connection: amqp.ChannelModel | undefined;
-  const down: string[] = [];
-  for (const url of urls) {
-    const shown = redactUrl(url);
-    try {
-      const node = await amqp.connect(url, { timeout: 5_000 });
-      node.on('error', () => undefined);
-      const cluster = node.connection.serverProperties.cluster_name;
-      add({
-        ok: true,
-        check: 'rabbitmq',
-        detail: `reachable at ${shown}${cluster ? ` (cluster ${cluster})` : ''}`,
-      });
-      if (connection) await node.close().catch(() => undefined);
-      else connection = node;
-    } catch (e) {
-      down.push(`${shown} (${toError(e).message})`);
-    }
-  }
-  for (const node of down) {
-    add({
-      ok: connection !== undefined,
-      warning: true,
-      check: 'rabbitmq',
-      detail: connection
-        ? `cannot reach ${node}: the roles use the other nodes meanwhile; start it again`
-        : `cannot reach ${node}: start RabbitMQ ("docker compose up -d rabbitmq") or set RABBITMQ_URL`,
-    });
-  }
-  return connection;
-}
-
-/** A channel of its own: a failed check closes the channel it ran on. */
-async function checkChannel(connection: amqp.ChannelModel): Promise<amqp.Channel> {
-  const channel = await connection.createChannel();
-  channel.on('error', () => undefined);
-  return channel;
-}
-
-async function checkExchange(connection: amqp.ChannelModel, exchange: string, add: (f: Finding) => void) {
-  const channel = await checkChannel(connection);
-  try {
-    await channel.checkExchange(exchange);
-    add({ ok: true, check: 'exchange', detail: `${exchange} exists` });
-    await channel.close();
-  } catch {
-    add({
-      ok: false,
-      check: 'exchange',
-      detail: `${exchange} does not exist: start a bridge, which declares it`,
-    });
-  }
-}
-
-async function checkDeadLetters(connection: amqp.ChannelModel, queue: string, add: (f: Finding) => void) {
-  const channel = await checkChannel(connection);
-  try {
-    const { messageCount } = await channel.checkQueue(queue);
-    add({
-      ok: true,
-      warning: messageCount > 0,
-      check: 'dead letters',
-      detail:
-        messageCount > 0
-          ? `${messageCount} messages in ${queue}: inspect them in the management UI`
-          : `${queue} is empty`,
-    });
-  } catch {
-    add({
-      ok: false,
-      check: 'dead letters',
-      detail: `${queue} does not exist: start a bridge, which declares it`,
-    });
-  }
 }
 
 /** Why PostgreSQL could not be used, and what to do: the server may be up with the database missing. */

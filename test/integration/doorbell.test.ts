@@ -106,7 +106,10 @@ async function ringsUnderSustainedLoad(): Promise<number> {
   await write(SUSTAINED_STATEMENTS);
   await settleNotifications();
   const rung = notifications;
-  await waitFor(async () => (await unpublished()) === 0, { timeoutMs: 20_000, what: 'every event published' });
+  await waitFor(async () => (await unpublished()) === 0, {
+    timeoutMs: 20_000,
+    what: 'every event published',
+  });
   return rung;
 }
 
