@@ -160,6 +160,11 @@ describe('reads', () => {
   });
 });
 
+/** A write of status "shipped" with that If-Match. */
+function shipWith(method: 'PUT' | 'PATCH', path: string, ifMatch: string) {
+  return api.call(method, path, { json: { status: 'shipped' }, headers: { 'if-match': ifMatch } });
+}
+
 describe('partial changes and If-Match', () => {
   it('PATCH changes only the given fields', async () => {
     const order = await create('Harry', 'iPhone 17');
@@ -189,19 +194,13 @@ describe('partial changes and If-Match', () => {
 
   it('answers 412 to a stale If-Match and applies a current one, on PUT, PATCH and DELETE', async () => {
     const order = await create();
-    const stale = await api.call('PUT', `/orders/${order.id}`, {
-      json: { status: 'shipped' },
-      headers: { 'if-match': '"7"' },
-    });
+    const stale = await shipWith('PUT', `/orders/${order.id}`, '"7"');
     expect(stale.status).toBe(412);
     expect(stale.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(stale.body).toMatchObject({ status: 412, code: 'version_mismatch' });
     expect(stale.body.detail).toMatch(/version 1/);
 
-    const fresh = await api.call('PATCH', `/orders/${order.id}`, {
-      json: { status: 'shipped' },
-      headers: { 'if-match': '"1"' },
-    });
+    const fresh = await shipWith('PATCH', `/orders/${order.id}`, '"1"');
     expect(fresh.status).toBe(200);
     expect(fresh.headers.get('etag')).toBe('"2"');
 
@@ -216,15 +215,9 @@ describe('partial changes and If-Match', () => {
 
   it('If-Match: * needs the order to exist; an unknown id is 404, not 412', async () => {
     const order = await create();
-    const star = await api.call('PUT', `/orders/${order.id}`, {
-      json: { status: 'shipped' },
-      headers: { 'if-match': '*' },
-    });
+    const star = await shipWith('PUT', `/orders/${order.id}`, '*');
     expect(star.status).toBe(200);
-    const missing = await api.call('PUT', '/orders/999', {
-      json: { status: 'shipped' },
-      headers: { 'if-match': '"1"' },
-    });
+    const missing = await shipWith('PUT', '/orders/999', '"1"');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ code: 'order_not_found', detail: 'order 999 does not exist' });
     expect((await api.call('DELETE', '/orders/999', { headers: { 'if-match': '*' } })).status).toBe(404);

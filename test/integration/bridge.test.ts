@@ -39,6 +39,12 @@ beforeEach(async () => {
   );
 });
 
+/** Stops the bridge first (it may still be publishing), then closes the consumers in order. */
+async function stopThenClose(bridge: Bridge, ...consumers: { close(): Promise<unknown> }[]): Promise<void> {
+  await bridge.stop();
+  for (const consumer of consumers) await consumer.close();
+}
+
 function inProcessBridge(overrides: Partial<BridgeConfig> = {}): Bridge {
   return createTestBridge({ db, pool, exchange, config: overrides });
 }
@@ -112,9 +118,7 @@ describe('relay', () => {
       const stored = await readRange(pool, 1, 1);
       expect(stored[0]!.published_at).toBe(first.event.published_at);
     } finally {
-      await bridge.stop();
-      await consumer.close();
-      await feed.close();
+      await stopThenClose(bridge, consumer, feed);
     }
   });
 
@@ -138,8 +142,7 @@ describe('relay', () => {
       ]);
       expect(consumer.messages.map((m) => m.event.order!.customer_name)).toEqual([name, name, name]);
     } finally {
-      await bridge.stop();
-      await consumer.close();
+      await stopThenClose(bridge, consumer);
     }
   });
 });
@@ -168,9 +171,7 @@ describe('integrations', () => {
       }
       expect(Math.max(...gaps)).toBeLessThan(100);
     } finally {
-      await bridge.stop();
-      await integration.close();
-      await feed.close();
+      await stopThenClose(bridge, integration, feed);
     }
   });
 });
@@ -228,9 +229,7 @@ describe('faults', () => {
           { what: 'the per-event watermark to reach the feed’s' },
         );
       } finally {
-        await bridge.stop();
-        await consumer.close();
-        await feed.close();
+        await stopThenClose(bridge, consumer, feed);
       }
     });
   }
@@ -257,8 +256,7 @@ describe('faults', () => {
       await expectComplete(consumer, 3_000);
       expect(bridge.state).toBe('leader');
     } finally {
-      await bridge.stop();
-      await consumer.close();
+      await stopThenClose(bridge, consumer);
     }
   });
 });

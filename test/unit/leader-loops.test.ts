@@ -47,6 +47,24 @@ function spyOnAny(signal: AbortSignal): () => number {
   return () => calls;
 }
 
+/**
+ * A leadership whose signal is watched: the AbortSignal.any() calls given it, and the most abort
+ * listeners seen at once on the signals a loop waits on (`see` records one).
+ */
+function watchedLeadership() {
+  const leadership = new AbortController();
+  const anyCalls = spyOnAny(leadership.signal);
+  let most = 0;
+  return {
+    leadership,
+    anyCalls,
+    see(signal: AbortSignal) {
+      most = Math.max(most, getEventListeners(signal, 'abort').length);
+    },
+    listenersSeen: () => most,
+  };
+}
+
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -65,15 +83,13 @@ describe('delay', () => {
 
 describe('the per-event relay following the feed (feed-follower.ts)', () => {
   it('drains once per batch of kicks, over thousands of passes, leaving nothing on the signal', async () => {
-    const leadership = new AbortController();
-    const anyCalls = spyOnAny(leadership.signal);
+    const { leadership, anyCalls, see, listenersSeen } = watchedLeadership();
     let drains = 0;
-    let listenersSeen = 0;
     const follower = followerOver(
       async (_db, signal, beforeStep) => {
         drains++;
         await beforeStep?.();
-        listenersSeen = Math.max(listenersSeen, getEventListeners(signal, 'abort').length);
+        see(signal);
         return { published: 1, behind: 0 };
       },
       { pollIntervalMs: 60_000, drainEveryMs: 0, ratePerSecondWhileBusy: 0 },
@@ -89,7 +105,7 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
     await running;
     expect(anyCalls()).toBe(0);
     // While it ran, at most the waits of one pass were listening; once stopped, none.
-    expect(listenersSeen).toBeLessThanOrEqual(2);
+    expect(listenersSeen()).toBeLessThanOrEqual(2);
     expect(getEventListeners(leadership.signal, 'abort')).toHaveLength(0);
   });
 
@@ -185,17 +201,15 @@ describe('the per-event relay following the feed (feed-follower.ts)', () => {
 
 describe('the drain loop (drain-loop.ts)', () => {
   it('runs thousands of drains, leased and ringing, leaving nothing on the signal', async () => {
-    const leadership = new AbortController();
-    const anyCalls = spyOnAny(leadership.signal);
+    const { leadership, anyCalls, see, listenersSeen } = watchedLeadership();
     let drains = 0;
-    let listenersSeen = 0;
     const loop = runDrainLoop({
       client: { query: async () => ({ rows: [] }) } as never,
       signal: leadership.signal,
       // Bursts of work (leased, polling) and quiet spells (ringing, woken by the bell below).
       async drain() {
         drains++;
-        listenersSeen = Math.max(listenersSeen, getEventListeners(leadership.signal, 'abort').length);
+        see(leadership.signal);
         return { handed: drains % 400 < 200 ? 5 : 0, more: false };
       },
       leaseAbovePerSecond: 1_000,
@@ -209,6 +223,6 @@ describe('the drain loop (drain-loop.ts)', () => {
     leadership.abort();
     await loop.done;
     expect(anyCalls()).toBe(0);
-    expect(listenersSeen).toBeLessThanOrEqual(3);
+    expect(listenersSeen()).toBeLessThanOrEqual(3);
   });
 });

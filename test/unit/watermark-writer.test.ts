@@ -31,7 +31,13 @@ function fakeDb() {
 function fakeWriter(onError: (e: unknown) => void = () => undefined) {
   const fake = fakeDb();
   const writer = createWatermarkWriter(fake.db, onError, 20);
-  return { ...fake, writer, feed: writer.of('confirmed_through') };
+  /** Answers the write in flight, flushes, and returns every write made. */
+  const flushed = async () => {
+    await fake.answer();
+    await writer.flush();
+    return fake.writes;
+  };
+  return { ...fake, writer, feed: writer.of('confirmed_through'), flushed };
 }
 
 beforeEach(() => {
@@ -108,22 +114,18 @@ describe('createWatermarkWriter with both watermarks', () => {
 
 describe('createWatermarkWriter after reset (a new leadership)', () => {
   it('writes a raise below what it wrote before, as the new primary lags the old', async () => {
-    const { writer, writes, answer } = fakeWriter();
-    const feed = writer.of('confirmed_through');
+    const { writer, feed, writes, answer, flushed } = fakeWriter();
     feed.raise(100);
     await answer();
     writer.reset();
     feed.raise(40);
     await vi.advanceTimersByTimeAsync(20);
     expect(writes).toEqual(['c100', 'c40']);
-    await answer();
-    await writer.flush();
-    expect(writes).toEqual(['c100', 'c40']);
+    expect(await flushed()).toEqual(['c100', 'c40']);
   });
 
   it('lets a write of the old generation finish without marking the new one written', async () => {
-    const { writer, writes, answer, pending } = fakeWriter();
-    const feed = writer.of('confirmed_through');
+    const { writer, feed, writes, answer, pending, flushed } = fakeWriter();
     feed.raise(100);
     expect(pending()).toBe(1);
     writer.reset(); // the old write is still in flight
@@ -131,14 +133,11 @@ describe('createWatermarkWriter after reset (a new leadership)', () => {
     await answer(); // the old write lands: it must not count as this generation's
     await vi.advanceTimersByTimeAsync(20);
     expect(writes).toEqual(['c100', 'c100']);
-    await answer();
-    await writer.flush();
-    expect(writes).toEqual(['c100', 'c100']);
+    expect(await flushed()).toEqual(['c100', 'c100']);
   });
 
   it('drops a timer of the old generation', async () => {
-    const { writer, writes, answer } = fakeWriter();
-    const feed = writer.of('confirmed_through');
+    const { writer, feed, writes, answer } = fakeWriter();
     feed.raise(1);
     await answer();
     feed.raise(50); // waits for the interval
