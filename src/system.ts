@@ -126,8 +126,10 @@ function addHttpServers({ config, log, registry, pool, services, checks, brokerL
   return { http, metricsHttp };
 }
 
-function addGateway(wiring: Wiring, httpServer: HttpServer): void {
-  const { config, log, registry, pool, services, checks, brokerLinks } = wiring;
+function addGateway(
+  { config, log, registry, pool, services, checks, brokerLinks }: Wiring,
+  httpServer: HttpServer,
+): void {
   const gateway = createGateway({
     httpServer,
     pool,
