@@ -104,30 +104,17 @@ async function restartFromSnapshot(client: Client): Promise<void> {
 }
 
 function status(): SoakClientsStatus {
-  let connected = 0;
-  let received = 0;
-  let repeats = 0;
-  let gaps = 0;
-  let resyncs = 0;
-  let connects = 0;
-  for (const c of clients) {
-    if (c.socket?.connected) connected++;
-    received += c.check.received;
-    repeats += c.check.repeats;
-    gaps += c.check.gaps;
-    resyncs += c.resyncs;
-    connects += c.connects;
-  }
+  const sum = (f: (c: Client) => number) => clients.reduce((n, c) => n + f(c), 0);
   const memory = process.memoryUsage();
   const status: SoakClientsStatus = {
     clients: clients.length,
-    connected,
-    connects,
+    connected: clients.filter((c) => c.socket?.connected).length,
+    connects: sum((c) => c.connects),
     leaves,
-    received,
-    repeats,
-    gaps,
-    resyncs,
+    received: sum((c) => c.check.received),
+    repeats: sum((c) => c.check.repeats),
+    gaps: sum((c) => c.check.gaps),
+    resyncs: sum((c) => c.resyncs),
     problems: clients.flatMap((c) => c.check.problems.map((p) => `client ${c.index}: ${p}`)).slice(0, 20),
     rssBytes: memory.rss,
     heapUsedBytes: memory.heapUsed,
