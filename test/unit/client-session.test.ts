@@ -236,6 +236,15 @@ class Simulation {
     return Math.min(...this.forks.slice(e));
   }
 
+  /**
+   * The epochs in which position `p` names the event it names now. Past the latest fork only the
+   * current one; at or below it also those that share `p` (a fork right at the session's position
+   * changes nothing it holds: it learns the new epoch with the next event).
+   */
+  epochsNaming(p: number): number[] {
+    return Array.from({ length: this.epoch }, (_, i) => i + 1).filter((e) => this.sharedWith(e) >= p);
+  }
+
   /** The log's history now, since the last snapshot: what delivered must end as. */
   history(): string[] {
     return Array.from({ length: this.head - this.base }, (_, i) => this.base + i + 1).map(
@@ -266,6 +275,9 @@ class Simulation {
             throw new Error(`delivered ${event.position}, expected ${expected}`);
           this.delivered.push(`${event.position}:${event.epoch}`);
         }
+        // The position it now holds goes with the epoch of the event that brought it.
+        const epoch = c.events.at(-1)?.epoch;
+        if (this.session.epoch !== epoch) throw new Error(`holds epoch ${this.session.epoch} after ${epoch}`);
       }
     }
   }
@@ -354,6 +366,8 @@ class Simulation {
       case 'ready':
         if (link.cursor !== this.head) return;
         this.run(session.handle({ type: 'ready', link: id, position: link.cursor, epoch: this.epoch }));
+        if (session.status === 'live' && session.epoch !== this.epoch)
+          throw new Error(`live at epoch ${session.epoch}, the gateway's is ${this.epoch}`);
         return;
       case 'lose':
         this.run(session.handle({ type: 'lost', link: id, reason: 'transport close' }));
@@ -488,9 +502,15 @@ describe('client session through random interleavings', () => {
           expect(session.status).toBe('live');
           expect(session.position).toBe(sim.head);
           expect(sim.delivered).toEqual(sim.history());
-          if (snapshot) expect(session.epoch).toBe(sim.epoch);
+          if (snapshot) expect(sim.epochsNaming(session.position!)).toContain(session.epoch);
         }),
-        { numRuns: 500 },
+        {
+          numRuns: 500,
+          // Found in CI: the log forks right at the position the session stands live at.
+          examples: [
+            [[{ op: 'loadDone', ok: true }, { op: 'open' }, { op: 'ready' }, { op: 'fork', back: 1 }]],
+          ],
+        },
       );
     });
   }
