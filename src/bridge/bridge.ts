@@ -209,11 +209,12 @@ class BridgeImpl implements Bridge {
     // Before anything is numbered: a promoted standby's log may end below positions published
     // before, and what this process remembers of them (watermarks, events kept for the per-event
     // relay) belongs to the old history.
+    // The old window is given up first: a confirm arriving meanwhile raises nothing.
+    this.relay.recover();
     const epoch = await enterEpoch(client);
     this.log.info({ epoch }, 'numbering under epoch');
-    this.watermarks.reset();
+    this.watermarks.reset(epoch);
     this.follower.recent.clear();
-    this.relay.recover();
     const feedLog = createFeedLog(client);
     // A new leader catches up on the feed first; its first drain says whether a backlog is left.
     this.follower.drained(true);

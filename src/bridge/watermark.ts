@@ -15,20 +15,25 @@ export type Watermark = 'confirmed_through' | 'events_confirmed_through';
 /**
  * Raises each watermark given to its position (never lowers one), in one UPDATE. One round trip:
  * a multi-statement query is one implicit transaction, so SET LOCAL applies to this UPDATE only,
- * and a failure leaves no transaction open on the connection.
+ * and a failure leaves no transaction open on the connection. With `epoch`, only while
+ * bridge_state still names it: positions of another history move nothing (migration 0012).
  */
 export async function raiseWatermarks(
   db: Pick<pg.ClientBase, 'query'>,
   marks: Partial<Record<Watermark, number>>,
+  epoch?: number,
 ): Promise<void> {
   const sets = Object.entries(marks).map(([column, position]) => {
     if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`bad watermark ${position}`);
     return `${column} = greatest(${column}, ${position})`;
   });
   if (sets.length === 0) return;
+  if (epoch !== undefined && !(Number.isSafeInteger(epoch) && epoch > 0))
+    throw new RangeError(`bad epoch ${epoch}`);
+  const ofEpoch = epoch === undefined ? '' : ` AND epoch = ${epoch}`;
   await db.query(
     `SET LOCAL synchronous_commit = off;
-     UPDATE bridge_state SET ${sets.join(', ')} WHERE id = 1`,
+     UPDATE bridge_state SET ${sets.join(', ')} WHERE id = 1${ofEpoch}`,
   );
 }
 
@@ -55,11 +60,12 @@ export interface WatermarkWriter {
   /** Writes what was asked of every watermark now. */
   flush(): Promise<void>;
   /**
-   * Forgets what was asked and written, for a new leadership: after a failover the database's
-   * watermarks may stand below what this writer wrote to the old primary, and a raise below that
-   * must still be written. A write in flight when this is called moves nothing after it.
+   * Forgets what was asked and written, for a new leadership numbering under `epoch`: after a
+   * failover the database's watermarks may stand below what this writer wrote to the old primary,
+   * and a raise below that must still be written. A write in flight when this is called moves
+   * nothing after it, here or, once the epoch changed, in the database.
    */
-  reset(): void;
+  reset(epoch: number): void;
 }
 
 /**
@@ -92,6 +98,8 @@ class BatchedWatermarkWriter implements WatermarkWriter {
   private written = none();
   /** Bumped by reset(): a write started before records nothing in the new generation. */
   private generation = 0;
+  /** The epoch the leadership numbers under: each write is of it (set by reset()). */
+  private epoch: number | undefined;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastStarted = Number.NEGATIVE_INFINITY;
@@ -113,8 +121,9 @@ class BatchedWatermarkWriter implements WatermarkWriter {
     return this.flushColumns(WATERMARKS);
   }
 
-  reset(): void {
+  reset(epoch: number): void {
     this.generation += 1;
+    this.epoch = epoch;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.wanted = none();
@@ -137,7 +146,7 @@ class BatchedWatermarkWriter implements WatermarkWriter {
     const startedIn = this.generation;
     try {
       this.lastStarted = performance.now();
-      await raiseWatermarks(this.db, marks);
+      await raiseWatermarks(this.db, marks, this.epoch);
       // A write of the old generation moves nothing: its positions may be another history's.
       if (startedIn === this.generation)
         for (const [column, position] of Object.entries(marks) as [Watermark, number][])

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge/bridge.js';
+import { LEADER_LOCK_KEY_SQL } from '../../src/bridge/leader-lock.js';
 import { createLiveOrders, type LiveOrders } from '../../src/client/index.js';
 import type { Order } from '../../src/contract/events.js';
 import { createLogger } from '../../src/log.js';
@@ -105,15 +106,32 @@ async function table(): Promise<Order[]> {
 
 const byId = (orders: readonly Order[]) => [...orders].sort((a, b) => a.id - b.id);
 
+interface Deposed {
+  /**
+   * The bridge still runs: its leader session is cut, and it cannot lead again before the standby
+   * is promoted (the commit).
+   */
+  leaderRunning?: boolean;
+  /** The deposed leader's last watermark write reached the standby: they stay where they were. */
+  staleWatermarks?: boolean;
+}
+
 /**
  * What the promoted standby has: the log and the table as they were at position `k`, the
  * capture triggers off while the rows go (they are not changes, they were never there), and
  * another timeline.
  */
-async function failOverTo(k: number, timeline: number): Promise<void> {
+async function failOverTo(k: number, timeline: number, deposed: Deposed = {}): Promise<void> {
   const c = await db.client();
   try {
     await c.query('BEGIN');
+    if (deposed.leaderRunning) {
+      await c.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'orders-live-bridge' AND datname = current_database()`,
+      );
+      await c.query(`SELECT pg_advisory_xact_lock(${LEADER_LOCK_KEY_SQL})`);
+    }
     await c.query('SET LOCAL session_replication_role = replica');
     await c.query(
       `WITH lost AS (SELECT id FROM order_event_positions($1 + 1, (SELECT last_position FROM bridge_state)))
@@ -131,8 +149,10 @@ async function failOverTo(k: number, timeline: number): Promise<void> {
     );
     await c.query('DELETE FROM order_event_batches WHERE first_position > $1', [k]);
     await c.query(
-      `UPDATE bridge_state SET last_position = $1, confirmed_through = least(confirmed_through, $1),
-         events_confirmed_through = least(events_confirmed_through, $1)`,
+      deposed.staleWatermarks
+        ? 'UPDATE bridge_state SET last_position = $1'
+        : `UPDATE bridge_state SET last_position = $1, confirmed_through = least(confirmed_through, $1),
+             events_confirmed_through = least(events_confirmed_through, $1)`,
       [k],
     );
     await c.query(
@@ -218,6 +238,36 @@ it('makes every client above the fork resync and end equal to the table; one bel
 
 it("does the same when only the new epoch's events tell the gateway", async () => {
   await failover(60_000, 9002);
+});
+
+it("leads on in the new history, the deposed leader's watermarks on the promoted standby", async () => {
+  const { bridge } = await startBridge();
+  await insertOrders(10);
+  const before = await head();
+  const k = before.position - 4;
+  // The same bridge leads again: nothing it remembers of positions K+1..N, and no watermark the
+  // old primary's leader wrote above K, holds back or skips the new history's positions.
+  await failOverTo(k, 9003, { leaderRunning: true, staleWatermarks: true });
+  const epochNow = async () => (await pool.query('SELECT epoch FROM bridge_state')).rows[0].epoch;
+  await waitFor(async () => bridge.state === 'leader' && (await epochNow()) === before.epoch + 1, {
+    what: 'the bridge to lead under the new epoch',
+  });
+  await insertOrders(2);
+  expect(await head()).toEqual({ position: k + 2, epoch: before.epoch + 1 });
+  await waitFor(
+    async () =>
+      (await pool.query('SELECT 1 FROM bridge_state WHERE events_confirmed_through = $1', [k + 2]))
+        .rowCount === 1,
+    { what: 'the per-event relay at the new head' },
+  );
+  // A gateway starting now begins at the new history's head and replays it to a client at K.
+  const url = await startGateway(200);
+  const resumed = client(url, { since: k, epoch: before.epoch });
+  await resumed.waitPosition(k + 2);
+  expect(resumed.events.map((e) => [e.position, e.epoch])).toEqual([
+    [k + 1, before.epoch + 1],
+    [k + 2, before.epoch + 1],
+  ]);
 });
 
 it('opens an epoch only when the timeline changes, forked after the last position numbered', async () => {

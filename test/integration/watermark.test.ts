@@ -1,11 +1,12 @@
 // The relays' watermarks are committed without waiting for the WAL flush (watermark.ts). What must
 // hold around that: a watermark only ever rises, the relaxed commit stays confined to its own
 // UPDATE — the leader's next statement on the same connection is the numbering, which must stay
-// durable — and a failed write leaves the connection usable, with no transaction left open.
+// durable — a failed write leaves the connection usable, with no transaction left open, and a
+// write of one epoch moves nothing once bridge_state names another (invariant 9).
 
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { raiseWatermark } from '../../src/bridge/watermark.js';
+import { raiseWatermark, raiseWatermarks } from '../../src/bridge/watermark.js';
 import { useTestDatabase } from '../helpers/db.js';
 
 const db = useTestDatabase();
@@ -57,6 +58,15 @@ it('leaves no transaction open when the write fails', async () => {
   } finally {
     await client.query('ALTER TABLE bridge_state DROP CONSTRAINT watermark_cap');
   }
+});
+
+it("moves nothing once bridge_state names another epoch than the write's", async () => {
+  const epoch = (await pool.query<{ e: number }>('SELECT epoch AS e FROM bridge_state')).rows[0]!.e;
+  await raiseWatermarks(client, { confirmed_through: 30, events_confirmed_through: 20 }, epoch);
+  expect(await watermarks()).toEqual({ feed: 30, events: 20 });
+  await raiseWatermarks(client, { confirmed_through: 90, events_confirmed_through: 90 }, epoch + 1);
+  expect(await watermarks()).toEqual({ feed: 30, events: 20 });
+  await expect(raiseWatermarks(client, { confirmed_through: 1 }, 0)).rejects.toThrow(RangeError);
 });
 
 it('refuses a position that is not a non-negative integer', async () => {

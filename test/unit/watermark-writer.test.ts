@@ -9,12 +9,16 @@ import { createWatermarkWriter } from '../../src/bridge/watermark.js';
 /** A database whose watermark UPDATEs are recorded and answered when the test says. */
 function fakeDb() {
   const writes: string[] = [];
+  /** The epoch each write was conditioned on, or null. */
+  const epochs: (number | null)[] = [];
   const answers: { resolve(): void; reject(e: Error): void }[] = [];
   const db = {
     query(sql: string) {
       writes.push(
         [...sql.matchAll(/(\w+) = greatest\(\w+, (\d+)\)/g)].map((m) => `${m[1]![0]}${m[2]}`).join(' '),
       );
+      const epoch = /AND epoch = (\d+)/.exec(sql)?.[1];
+      epochs.push(epoch === undefined ? null : Number(epoch));
       return new Promise<void>((resolve, reject) => answers.push({ resolve, reject }));
     },
   } as unknown as Pick<pg.Pool, 'query'>;
@@ -24,7 +28,7 @@ function fakeDb() {
     else next.resolve();
     await vi.advanceTimersByTimeAsync(0);
   };
-  return { db, writes, answer, pending: () => answers.length };
+  return { db, writes, epochs, answer, pending: () => answers.length };
 }
 
 /** A writer at a 20 ms interval over a fake database, and its handle on the feed's watermark. */
@@ -117,7 +121,7 @@ describe('createWatermarkWriter after reset (a new leadership)', () => {
     const { writer, feed, writes, answer, flushed } = fakeWriter();
     feed.raise(100);
     await answer();
-    writer.reset();
+    writer.reset(2);
     feed.raise(40);
     await vi.advanceTimersByTimeAsync(20);
     expect(writes).toEqual(['c100', 'c40']);
@@ -128,7 +132,7 @@ describe('createWatermarkWriter after reset (a new leadership)', () => {
     const { writer, feed, writes, answer, pending, flushed } = fakeWriter();
     feed.raise(100);
     expect(pending()).toBe(1);
-    writer.reset(); // the old write is still in flight
+    writer.reset(2); // the old write is still in flight
     feed.raise(100); // the same position again, now in the new history
     await answer(); // the old write lands: it must not count as this generation's
     await vi.advanceTimersByTimeAsync(20);
@@ -136,12 +140,24 @@ describe('createWatermarkWriter after reset (a new leadership)', () => {
     expect(await flushed()).toEqual(['c100', 'c100']);
   });
 
+  it('writes each watermark under the epoch of the leadership that started the write', async () => {
+    const { writer, feed, epochs, answer, flushed } = fakeWriter();
+    writer.reset(1);
+    feed.raise(100);
+    writer.reset(2); // the write of epoch 1 is still in flight
+    feed.raise(40);
+    await answer();
+    await vi.advanceTimersByTimeAsync(20);
+    await flushed();
+    expect(epochs).toEqual([1, 2]);
+  });
+
   it('drops a timer of the old generation', async () => {
     const { writer, feed, writes, answer } = fakeWriter();
     feed.raise(1);
     await answer();
     feed.raise(50); // waits for the interval
-    writer.reset();
+    writer.reset(2);
     await vi.advanceTimersByTimeAsync(100);
     expect(writes).toEqual(['c1']);
   });
