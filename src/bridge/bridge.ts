@@ -85,8 +85,8 @@ class BridgeImpl implements Bridge {
       log.warn({ err: toError(e) }, 'cannot write the watermarks; retrying with the next');
     });
     this.follower = this.createFollower();
-    this.relay = this.createRelay();
-    this.eventRelay = this.createEventRelay();
+    this.relay = this.feedRelay();
+    this.eventRelay = this.perEventRelay();
     this.lock = createLeaderLock({
       databaseUrl: options.databaseUrl,
       retryMs: config.leaderRetryMs,
@@ -155,7 +155,7 @@ class BridgeImpl implements Bridge {
     });
   }
 
-  private createRelay(): Relay {
+  private feedRelay(): Relay {
     const { metrics, follower } = this;
     return createRelay({
       publisher: this.publisher,
@@ -177,7 +177,7 @@ class BridgeImpl implements Bridge {
     });
   }
 
-  private createEventRelay(): EventRelay {
+  private perEventRelay(): EventRelay {
     const { follower } = this;
     return createEventRelay({
       publisher: this.eventPublisher,

@@ -19,9 +19,10 @@ export interface FeedBatch {
 export interface FeedLog {
   /**
    * Numbers every event committed since the last numbering, as batches of at most `batchSize`
-   * stamped `publishedAt` and the epoch bridge_state names (set by `epoch()`), and returns the envelopes of the first `read` of them; `through` is
-   * the last position numbered (0 when nothing was). One statement, committed (durably) before
-   * it returns: positions are never published before they are durable.
+   * stamped `publishedAt` and the epoch bridge_state names (set by `enterEpoch()`), and returns
+   * the envelopes of the first `read` of them; `through` is the last position numbered (0 when
+   * nothing was). One statement, committed (durably) before it returns: positions are never
+   * published before they are durable.
    */
   number(
     batchSize: number,

@@ -22,8 +22,6 @@ export interface LeasePolicy {
   observe(events: number, now: number): boolean;
   /** Whether the lease is held, as last decided. */
   readonly held: boolean;
-  /** Forget everything (a new leadership): not held. */
-  reset(): void;
 }
 
 export function createLeasePolicy(options: LeasePolicyOptions): LeasePolicy {
@@ -67,11 +65,6 @@ class RateLeasePolicy implements LeasePolicy {
       if (low) this.holding = false;
     }
     return this.holding;
-  }
-
-  reset(): void {
-    this.recent = [];
-    this.holding = false;
   }
 
   /** Events/s over the last TAKE_OVER_DRAINS drains with work (the first one's events excluded). */
