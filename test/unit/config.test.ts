@@ -93,6 +93,17 @@ describe('loadConfig', () => {
     expect((error as ConfigError).problems).toHaveLength(6);
   });
 
+  it('lets --port and --role replace PORT and ROLES, bad or not, and still names the other bad variables', () => {
+    const env = { PORT: 'abc', ROLES: 'api,web' };
+    expect(loadConfig(env, { port: 4000, roles: ['bridge'] })).toMatchObject({ port: 4000, roles: ['bridge'] });
+    expect(() => loadConfig({ ...env, LOG_LEVEL: 'loud' }, { port: 4000, roles: ['bridge'] })).toThrow(
+      expect.objectContaining({ problems: [expect.stringMatching(/^LOG_LEVEL must be one of/)] }),
+    );
+    expect(() => loadConfig(env, { port: 4000 })).toThrow(
+      expect.objectContaining({ problems: [expect.stringMatching(/^ROLES must list roles/)] }),
+    );
+  });
+
   it('reports a bad DB_PORT by name', () => {
     expect(() => loadConfig({ DB_HOST: 'h', DB_PORT: 'abc' })).toThrow(/DB_PORT/);
   });
