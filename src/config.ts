@@ -8,12 +8,9 @@ import { type ApiToken, parseApiTokens } from './api/auth.js';
 import { parseAllowedHost, parseAllowedOrigin } from './api/origin-policy.js';
 import { EXCHANGE } from './contract/constants.js';
 import * as ev from './lib/env-values.js';
-import { redactUrl } from './lib/redact.js';
 
 export type { Access, ApiToken } from './api/auth.js';
-
 export type { RateLimit } from './lib/env-values.js';
-export { redactUrl };
 
 export type Role = 'api' | 'bridge' | 'gateway';
 export const ROLES: readonly Role[] = ['api', 'bridge', 'gateway'];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactUrl } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { redactUrl } from '../../src/lib/redact.js';
 
 describe('loadConfig', () => {
   it('works with no environment at all, against local services', () => {
