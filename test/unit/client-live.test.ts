@@ -10,6 +10,7 @@ import {
   liveOrders,
   type Order,
   type OrderEvent,
+  RequestError,
   ResyncError,
   UnauthorizedError,
 } from '../../src/client/index.js';
@@ -133,6 +134,50 @@ describe('liveOrders', () => {
     expect(orders.epoch).toBe(2);
     expect(orders.get(1)?.version).toBe(1);
     expect(orders.get(2)?.status).toBe('cancelled');
+    orders.close();
+  });
+
+  it('loads the snapshot again when the database fails over between two of its pages', async () => {
+    const gw = fakeGateways();
+    // Epoch 1 had events 96–100, among them order 1's version 2 (shipped); page 1 was read there.
+    // The standby promoted before page 2 lacks them: epoch 2's log ends at 95, order 1 at version 1.
+    const failedOver = () => api.requests.length > 1;
+    const api = fakeApi(
+      () => [failedOver() ? order(1, 1) : order(1, 2, 'shipped'), order(2, 1), order(3, 1)],
+      [100, 95],
+      { epoch: () => (failedOver() ? 2 : 1) },
+    );
+    const orders = createLiveOrders({ url: 'http://gw', transport: gw.transport, fetch: api.fetch });
+    void orders.start();
+    await until(() => gw.links.length === 1);
+    // Page 2 named another epoch than page 1: the load started over from page 1.
+    expect(api.requests.map((r) => new URL(r.url).searchParams.get('after'))).toEqual(['0', '2', '0', '2']);
+    expect(gw.last().request.auth).toMatchObject({ since: 95, epoch: 2 });
+    gw.last().on.open();
+    // Epoch 2's own version 2 of order 1, at a position epoch 1 had used for another change.
+    gw.last().on.events([{ ...orderEvent(96, 'update', order(1, 2, 'cancelled')), epoch: 2 }]);
+    expect(orders.get(1)).toMatchObject({ version: 2, status: 'cancelled' });
+    orders.close();
+  });
+
+  it('reports a retryable RequestError when the pages keep naming different epochs', async () => {
+    const gw = fakeGateways();
+    // Every second page of another epoch: no load ever reads one history.
+    const api = fakeApi(() => [order(1, 1), order(2, 1), order(3, 1)], [100], {
+      epoch: () => 1 + (api.requests.length % 2),
+    });
+    const orders = createLiveOrders({ url: 'http://gw', transport: gw.transport, fetch: api.fetch });
+    const errors: { error: Error; fatal: boolean }[] = [];
+    orders.on('error', (error, fatal) => errors.push({ error, fatal }));
+    void orders.start();
+    await until(() => errors.length === 1);
+    expect(errors[0]!.fatal).toBe(false);
+    expect(errors[0]!.error).toBeInstanceOf(RequestError);
+    expect(errors[0]!.error.message).toMatch(/epoch 2, then epoch 1.*3 loads in a row/);
+    // Three loads of two pages, no link on any of them; the session retries after its backoff.
+    expect(api.requests).toHaveLength(6);
+    expect(gw.links).toHaveLength(0);
+    expect(orders.status).toBe('connecting');
     orders.close();
   });
 
