@@ -2,6 +2,7 @@
 // and a fake fetch — snapshot pages, resume on the next gateway, version rules, the filtered
 // view, typed errors, backpressure. The session's rules alone: client-session.test.ts.
 
+import { getEventListeners } from 'node:events';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   BadFilterError,
@@ -356,6 +357,25 @@ describe('events', () => {
     expect(gw.last().request.auth.filter).toEqual({ order_id: 7 });
     stream.close();
     await expect(stream.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('lets go of a shared AbortSignal when it ends: closed, broken out of, or failed', async () => {
+    const gw = fakeGateways();
+    const { signal } = new AbortController();
+    const abortListeners = () => getEventListeners(signal, 'abort').length;
+    const closed = events({ url: 'http://gw', since: 0, signal, transport: gw.transport });
+    const broken = events({ url: 'http://gw', since: 0, signal, transport: gw.transport });
+    const failed = events({ url: 'http://gw', since: 0, signal, transport: gw.transport });
+    expect(abortListeners()).toBe(3);
+    closed.close();
+    expect(abortListeners()).toBe(2);
+    gw.links[1]!.on.events(envelopes(1, 1));
+    for await (const _ of broken) break;
+    expect(abortListeners()).toBe(1);
+    // Ended by the gateway: the stream is done whether or not the consumer has read the error yet.
+    gw.links[2]!.on.resync('position older than retention');
+    expect(abortListeners()).toBe(0);
+    await expect(failed.next()).rejects.toBeInstanceOf(ResyncError);
   });
 
   it('stops receiving while the consumer is behind, then resumes after what it buffered', async () => {
