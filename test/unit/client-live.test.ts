@@ -1,6 +1,7 @@
 // The client library's public API (src/client): liveOrders() and events() over a fake transport
 // and a fake fetch — snapshot pages, resume on the next gateway, version rules, the filtered
-// view, typed errors, backpressure. The session's rules alone: client-session.test.ts.
+// view, typed errors, backpressure, the abort signal, methods called detached. The session's
+// rules alone: client-session.test.ts.
 
 import { getEventListeners } from 'node:events';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -390,5 +391,51 @@ describe('events', () => {
     expect(gw.last().request.auth.since).toBe(12_000);
     expect(positions(envelopes(1, 11_000))).toEqual(got);
     stream.close();
+  });
+});
+
+// The docs promise methods that work on their own (`stream.close` handed to a timer, `orders.get`
+// to Array#map): they are bound arrow fields. One turned into a prototype method fails here.
+describe('methods called detached from their object', () => {
+  it('liveOrders: on, start, get, all, setFilter, reconnect and close', async () => {
+    const gw = fakeGateways();
+    const api = fakeApi(() => [order(1, 1, 'shipped'), order(2, 1)], [100]);
+    const { on, start, get, all, setFilter, reconnect, close } = createLiveOrders({
+      url: 'http://gw',
+      transport: gw.transport,
+      fetch: api.fetch,
+    });
+    const statuses: string[] = [];
+    on('status', (status) => statuses.push(status));
+    const started = start();
+    await until(() => gw.links.length === 1);
+    gw.last().on.open();
+    gw.last().on.ready(100);
+    await started;
+    expect([1, 2].map(get).map((o) => o?.id)).toEqual([1, 2]);
+    setFilter({ status: ['shipped'] });
+    expect(all().map((o) => o.id)).toEqual([1]);
+    reconnect();
+    expect(gw.links).toHaveLength(2);
+    setTimeout(close, 0);
+    await until(() => statuses.at(-1) === 'closed');
+    expect(gw.last().closed).toBe(true);
+  });
+
+  it('events: next, setFilter, the iterator, close and return', async () => {
+    const gw = fakeGateways();
+    const stream = events({ url: 'http://gw', since: 0, transport: gw.transport });
+    const { next, setFilter, close, [Symbol.asyncIterator]: iterator } = stream;
+    expect(iterator()).toBe(stream);
+    await setFilter({ order_id: 2 });
+    expect(gw.last().filters).toEqual([{ order_id: 2 }]);
+    gw.last().on.events(envelopes(1, 1));
+    await expect(next()).resolves.toMatchObject({ value: { position: 1 }, done: false });
+    setTimeout(close, 0);
+    await expect(next()).resolves.toEqual({ value: undefined, done: true });
+    expect(gw.last().closed).toBe(true);
+    const { return: end } = events({ url: 'http://gw', transport: gw.transport });
+    await expect(end!()).resolves.toEqual({ value: undefined, done: true });
+    expect(gw.last().closed).toBe(true);
   });
 });
