@@ -81,7 +81,7 @@ async function readPages(
     epoch = pageEpoch;
     orders.push(...page.orders);
     position = Math.min(position ?? at, at);
-    if (page.next === null) return epoch === undefined ? { orders, position } : { orders, position, epoch };
+    if (page.next === null) return { orders, position, epoch };
     after = page.next;
   }
 }
