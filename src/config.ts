@@ -8,12 +8,9 @@ import { type ApiToken, parseApiTokens } from './api/auth.js';
 import { parseAllowedHost, parseAllowedOrigin } from './api/origin-policy.js';
 import { EXCHANGE } from './contract/constants.js';
 import * as ev from './lib/env-values.js';
-import { redactUrl } from './lib/redact.js';
 
 export type { Access, ApiToken } from './api/auth.js';
-
 export type { RateLimit } from './lib/env-values.js';
-export { redactUrl };
 
 export type Role = 'api' | 'bridge' | 'gateway';
 export const ROLES: readonly Role[] = ['api', 'bridge', 'gateway'];
@@ -171,11 +168,19 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     const value = env[name]?.trim();
     return value === undefined || value === '' ? DEFAULTS[name] : value;
   };
-  /** The group's fields, or undefined with its problems ("NAME message") added. */
-  function parse<G extends Group>(group: G): Parsed<G> | undefined {
+  /**
+   * The group's fields, or undefined with its problems ("NAME message") added. A field in `given`
+   * (a command-line flag) takes its value as is: the variable it replaces is not read.
+   */
+  function parse<G extends Group>(group: G, given: Partial<Parsed<G>> = {}): Parsed<G> | undefined {
     const out: Record<string, unknown> = {};
     let fine = true;
     for (const [field, [name, schema]] of Object.entries(group)) {
+      const flag = (given as Record<string, unknown>)[field];
+      if (flag !== undefined) {
+        out[field] = flag;
+        continue;
+      }
       const result = schema.safeParse(read(name));
       if (result.success) out[field] = result.data;
       else {
@@ -187,7 +192,7 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
     return fine ? (Object.freeze(out) as Parsed<G>) : undefined;
   }
   const databaseUrl = readDatabaseUrl(env, read, problems);
-  const server = parse(SERVER);
+  const server = parse(SERVER, overrides);
   const access = parse(ACCESS);
   const bridge = parse(BRIDGE);
   const gateway = parse(GATEWAY);
@@ -197,15 +202,7 @@ export function loadConfig(env: Env, overrides: Partial<Pick<Config, 'roles' | '
   for (const [name, replacement] of Object.entries(RENAMED))
     if (env[name] !== undefined) problems.push(`${name} is no longer read: use ${replacement}`);
   if (problems.length > 0 || !server || !access || !bridge || !gateway) throw new ConfigError(problems);
-  return Object.freeze({
-    databaseUrl,
-    ...server,
-    ...access,
-    port: port ?? server.port,
-    roles: overrides.roles ?? server.roles,
-    bridge,
-    gateway,
-  });
+  return Object.freeze({ databaseUrl, ...server, ...access, bridge, gateway });
 }
 
 /** Parses a role list such as "api,bridge"; exported for the CLI's --role. */

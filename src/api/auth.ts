@@ -12,7 +12,7 @@ import { ProblemError } from './problem.js';
 
 /** What a token may do: read (REST reads, GET /events, the socket, /metrics) or also write. */
 export type Access = 'read' | 'write';
-export const ACCESS_LEVELS: readonly Access[] = ['read', 'write'];
+const ACCESS_LEVELS: readonly Access[] = ['read', 'write'];
 
 /** A named bearer token of API_TOKENS; writes made with it are recorded as actor `api/<name>`. */
 export interface ApiToken {
@@ -23,7 +23,7 @@ export interface ApiToken {
 }
 
 /** 16 characters of a random token are ≥ 80 bits: hopeless to guess over HTTP. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 const TOKEN_NAME = /^[\w.-]{1,64}$/;
 
 /**

@@ -2,7 +2,8 @@
 // API and the socket are, which roles run here, and which database and broker they use
 // (passwords hidden). Pure: main.ts prints it.
 
-import { type Role, redactUrl } from '../config.js';
+import type { Role } from '../config.js';
+import { redactUrl } from '../lib/redact.js';
 
 export interface BannerInput {
   /** The HTTP server's URL, e.g. http://127.0.0.1:3000. */

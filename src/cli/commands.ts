@@ -2,8 +2,9 @@
 // loaded configuration from main.ts and returns an exit code.
 
 import { parseArgs } from 'node:util';
-import { type Config, redactUrl } from '../config.js';
+import type { Config } from '../config.js';
 import { ensureDatabase, type MigrateDirection, migrate, migrationStatus } from '../db/migrate.js';
+import { redactUrl } from '../lib/redact.js';
 import { createLogger } from '../log.js';
 import { runDemo } from './demo.js';
 import { diagnose } from './doctor.js';

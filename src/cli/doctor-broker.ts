@@ -2,9 +2,9 @@
 // dead-letter queue. A check that fails is a finding, never an exception.
 
 import amqp from 'amqplib';
-import { redactUrl } from '../config.js';
 import { amqpNames } from '../contract/events.js';
 import { toError } from '../lib/errors.js';
+import { redactUrl } from '../lib/redact.js';
 import type { DoctorOptions, Finding } from './doctor.js';
 
 export async function checkBroker(options: DoctorOptions, add: (f: Finding) => void): Promise<void> {

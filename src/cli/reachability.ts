@@ -3,8 +3,8 @@
 
 import amqp from 'amqplib';
 import pg from 'pg';
-import { redactUrl } from '../config.js';
 import { isConnectionError, toError } from '../lib/errors.js';
+import { redactUrl } from '../lib/redact.js';
 
 const HOW = {
   PostgreSQL:

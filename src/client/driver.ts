@@ -151,8 +151,7 @@ class SessionDriver implements Driver {
     return {
       open: () => this.send({ type: 'open', link }),
       events: (events) => this.send({ type: 'events', link, events }),
-      ready: (position, epoch) =>
-        this.send({ type: 'ready', link, position, ...(epoch === undefined ? {} : { epoch }) }),
+      ready: (position, epoch) => this.send({ type: 'ready', link, position, epoch }),
       resync: (reason) => this.send({ type: 'resync', link, reason }),
       lost: (reason, refusal) => this.send({ type: 'lost', link, reason, ...(refusal ? { refusal } : {}) }),
     };
@@ -172,7 +171,7 @@ class SessionDriver implements Driver {
       // The session says whether it still wants this load (a 'snapshot' command) or not.
       this.loaded = { load: number, orders: snapshot.orders };
       const { position, epoch } = snapshot;
-      this.send({ type: 'loaded', load: number, position, ...(epoch === undefined ? {} : { epoch }) });
+      this.send({ type: 'loaded', load: number, position, epoch });
     } catch (e) {
       this.send({ type: 'load-failed', load: number, error: toOrdersLiveError(e) });
     }

@@ -120,6 +120,7 @@ class LogStream extends SessionView implements EventStream {
   close = (): void => {
     if (this.done) return;
     this.done = true;
+    this.letGoOfSignal();
     this.driver.send({ type: 'close' });
     this.wakeUp();
   };
@@ -175,7 +176,16 @@ class LogStream extends SessionView implements EventStream {
   private failed(error: Error, fatal: boolean): void {
     if (!fatal) return;
     this.failure = error;
+    this.letGoOfSignal();
     this.wakeUp();
+  }
+
+  /**
+   * An ended stream no longer listens: a long-lived signal shared by many short streams would
+   * otherwise keep each one reachable, its buffer of up to HIGH_WATER events included.
+   */
+  private letGoOfSignal(): void {
+    this.options.signal?.removeEventListener('abort', this.close);
   }
 
   private wakeUp(): void {

@@ -38,7 +38,7 @@ export const oneOf = <T extends string>(allowed: readonly T[]) =>
     allowed.includes(v as T) ? ok(v as T) : bad(`must be one of ${allowed.join(', ')}; got "${v}"`),
   );
 
-export const DURATION_UNITS_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION_UNITS_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** "7d", "12h", "30m", "45s". */
 export const duration = check((v) => {

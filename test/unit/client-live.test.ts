@@ -1,7 +1,9 @@
 // The client library's public API (src/client): liveOrders() and events() over a fake transport
 // and a fake fetch — snapshot pages, resume on the next gateway, version rules, the filtered
-// view, typed errors, backpressure. The session's rules alone: client-session.test.ts.
+// view, typed errors, backpressure, the abort signal, methods called detached. The session's
+// rules alone: client-session.test.ts.
 
+import { getEventListeners } from 'node:events';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   BadFilterError,
@@ -10,6 +12,7 @@ import {
   liveOrders,
   type Order,
   type OrderEvent,
+  RequestError,
   ResyncError,
   UnauthorizedError,
 } from '../../src/client/index.js';
@@ -133,6 +136,50 @@ describe('liveOrders', () => {
     expect(orders.epoch).toBe(2);
     expect(orders.get(1)?.version).toBe(1);
     expect(orders.get(2)?.status).toBe('cancelled');
+    orders.close();
+  });
+
+  it('loads the snapshot again when the database fails over between two of its pages', async () => {
+    const gw = fakeGateways();
+    // Epoch 1 had events 96–100, among them order 1's version 2 (shipped); page 1 was read there.
+    // The standby promoted before page 2 lacks them: epoch 2's log ends at 95, order 1 at version 1.
+    const failedOver = () => api.requests.length > 1;
+    const api = fakeApi(
+      () => [failedOver() ? order(1, 1) : order(1, 2, 'shipped'), order(2, 1), order(3, 1)],
+      [100, 95],
+      { epoch: () => (failedOver() ? 2 : 1) },
+    );
+    const orders = createLiveOrders({ url: 'http://gw', transport: gw.transport, fetch: api.fetch });
+    void orders.start();
+    await until(() => gw.links.length === 1);
+    // Page 2 named another epoch than page 1: the load started over from page 1.
+    expect(api.requests.map((r) => new URL(r.url).searchParams.get('after'))).toEqual(['0', '2', '0', '2']);
+    expect(gw.last().request.auth).toMatchObject({ since: 95, epoch: 2 });
+    gw.last().on.open();
+    // Epoch 2's own version 2 of order 1, at a position epoch 1 had used for another change.
+    gw.last().on.events([{ ...orderEvent(96, 'update', order(1, 2, 'cancelled')), epoch: 2 }]);
+    expect(orders.get(1)).toMatchObject({ version: 2, status: 'cancelled' });
+    orders.close();
+  });
+
+  it('reports a retryable RequestError when the pages keep naming different epochs', async () => {
+    const gw = fakeGateways();
+    // Every second page of another epoch: no load ever reads one history.
+    const api = fakeApi(() => [order(1, 1), order(2, 1), order(3, 1)], [100], {
+      epoch: () => 1 + (api.requests.length % 2),
+    });
+    const orders = createLiveOrders({ url: 'http://gw', transport: gw.transport, fetch: api.fetch });
+    const errors: { error: Error; fatal: boolean }[] = [];
+    orders.on('error', (error, fatal) => errors.push({ error, fatal }));
+    void orders.start();
+    await until(() => errors.length === 1);
+    expect(errors[0]!.fatal).toBe(false);
+    expect(errors[0]!.error).toBeInstanceOf(RequestError);
+    expect(errors[0]!.error.message).toMatch(/epoch 2, then epoch 1.*3 loads in a row/);
+    // Three loads of two pages, no link on any of them; the session retries after its backoff.
+    expect(api.requests).toHaveLength(6);
+    expect(gw.links).toHaveLength(0);
+    expect(orders.status).toBe('connecting');
     orders.close();
   });
 
@@ -313,6 +360,25 @@ describe('events', () => {
     await expect(stream.next()).resolves.toEqual({ value: undefined, done: true });
   });
 
+  it('lets go of a shared AbortSignal when it ends: closed, broken out of, or failed', async () => {
+    const gw = fakeGateways();
+    const { signal } = new AbortController();
+    const abortListeners = () => getEventListeners(signal, 'abort').length;
+    const closed = events({ url: 'http://gw', since: 0, signal, transport: gw.transport });
+    const broken = events({ url: 'http://gw', since: 0, signal, transport: gw.transport });
+    const failed = events({ url: 'http://gw', since: 0, signal, transport: gw.transport });
+    expect(abortListeners()).toBe(3);
+    closed.close();
+    expect(abortListeners()).toBe(2);
+    gw.links[1]!.on.events(envelopes(1, 1));
+    for await (const _ of broken) break;
+    expect(abortListeners()).toBe(1);
+    // Ended by the gateway: the stream is done whether or not the consumer has read the error yet.
+    gw.links[2]!.on.resync('position older than retention');
+    expect(abortListeners()).toBe(0);
+    await expect(failed.next()).rejects.toBeInstanceOf(ResyncError);
+  });
+
   it('stops receiving while the consumer is behind, then resumes after what it buffered', async () => {
     const gw = fakeGateways();
     const stream = events({ url: 'http://gw', since: 0, transport: gw.transport });
@@ -325,5 +391,51 @@ describe('events', () => {
     expect(gw.last().request.auth.since).toBe(12_000);
     expect(positions(envelopes(1, 11_000))).toEqual(got);
     stream.close();
+  });
+});
+
+// The docs promise methods that work on their own (`stream.close` handed to a timer, `orders.get`
+// to Array#map): they are bound arrow fields. One turned into a prototype method fails here.
+describe('methods called detached from their object', () => {
+  it('liveOrders: on, start, get, all, setFilter, reconnect and close', async () => {
+    const gw = fakeGateways();
+    const api = fakeApi(() => [order(1, 1, 'shipped'), order(2, 1)], [100]);
+    const { on, start, get, all, setFilter, reconnect, close } = createLiveOrders({
+      url: 'http://gw',
+      transport: gw.transport,
+      fetch: api.fetch,
+    });
+    const statuses: string[] = [];
+    on('status', (status) => statuses.push(status));
+    const started = start();
+    await until(() => gw.links.length === 1);
+    gw.last().on.open();
+    gw.last().on.ready(100);
+    await started;
+    expect([1, 2].map(get).map((o) => o?.id)).toEqual([1, 2]);
+    setFilter({ status: ['shipped'] });
+    expect(all().map((o) => o.id)).toEqual([1]);
+    reconnect();
+    expect(gw.links).toHaveLength(2);
+    setTimeout(close, 0);
+    await until(() => statuses.at(-1) === 'closed');
+    expect(gw.last().closed).toBe(true);
+  });
+
+  it('events: next, setFilter, the iterator, close and return', async () => {
+    const gw = fakeGateways();
+    const stream = events({ url: 'http://gw', since: 0, transport: gw.transport });
+    const { next, setFilter, close, [Symbol.asyncIterator]: iterator } = stream;
+    expect(iterator()).toBe(stream);
+    await setFilter({ order_id: 2 });
+    expect(gw.last().filters).toEqual([{ order_id: 2 }]);
+    gw.last().on.events(envelopes(1, 1));
+    await expect(next()).resolves.toMatchObject({ value: { position: 1 }, done: false });
+    setTimeout(close, 0);
+    await expect(next()).resolves.toEqual({ value: undefined, done: true });
+    expect(gw.last().closed).toBe(true);
+    const { return: end } = events({ url: 'http://gw', transport: gw.transport });
+    await expect(end!()).resolves.toEqual({ value: undefined, done: true });
+    expect(gw.last().closed).toBe(true);
   });
 });

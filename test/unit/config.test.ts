@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactUrl } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { redactUrl } from '../../src/lib/redact.js';
 
 describe('loadConfig', () => {
   it('works with no environment at all, against local services', () => {
@@ -81,16 +82,34 @@ describe('loadConfig', () => {
         ROLES: 'api,web',
         LOG_LEVEL: 'loud',
         MIGRATE_ON_START: 'maybe',
+        BODY_LIMIT: 'huge',
+        BRIDGE_POLL_MS: '5',
+        GATEWAY_PREFETCH: '0',
       });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const name of ['DATABASE_URL', 'RABBITMQ_URL', 'PORT', 'ROLES', 'LOG_LEVEL', 'MIGRATE_ON_START']) {
+    const names = ['DATABASE_URL', 'RABBITMQ_URL', 'PORT', 'ROLES', 'LOG_LEVEL', 'MIGRATE_ON_START'];
+    // One from each later group too: a parse that stopped at the first failing group would miss them.
+    for (const name of [...names, 'BODY_LIMIT', 'BRIDGE_POLL_MS', 'GATEWAY_PREFETCH'])
       expect(problems).toContain(name);
-    }
-    expect((error as ConfigError).problems).toHaveLength(6);
+    expect((error as ConfigError).problems).toHaveLength(9);
+  });
+
+  it('lets --port and --role replace PORT and ROLES, bad or not, and still names the other bad variables', () => {
+    const env = { PORT: 'abc', ROLES: 'api,web' };
+    expect(loadConfig(env, { port: 4000, roles: ['bridge'] })).toMatchObject({
+      port: 4000,
+      roles: ['bridge'],
+    });
+    expect(() => loadConfig({ ...env, LOG_LEVEL: 'loud' }, { port: 4000, roles: ['bridge'] })).toThrow(
+      expect.objectContaining({ problems: [expect.stringMatching(/^LOG_LEVEL must be one of/)] }),
+    );
+    expect(() => loadConfig(env, { port: 4000 })).toThrow(
+      expect.objectContaining({ problems: [expect.stringMatching(/^ROLES must list roles/)] }),
+    );
   });
 
   it('reports a bad DB_PORT by name', () => {
