@@ -126,8 +126,10 @@ class SequencedStream implements OrderedStream {
 
   offer(event: OrderEvent, bytes?: number): void {
     if (this.#stopped.signal.aborted) return;
-    this.#highest = Math.max(this.#highest, event.position);
     const judged = this.#verdict(event);
+    // A stale event is the other history's: its position says nothing of what the log has (a
+    // parked one is offered again after a fork, which would undo the fork's reset of `highest`).
+    if (judged !== 'stale') this.#highest = Math.max(this.#highest, event.position);
     if (this.#learning || judged === 'newer') {
       if (this.#parked.length < MAX_PARKED) this.#parked.push({ event, bytes });
       void this.#learn();
