@@ -112,7 +112,7 @@ class GatewayRole implements Gateway {
         headWatch: watch,
         log: this.#log,
         metrics: this.#metrics,
-        epochs: { known: epochs, learn: () => stream.learnEpochs() },
+        epochs: { known: epochs, read: () => readEpochs(pool), learn: () => stream.learnEpochs() },
       },
     );
     this.#started = true;

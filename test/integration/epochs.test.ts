@@ -220,6 +220,29 @@ it("does the same when only the new epoch's events tell the gateway", async () =
   await failover(60_000, 9002);
 });
 
+it('learns from a handshake an epoch the table has and this gateway has not met yet', async () => {
+  const oldBridge = await startBridge();
+  const url = await startGateway(60_000);
+  const plain = client(url, {});
+  await plain.waitReady();
+  await insertOrders(5);
+  const before = await head();
+  await plain.waitPosition(before.position);
+  await oldBridge.stop();
+  // The failover, and the new epoch opened as a bridge opens it; nothing of it is published, so
+  // only the client's handshake, naming it (another gateway learnt it first), tells this gateway.
+  const k = before.position - 2;
+  await failOverTo(k, 9003);
+  const epoch = (await pool.query('SELECT order_events_epoch() AS e')).rows[0].e as number;
+  expect(epoch).toBe(before.epoch + 1);
+  const resumed = client(url, { since: k, epoch });
+  await resumed.waitReady();
+  expect(resumed.ready).toEqual([{ position: k, epoch }]);
+  expect(resumed.resyncs).toEqual([]);
+  // The stream forked back to K: the live socket above it is told so.
+  await waitFor(() => plain.resyncs.length > 0, { what: "the gateway's resync to a live socket" });
+});
+
 it('opens an epoch only when the timeline changes, forked after the last position numbered', async () => {
   const epochNow = async () => (await pool.query('SELECT order_events_epoch() AS e')).rows[0].e as number;
   const before = (await pool.query('SELECT max(epoch) AS e FROM log_epochs')).rows[0].e as number;
