@@ -3,7 +3,8 @@
 // last commits, the log and the table go back to position K, the server's timeline changes
 // (order_events_timeline() replaced in this database), a new bridge leads and new orders reuse
 // positions after K. Every live client above K gets `resync`, reloads, and ends equal to the
-// table; a client at or below K resumes without one; one above K that names its epoch resyncs.
+// table; a client at or below K resumes without one; one above K that names its epoch resyncs,
+// and so does one whose replay read the old history above K while the stream forked.
 
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -54,8 +55,11 @@ async function startBridge(): Promise<{ bridge: Bridge; stop(): Promise<void> }>
 }
 
 /** `catchUpIntervalMs`: how often the gateway compares the log's head with what it sent. */
-async function startGateway(catchUpIntervalMs: number): Promise<string> {
-  const gw = await startTestGateway({ pool, exchange, catchUpIntervalMs, log });
+async function startGateway(
+  catchUpIntervalMs: number,
+  options: { pool?: pg.Pool; recentEvents?: number } = {},
+): Promise<string> {
+  const gw = await startTestGateway({ pool, exchange, catchUpIntervalMs, log, ...options });
   cleanups.push(gw.stop);
   return gw.url;
 }
@@ -241,6 +245,67 @@ it('learns from a handshake an epoch the table has and this gateway has not met 
   expect(resumed.resyncs).toEqual([]);
   // The stream forked back to K: the live socket above it is told so.
   await waitFor(() => plain.resyncs.length > 0, { what: "the gateway's resync to a live socket" });
+});
+
+/**
+ * The test's pool, except that a log read from position `from()` answers only once `release()`
+ * is called (the query itself runs at once); `held()` tells whether it has run.
+ */
+function heldReadPool(from: () => number) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let held = false;
+  const gated = {
+    query(...args: unknown[]) {
+      const config = args[0] as { name?: string; values?: unknown[] } | string;
+      const result = (pool.query as (...a: unknown[]) => Promise<unknown>).apply(pool, args);
+      if (typeof config === 'string' || config.name !== 'orders-live-read-range') return result;
+      if (config.values?.[0] !== from()) return result;
+      return result.then(async (rows) => {
+        held = true;
+        await released;
+        return rows;
+      });
+    },
+    on: () => undefined,
+  } as unknown as pg.Pool;
+  cleanups.push(() => release());
+  return { pool: gated, held: () => held, release: () => release() };
+}
+
+it('resyncs a client whose replay read the old history while the stream forked below it', async () => {
+  const oldBridge = await startBridge();
+  let since = Number.POSITIVE_INFINITY;
+  const replayRead = heldReadPool(() => since + 1);
+  // Short catch-up interval: the gateway sees the log behind what it sent and forks; a replay
+  // ring of 2 events: the replay reads from the log.
+  const url = await startGateway(100, { pool: replayRead.pool, recentEvents: 2 });
+  const plain = client(url, {});
+  await plain.waitReady();
+  await insertOrders(10);
+  const before = await head();
+  await plain.waitPosition(before.position);
+  // The replay reads (since, N] of the old history; its answer waits.
+  since = before.position - 8;
+  const replaying = client(url, { since, epoch: before.epoch });
+  await waitFor(() => replayRead.held(), { what: "the replay's read of the old history" });
+  // Meanwhile the log goes back to K, and the stream forks there.
+  await oldBridge.stop();
+  const k = before.position - 4;
+  await failOverTo(k, 9004);
+  // Then the new epoch opens, as the promoted side's bridge opens it (the tests after this one
+  // start from a log whose epoch follows its timeline).
+  cleanups.push(async () => {
+    await pool.query('SELECT order_events_epoch()');
+  });
+  await waitFor(() => plain.resyncs.length > 0, { what: 'the stream to fork' });
+  replayRead.release();
+  await waitFor(() => replaying.resyncs.length > 0, { what: 'a resync of the replaying client' });
+  expect(replaying.resyncs[0]!.reason).toMatch(new RegExp(`went back to position ${k}\\b`));
+  expect(replaying.events).toEqual([]);
+  expect(replaying.ready).toEqual([]);
 });
 
 it('opens an epoch only when the timeline changes, forked after the last position numbered', async () => {
