@@ -24,8 +24,6 @@ import type { GatewayMetrics } from './metrics.js';
 import { createResume } from './resume.js';
 import { authenticate, type ClientSocket, type OrdersServer, policeSlowClients } from './socket-io.js';
 
-export { type AdmitRequest, createSocketServer, type OrdersServer, socketRooms } from './socket-io.js';
-
 type SubscribeReply = { ok: boolean; error?: string };
 
 export interface LogReader {
