@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../src/contract/events.js';
 import type { EpochRow } from '../../src/db/event-log.js';
 import { createEpochs } from '../../src/gateway/epochs.js';
-import { createOrderedStream } from '../../src/gateway/ordered-stream.js';
+import { createOrderedStream, MAX_PARKED } from '../../src/gateway/ordered-stream.js';
 import type { PositionRange } from '../../src/gateway/sequencer.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createLogger } from '../../src/log.js';
@@ -140,6 +140,34 @@ describe('ordered stream across a fork of the log', () => {
     await waitFor(() => view.length === 8, { timeoutMs: 2_000, what: 'the new 7 and 8' });
     expect(txids(view)).toEqual(txids(newLog));
     expect(broken).toEqual([]);
+    stream.stop();
+  });
+
+  it('counts as shed the deliveries it lets go while it reads the epochs', async () => {
+    let answer!: (rows: EpochRow[]) => void;
+    let shed = 0;
+    const view: OrderEvent[] = [];
+    const stream = createOrderedStream({
+      start: 0,
+      source: { range: async () => [] },
+      log: createLogger('silent'),
+      emit: (events) => view.push(...events),
+      skip: () => undefined,
+      onShed: (n) => {
+        shed += n;
+      },
+      epochs: {
+        known: createEpochs(rows.slice(0, 1)),
+        read: () => new Promise((resolve) => (answer = resolve)),
+      },
+    });
+    // An event of epoch 3, which the table does not have yet, then more than can be parked.
+    stream.offer(event(1, 3));
+    for (let p = 2; p <= MAX_PARKED + 5; p++) stream.offer(event(p, 1));
+    expect(shed).toBe(5);
+    answer(rows);
+    // Still unknown after the read: let go too (the log brings it back).
+    await waitFor(() => shed === 6, { timeoutMs: 2_000, what: 'the unknown epoch let go' });
     stream.stop();
   });
 
