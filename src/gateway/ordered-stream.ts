@@ -181,7 +181,8 @@ class SequencedStream implements OrderedStream {
     const epoch = event.epoch;
     const epochs = this.#epochs;
     if (!epochs || epoch === undefined || epoch === epochs.known.current) return 'ok';
-    if (epoch > epochs.known.current || !epochs.known.knows(epoch)) return 'newer';
+    // `current` is the highest epoch known: one above it is not known either.
+    if (!epochs.known.knows(epoch)) return 'newer';
     return event.position <= epochs.known.sharedWith(epoch) ? 'ok' : 'stale';
   }
 
