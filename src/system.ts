@@ -16,7 +16,7 @@ import type { Config } from './config.js';
 import { ensureDatabase, migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createGateway } from './gateway/gateway.js';
-import type { AdmitRequest } from './gateway/socket-server.js';
+import type { AdmitRequest } from './gateway/socket-io.js';
 import { type Service, startServices } from './lib/service.js';
 import type { Logger } from './log.js';
 import { projectPath } from './paths.js';

@@ -18,14 +18,8 @@ import { createHeadWatch, type HeadWatch } from './head-watch.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { createOrderedStream, type OrderedStream } from './ordered-stream.js';
 import { createReceiptTimes } from './receipt-times.js';
-import {
-  type AdmitRequest,
-  attachHandlers,
-  createSocketServer,
-  type OrdersServer,
-  type SocketServerOptions,
-  socketRooms,
-} from './socket-server.js';
+import { type AdmitRequest, createSocketServer, type OrdersServer, socketRooms } from './socket-io.js';
+import { attachHandlers, type SocketServerOptions } from './socket-server.js';
 
 export interface GatewayOptions {
   httpServer: HttpServer;
@@ -112,7 +106,7 @@ class GatewayRole implements Gateway {
         headWatch: watch,
         log: this.#log,
         metrics: this.#metrics,
-        epochs: { known: epochs, learn: () => stream.learnEpochs() },
+        epochs: { known: epochs, read: () => readEpochs(pool), learn: () => stream.learnEpochs() },
       },
     );
     this.#started = true;

@@ -81,7 +81,7 @@ function createCounters(registers: Registers): Counters {
     ),
     shed: counter(
       'orders_live_gateway_held_shed_total',
-      'Events held above a gap let go over the byte cap (read from the log later)',
+      'Events let go from memory (held above a gap over the byte cap, or parked while the epochs are read); read from the log later',
     ),
     reconnects: counter('orders_live_gateway_reconnects_total', 'Reconnections of the AMQP consumer'),
   };

@@ -35,7 +35,10 @@ export interface OrderedStreamOptions {
   retryDelayMs?(attempt: number): number;
   /** @default MAX_HELD_BYTES (sequencer.ts) */
   maxHeldBytes?: number;
-  /** Held events let go over the byte cap; reads bring them back from the log. */
+  /**
+   * Events let go from memory — held over the byte cap, parked over MAX_PARKED, or parked and of
+   * an epoch still unknown after the epochs were read; reads bring them back from the log.
+   */
   onShed?(count: number): void;
   /** The log's epochs and where to read them; absent, epochs are not looked at. */
   epochs?: { known: Epochs; read(): Promise<EpochRow[]> };
@@ -77,10 +80,10 @@ export interface OrderedStream {
 type Verdict = 'ok' | 'stale' | 'newer';
 
 /**
- * Deliveries kept while the epochs are read, at most (about 10 MB): past it they are let go, and
- * read from the log at the next catch-up, as the sequencer's shed events are.
+ * Deliveries kept while the epochs are read, at most (about 10 MB): past it they are let go (and
+ * counted as shed), and read from the log at the next catch-up, as the sequencer's shed events are.
  */
-const MAX_PARKED = 10_000;
+export const MAX_PARKED = 10_000;
 
 export function createOrderedStream(options: OrderedStreamOptions): OrderedStream {
   return new SequencedStream(options);
@@ -126,10 +129,13 @@ class SequencedStream implements OrderedStream {
 
   offer(event: OrderEvent, bytes?: number): void {
     if (this.#stopped.signal.aborted) return;
-    this.#highest = Math.max(this.#highest, event.position);
     const judged = this.#verdict(event);
+    // A stale event is the other history's: its position says nothing of what the log has (a
+    // parked one is offered again after a fork, which would undo the fork's reset of `highest`).
+    if (judged !== 'stale') this.#highest = Math.max(this.#highest, event.position);
     if (this.#learning || judged === 'newer') {
       if (this.#parked.length < MAX_PARKED) this.#parked.push({ event, bytes });
+      else this.#options.onShed?.(1);
       void this.#learn();
     } else if (judged === 'stale') {
       this.#options.onStale?.(1);
@@ -175,7 +181,8 @@ class SequencedStream implements OrderedStream {
     const epoch = event.epoch;
     const epochs = this.#epochs;
     if (!epochs || epoch === undefined || epoch === epochs.known.current) return 'ok';
-    if (epoch > epochs.known.current || !epochs.known.knows(epoch)) return 'newer';
+    // `current` is the highest epoch known: one above it is not known either.
+    if (!epochs.known.knows(epoch)) return 'newer';
     return event.position <= epochs.known.sharedWith(epoch) ? 'ok' : 'stale';
   }
 
@@ -230,10 +237,13 @@ class SequencedStream implements OrderedStream {
   #offerParked(): void {
     const waiting = this.#parked;
     this.#parked = [];
+    let unknown = 0;
     for (const { event, bytes } of waiting) {
       // Still not known after reading the table: the log has it, and reads bring it from there.
       if (this.#verdict(event) !== 'newer') this.offer(event, bytes);
+      else unknown++;
     }
+    if (unknown > 0) this.#options.onShed?.(unknown);
   }
 
   #apply(step: SequencerStep): void {

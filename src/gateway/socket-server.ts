@@ -7,22 +7,22 @@
 // the same tick, it joins its live room and gets `ready`. Every later broadcast is past that head.
 // A `since` of another history (invariant 9) — above what the client's epoch shares with the
 // log's, or above a fork the stream took while the client replayed — gets `resync` instead.
-// A replay that fails (the log unreadable) or stalls disconnects the client, which resumes again.
+// A replay that fails (the log or its epochs unreadable) or stalls disconnects the client, which
+// resumes again.
 
 import type { Socket } from 'socket.io';
 import type { OrderEvent } from '../contract/events.js';
 import { describeIssue, eventFilterSchema, matchesFilter } from '../contract/socket.js';
+import type { EpochRow } from '../db/event-log.js';
 import { toError } from '../lib/errors.js';
 import type { Logger } from '../log.js';
 import { type Drain, whenDrained } from './client-buffer.js';
-import type { Epochs } from './epochs.js';
+import { createEpochs, type Epochs } from './epochs.js';
 import { type Fanout, MAX_BATCH } from './fanout.js';
 import type { HeadWatch } from './head-watch.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createResume } from './resume.js';
 import { authenticate, type ClientSocket, type OrdersServer, policeSlowClients } from './socket-io.js';
-
-export { type AdmitRequest, createSocketServer, type OrdersServer, socketRooms } from './socket-io.js';
 
 type SubscribeReply = { ok: boolean; error?: string };
 
@@ -41,10 +41,11 @@ export interface SocketServerOptions {
   log: Logger;
   metrics: GatewayMetrics;
   /**
-   * The log's epochs, and how to read them again when a client names one not known yet (its
-   * gateway learnt it first). Absent, a handshake's epoch is ignored.
+   * The log's epochs; how to read the table when a client names one not known yet (its gateway
+   * learnt it first); and how the stream learns one the table shows newer. Absent, a handshake's
+   * epoch is ignored.
    */
-  epochs?: { known: Epochs; learn(): Promise<void> };
+  epochs?: { known: Epochs; read(): Promise<EpochRow[]>; learn(): Promise<void> };
 }
 
 /**
@@ -71,6 +72,8 @@ class ClientProtocol {
   readonly #fanout: Fanout;
   readonly #reader: LogReader;
   readonly #options: SocketServerOptions;
+  /** The read of the epochs table under way for handshakes, shared by those that come meanwhile. */
+  #epochsRead: Promise<EpochRow[]> | undefined;
 
   constructor(fanout: Fanout, reader: LogReader, options: SocketServerOptions) {
     this.#fanout = fanout;
@@ -131,9 +134,9 @@ class ClientProtocol {
   async #resumeIfShared(socket: ClientSocket, since: number, epoch: number | undefined): Promise<void> {
     const epochs = this.#options.epochs;
     if (epochs && epoch !== undefined) {
-      // Newer than this gateway knows: another gateway learnt it first (an older unknown one is no
-      // history of this log).
-      if (epoch > epochs.known.current) await epochs.learn();
+      // Newer than this gateway knows: another gateway may have learnt it first (an older unknown
+      // one is no history of this log).
+      if (epoch > epochs.known.current) await this.#learnNewer(epochs);
       const shared = epochs.known.sharedWith(epoch);
       if (since > shared) {
         const current = epochs.known.current;
@@ -145,6 +148,21 @@ class ClientProtocol {
       }
     }
     await this.#resume(socket, since);
+  }
+
+  /**
+   * Reads the epochs table apart from the stream, which pauses live delivery while it learns: only
+   * an epoch the table shows newer makes it learn. Any client may name any epoch, and one the log
+   * never had must not hold the stream (nor, while PostgreSQL is away, stop it). A failed read
+   * fails this client's resume.
+   */
+  async #learnNewer(epochs: NonNullable<SocketServerOptions['epochs']>): Promise<void> {
+    this.#epochsRead ??= epochs.read().finally(() => {
+      this.#epochsRead = undefined;
+    });
+    const table = createEpochs(await this.#epochsRead);
+    // A learn under way may have read the table before this read: the next one reads after it.
+    for (let i = 0; i < 2 && epochs.known.current < table.current; i++) await epochs.learn();
   }
 
   async #resume(socket: ClientSocket, since: number): Promise<void> {

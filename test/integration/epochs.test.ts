@@ -3,7 +3,8 @@
 // last commits, the log and the table go back to position K, the server's timeline changes
 // (order_events_timeline() replaced in this database), a new bridge leads and new orders reuse
 // positions after K. Every live client above K gets `resync`, reloads, and ends equal to the
-// table; a client at or below K resumes without one; one above K that names its epoch resyncs.
+// table; a client at or below K resumes without one; one above K that names its epoch resyncs,
+// and so does one whose replay read the old history above K while the stream forked.
 
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -55,8 +56,11 @@ async function startBridge(): Promise<{ bridge: Bridge; stop(): Promise<void> }>
 }
 
 /** `catchUpIntervalMs`: how often the gateway compares the log's head with what it sent. */
-async function startGateway(catchUpIntervalMs: number): Promise<string> {
-  const gw = await startTestGateway({ pool, exchange, catchUpIntervalMs, log });
+async function startGateway(
+  catchUpIntervalMs: number,
+  options: { pool?: pg.Pool; recentEvents?: number } = {},
+): Promise<string> {
+  const gw = await startTestGateway({ pool, exchange, catchUpIntervalMs, log, ...options });
   cleanups.push(gw.stop);
   return gw.url;
 }
@@ -247,7 +251,7 @@ it("leads on in the new history, the deposed leader's watermarks on the promoted
   const k = before.position - 4;
   // The same bridge leads again: nothing it remembers of positions K+1..N, and no watermark the
   // old primary's leader wrote above K, holds back or skips the new history's positions.
-  await failOverTo(k, 9003, { leaderRunning: true, staleWatermarks: true });
+  await failOverTo(k, 9005, { leaderRunning: true, staleWatermarks: true });
   const epochNow = async () => (await pool.query('SELECT epoch FROM bridge_state')).rows[0].epoch;
   await waitFor(async () => bridge.state === 'leader' && (await epochNow()) === before.epoch + 1, {
     what: 'the bridge to lead under the new epoch',
@@ -268,6 +272,90 @@ it("leads on in the new history, the deposed leader's watermarks on the promoted
     [k + 1, before.epoch + 1],
     [k + 2, before.epoch + 1],
   ]);
+});
+
+it('learns from a handshake an epoch the table has and this gateway has not met yet', async () => {
+  const oldBridge = await startBridge();
+  const url = await startGateway(60_000);
+  const plain = client(url, {});
+  await plain.waitReady();
+  await insertOrders(5);
+  const before = await head();
+  await plain.waitPosition(before.position);
+  await oldBridge.stop();
+  // The failover, and the new epoch opened as a bridge opens it; nothing of it is published, so
+  // only the client's handshake, naming it (another gateway learnt it first), tells this gateway.
+  const k = before.position - 2;
+  await failOverTo(k, 9003);
+  const epoch = (await pool.query('SELECT order_events_epoch() AS e')).rows[0].e as number;
+  expect(epoch).toBe(before.epoch + 1);
+  const resumed = client(url, { since: k, epoch });
+  await resumed.waitReady();
+  expect(resumed.ready).toEqual([{ position: k, epoch }]);
+  expect(resumed.resyncs).toEqual([]);
+  // The stream forked back to K: the live socket above it is told so.
+  await waitFor(() => plain.resyncs.length > 0, { what: "the gateway's resync to a live socket" });
+});
+
+/**
+ * The test's pool, except that a log read from position `from()` answers only once `release()`
+ * is called (the query itself runs at once); `held()` tells whether it has run.
+ */
+function heldReadPool(from: () => number) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let held = false;
+  const gated = {
+    query(...args: unknown[]) {
+      const config = args[0] as { name?: string; values?: unknown[] } | string;
+      const result = (pool.query as (...a: unknown[]) => Promise<unknown>).apply(pool, args);
+      if (typeof config === 'string' || config.name !== 'orders-live-read-range') return result;
+      if (config.values?.[0] !== from()) return result;
+      return result.then(async (rows) => {
+        held = true;
+        await released;
+        return rows;
+      });
+    },
+    on: () => undefined,
+  } as unknown as pg.Pool;
+  cleanups.push(() => release());
+  return { pool: gated, held: () => held, release: () => release() };
+}
+
+it('resyncs a client whose replay read the old history while the stream forked below it', async () => {
+  const oldBridge = await startBridge();
+  let since = Number.POSITIVE_INFINITY;
+  const replayRead = heldReadPool(() => since + 1);
+  // Short catch-up interval: the gateway sees the log behind what it sent and forks; a replay
+  // ring of 2 events: the replay reads from the log.
+  const url = await startGateway(100, { pool: replayRead.pool, recentEvents: 2 });
+  const plain = client(url, {});
+  await plain.waitReady();
+  await insertOrders(10);
+  const before = await head();
+  await plain.waitPosition(before.position);
+  // The replay reads (since, N] of the old history; its answer waits.
+  since = before.position - 8;
+  const replaying = client(url, { since, epoch: before.epoch });
+  await waitFor(() => replayRead.held(), { what: "the replay's read of the old history" });
+  // Meanwhile the log goes back to K, and the stream forks there.
+  await oldBridge.stop();
+  const k = before.position - 4;
+  await failOverTo(k, 9004);
+  // Then the new epoch opens, as the promoted side's bridge opens it (the tests after this one
+  // start from a log whose epoch follows its timeline).
+  cleanups.push(async () => {
+    await pool.query('SELECT order_events_epoch()');
+  });
+  await waitFor(() => plain.resyncs.length > 0, { what: 'the stream to fork' });
+  replayRead.release();
+  await waitFor(() => replaying.resyncs.length > 0, { what: 'a resync of the replaying client' });
+  expect(replaying.resyncs[0]!.reason).toMatch(new RegExp(`went back to position ${k}\\b`));
+  expect(replaying.events).toEqual([]);
+  expect(replaying.ready).toEqual([]);
 });
 
 it('opens an epoch only when the timeline changes, forked after the last position numbered', async () => {

@@ -115,14 +115,24 @@ async function numberedButNotPublished(): Promise<number> {
   return Number(rows[0]!.last_position);
 }
 
-/** The test's pool for a gateway, its log reads refused while `failing()`; `seen` gets each query's text. */
-function flakyPool(failing: () => boolean, seen: (text: string) => void = () => undefined): pg.Pool {
+/** The log reads (readRange's prepared statement). */
+const isLogRead = (config: { name?: string } | string) =>
+  typeof config === 'object' && config?.name === 'orders-live-read-range';
+
+/**
+ * The test's pool for a gateway, the queries `refused` picks (its log reads unless told) refused
+ * while `failing()`; `seen` gets each query's text.
+ */
+function flakyPool(
+  failing: () => boolean,
+  seen: (text: string) => void = () => undefined,
+  refused: (config: { name?: string } | string) => boolean = isLogRead,
+): pg.Pool {
   return {
     query(...args: unknown[]) {
       const config = args[0] as { name?: string } | string;
       seen(typeof config === 'string' ? config : '');
-      if (failing() && typeof config === 'object' && config?.name === 'orders-live-read-range')
-        return Promise.reject(new Error('the log cannot be read now'));
+      if (failing() && refused(config)) return Promise.reject(new Error('the log cannot be read now'));
       return (pool.query as (...a: unknown[]) => unknown).apply(pool, args);
     },
     on: () => undefined,
@@ -385,6 +395,37 @@ describe('resume', () => {
     expectExactly(again, start + 1, end);
     expect(again.resyncs).toEqual([]);
   }, 180_000);
+
+  it('keeps live delivery going while a handshake names an epoch it cannot check (the epochs unreadable)', async () => {
+    await startBridge();
+    let failing = false;
+    let epochReads = 0;
+    const isEpochRead = (config: { name?: string } | string) =>
+      typeof config === 'string' && config.includes('FROM log_epochs');
+    const flaky = flakyPool(
+      () => failing,
+      (text) => {
+        if (isEpochRead(text)) epochReads++;
+      },
+      isEpochRead,
+    );
+    const gw = await startGateway({ pool: flaky });
+    const watcher = client(gw.url);
+    const start = await watcher.waitReady();
+    failing = true;
+    epochReads = 0;
+    // Any client may name any epoch: one the log never had must not hold the shared stream.
+    const stranger = client(gw.url, { since: start, epoch: 2 ** 31 - 1 });
+    await waitFor(() => epochReads > 0, { what: "the stranger's epoch checked" });
+    await insertOrders(3, 1);
+    const end = await lastPosition();
+    await watcher.waitPosition(end, 10_000);
+    expectExactly(watcher, start + 1, end);
+    // Its resume failed as a failing log read fails one: disconnected, to retry.
+    await waitFor(() => !stranger.socket.connected, { what: 'the stranger disconnected' });
+    expect(stranger.events).toEqual([]);
+    expect(stranger.ready).toEqual([]);
+  });
 
   it('sends resync when since is older than the retained log', async () => {
     await startBridge();

@@ -1,15 +1,16 @@
 // The ordered stream across a fork of the log (invariant 9): a failover to a standby whose log
 // ends at K, whose bridge numbers new events after K under epoch 2. Whatever order the broker
 // brings old and new events in, what the stream emits — with every fork cutting the view back —
-// ends as the new history, and each emit continues the view exactly (a hole the new log does
-// not have resyncs the clients, who reload up to it).
+// ends as the new history, and each emit continues the view exactly (a hole resyncs the clients,
+// who reload up to it; only the old history, before the new epoch is known, may have one).
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../src/contract/events.js';
 import type { EpochRow } from '../../src/db/event-log.js';
 import { createEpochs } from '../../src/gateway/epochs.js';
-import { createOrderedStream } from '../../src/gateway/ordered-stream.js';
+import { createOrderedStream, MAX_PARKED } from '../../src/gateway/ordered-stream.js';
+import type { PositionRange } from '../../src/gateway/sequencer.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createLogger } from '../../src/log.js';
 import { envelope } from '../helpers/events.js';
@@ -26,14 +27,24 @@ const history = (from: number, to: number, epoch: number) =>
  * A stream whose log is `log` (the new primary's) and whose epoch table is `epochRows()`; the
  * view is what a live client holds: emits append, a fork cuts it back.
  */
-function harness(log: () => OrderEvent[], epochRows: () => EpochRow[], known: EpochRow[]) {
+function harness(log: () => OrderEvent[], epochRows: () => EpochRow[], knownRows: EpochRow[]) {
   const view: OrderEvent[] = [];
   const forks: number[] = [];
+  const skips: PositionRange[] = [];
   const broken: string[] = [];
+  const known = createEpochs(knownRows);
+  let reading = 0;
   const stream = createOrderedStream({
     start: 0,
     source: {
-      range: async (from, to) => log().filter((e) => e.position >= from && e.position <= to),
+      async range(from, to) {
+        reading++;
+        try {
+          return log().filter((e) => e.position >= from && e.position <= to);
+        } finally {
+          reading--;
+        }
+      },
     },
     log: createLogger('silent'),
     emit(events) {
@@ -42,18 +53,23 @@ function harness(log: () => OrderEvent[], epochRows: () => EpochRow[], known: Ep
         view.push(e);
       }
     },
-    // A hole resyncs every live client: they reload what the log has up to it.
+    // A hole resyncs every live client: they reload what the log has up to it. Only the old
+    // history, as seen before the new epoch was known, may have one: the new log has none, and a
+    // position it lacks is one its primary has not written yet (skipping it loses that event).
     skip(range) {
+      skips.push(range);
+      const newest = Math.max(0, ...epochRows().map((row) => row.epoch));
+      if (known.current === newest) broken.push(`skipped ${range.from}–${range.to} of the new history`);
       while (view.length < range.to) view.push(log()[view.length] ?? event(view.length + 1, 0));
     },
     retryDelayMs: () => 1,
-    epochs: { known: createEpochs(known), read: async () => epochRows() },
+    epochs: { known, read: async () => epochRows() },
     fork(position) {
       forks.push(position);
       view.length = Math.min(view.length, position);
     },
   });
-  return { stream, view, forks, broken };
+  return { stream, view, forks, skips, broken, reading: () => reading };
 }
 
 const txids = (events: readonly OrderEvent[]) => events.map((e) => e.txid);
@@ -98,6 +114,60 @@ describe('ordered stream across a fork of the log', () => {
     await waitFor(() => view.length === 8, { timeoutMs: 2_000, what: 'the new history read' });
     expect(txids(view)).toEqual(txids(newLog));
     expect(broken).toEqual([]);
+    stream.stop();
+  });
+
+  it('does not count old events above the fork, parked with a new one, as positions of the new log', async () => {
+    // The new primary has written 6 so far; the broker brings it with the old 7 and 8.
+    const log = [...history(1, K, 1), event(K + 1, 2)];
+    const { stream, view, forks, skips, broken, reading } = harness(
+      () => log,
+      () => rows,
+      rows.slice(0, 1),
+    );
+    for (const e of history(1, K, 1)) stream.offer(e);
+    for (const e of [event(K + 1, 2), event(K + 2, 1), event(K + 3, 1)]) stream.offer(e);
+    await waitFor(() => view.length > K && reading() === 0, {
+      timeoutMs: 2_000,
+      what: 'the new history at 6, nothing read',
+    });
+    expect(forks).toEqual([K]);
+    expect(skips).toEqual([]);
+    // Then the new primary writes 7 and 8, and the broker brings them.
+    const later = history(K + 2, 8, 2);
+    log.push(...later);
+    for (const e of later) stream.offer(e);
+    await waitFor(() => view.length === 8, { timeoutMs: 2_000, what: 'the new 7 and 8' });
+    expect(txids(view)).toEqual(txids(newLog));
+    expect(broken).toEqual([]);
+    stream.stop();
+  });
+
+  it('counts as shed the deliveries it lets go while it reads the epochs', async () => {
+    let answer!: (rows: EpochRow[]) => void;
+    let shed = 0;
+    const view: OrderEvent[] = [];
+    const stream = createOrderedStream({
+      start: 0,
+      source: { range: async () => [] },
+      log: createLogger('silent'),
+      emit: (events) => view.push(...events),
+      skip: () => undefined,
+      onShed: (n) => {
+        shed += n;
+      },
+      epochs: {
+        known: createEpochs(rows.slice(0, 1)),
+        read: () => new Promise((resolve) => (answer = resolve)),
+      },
+    });
+    // An event of epoch 3, which the table does not have yet, then more than can be parked.
+    stream.offer(event(1, 3));
+    for (let p = 2; p <= MAX_PARKED + 5; p++) stream.offer(event(p, 1));
+    expect(shed).toBe(5);
+    answer(rows);
+    // Still unknown after the read: let go too (the log brings it back).
+    await waitFor(() => shed === 6, { timeoutMs: 2_000, what: 'the unknown epoch let go' });
     stream.stop();
   });
 
